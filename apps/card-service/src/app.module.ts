@@ -1,0 +1,47 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { BullModule } from '@nestjs/bull';
+import { CardPattern, Queue, Service } from '@app/domain';
+import { AppConfig, CONFIG, dataSourceOptions, pingController } from '@app/platform';
+import { CARD_MIGRATIONS } from './migrations';
+import { CardController } from './card/card.controller';
+import { CardRepository } from './card/card.repository';
+import { CardService } from './card/card.service';
+import { StockController } from './stock/stock.controller';
+import { StockProcessor } from './stock/stock.processor';
+import { StockQueue } from './stock/stock.queue';
+import { StockRepository } from './stock/stock.repository';
+import { StockService } from './stock/stock.service';
+
+export const CARD_SCHEMA = 'card';
+
+@Module({})
+export class CardServiceModule {
+  /** api: message handlers; worker: queue processors; both: all of it. */
+  static forRole(cfg: AppConfig): DynamicModule {
+    const api = cfg.role !== 'worker';
+    const worker = cfg.role !== 'api';
+    return {
+      module: CardServiceModule,
+      imports: [
+        TypeOrmModule.forRoot(dataSourceOptions(cfg, CARD_SCHEMA, CARD_MIGRATIONS, 'card-service')),
+        BullModule.forRoot({
+          url: cfg.redisUrl,
+          prefix: 'loyalty',
+          settings: { lockDuration: cfg.queueLockMs, stalledInterval: cfg.queueLockMs, maxStalledCount: 10 },
+        }),
+        BullModule.registerQueue({ name: Queue.CARD_STOCK }),
+      ],
+      controllers: api ? [CardController, StockController, pingController(Service.CARD, CardPattern.PING)] : [],
+      providers: [
+        { provide: CONFIG, useValue: cfg },
+        CardRepository,
+        CardService,
+        StockRepository,
+        StockService,
+        StockQueue,
+        ...(worker ? [StockProcessor] : []),
+      ],
+    };
+  }
+}

@@ -1,0 +1,59 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { randomBytes } from 'node:crypto';
+import { CardIdMsg, CardView, CreateCardMsg, Envelope, ErrorCode, fail, GenerateType, ListCardsMsg, ok } from '@app/domain';
+import { AppConfig, CONFIG } from '@app/platform';
+import { CardRepository } from './card.repository';
+import { payloadHash, StockService } from '../stock/stock.service';
+import { StockQueue } from '../stock/stock.queue';
+
+/** The stock job a new card starts with. */
+export const initialGenerateId = (cardId: string) => `init-${cardId}`;
+
+@Injectable()
+export class CardService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly cards: CardRepository,
+    private readonly stock: StockService,
+    private readonly queue: StockQueue,
+    @Inject(CONFIG) private readonly cfg: AppConfig,
+  ) {}
+
+  /** Creates the template and, in the same transaction, the job that fills its stock. */
+  async create(m: CreateCardMsg): Promise<Envelope<CardView>> {
+    const { crm_id, ...card } = m;
+    const cardId = randomBytes(16).toString('hex');
+    const generateId = initialGenerateId(cardId);
+    const wantsStock = card.total_quantity > 0;
+    await this.db.transaction(async (em) => {
+      await this.cards.insert(em, crm_id, cardId, { ...card, total_quantity: 0 });
+      if (wantsStock) {
+        const fromFile = card.generate_type === GenerateType.IMPORT;
+        await this.stock.schedule(em, {
+          crm_id, card_id: cardId, generate_id: generateId, generate_type: card.generate_type,
+          card_num: card.total_quantity, source_file: fromFile ? (card.generate_file ?? null) : null,
+          payload_hash: payloadHash({ op: 'create', card_id: cardId }),
+        });
+      }
+    });
+    if (wantsStock) await this.queue.enqueue({ crm_id, generate_id: generateId });
+    return ok((await this.cards.find(crm_id, cardId, this.cfg.appTz))!, '创建卡券成功');
+  }
+
+  async detail(m: CardIdMsg): Promise<Envelope<CardView>> {
+    const card = await this.cards.find(m.crm_id, m.card_id, this.cfg.appTz);
+    return card ? ok(card, '获取卡券详情成功') : fail(ErrorCode.CARD_NOT_FOUND, `card ${m.card_id} not found`);
+  }
+
+  async list(m: ListCardsMsg): Promise<Envelope<{ total: number; results: CardView[] }>> {
+    const { crm_id, ...query } = m;
+    return ok(await this.cards.list(crm_id, query, this.cfg.appTz), '获取卡券信息成功');
+  }
+
+  /** Soft removal: the card stays readable by id, leaves the list, and takes no more stock or claims. Repeating it is harmless. */
+  async remove(m: CardIdMsg): Promise<Envelope<undefined>> {
+    const found = await this.cards.markRemoved(m.crm_id, m.card_id);
+    return found ? ok(undefined, '删除卡券成功') : fail(ErrorCode.CARD_NOT_FOUND, `card ${m.card_id} not found`);
+  }
+}

@@ -1,0 +1,40 @@
+import { Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectQueue, OnQueueFailed, Process, Processor } from '@nestjs/bull';
+import { Job, Queue as BullQueue } from 'bull';
+import { CardStockJob, CardStockPayload, Queue } from '@app/domain';
+import { StockService } from './stock.service';
+
+const RECOVER_EVERY_MS = 60_000;
+
+/** Worker side of the `card-stock` queue. */
+@Processor(Queue.CARD_STOCK)
+export class StockProcessor implements OnApplicationBootstrap {
+  private readonly log = new Logger(StockProcessor.name);
+
+  constructor(
+    private readonly stock: StockService,
+    @InjectQueue(Queue.CARD_STOCK) private readonly queue: BullQueue,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.queue.add(CardStockJob.RECOVER, {}, { repeat: { every: RECOVER_EVERY_MS }, jobId: CardStockJob.RECOVER, removeOnComplete: true, removeOnFail: true });
+  }
+
+  @Process({ name: CardStockJob.GENERATE, concurrency: 2 })
+  async generate(job: Job<CardStockPayload>): Promise<void> {
+    await this.stock.fill(job.data.crm_id, job.data.generate_id, (f) => job.progress(Math.round(f * 100)));
+  }
+
+  @Process(CardStockJob.RECOVER)
+  async recover(): Promise<number> {
+    return this.stock.requeueUnfinished();
+  }
+
+  @OnQueueFailed()
+  async failed(job: Job<CardStockPayload>, err: Error): Promise<void> {
+    if (job.name !== CardStockJob.GENERATE) return;
+    const final = job.attemptsMade >= (job.opts.attempts ?? 1);
+    this.log.warn(`stock job ${job.id} attempt ${job.attemptsMade} failed: ${err.message}${final ? ' (giving up)' : ''}`);
+    if (final) await this.stock.markFailed(job.data.crm_id, job.data.generate_id, err.message);
+  }
+}

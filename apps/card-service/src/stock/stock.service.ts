@@ -1,0 +1,270 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import {
+  addRejects,
+  AddStockMsg,
+  codeFromLine,
+  Envelope,
+  ErrorCode,
+  fail,
+  GenerateStatus,
+  GenerateType,
+  ImportCodesMsg,
+  mergeRejects,
+  numericCodesFromBytes,
+  ok,
+  RejectReason,
+  screenCodes,
+  StockStatusMsg,
+  StockStatusView,
+  GenerateView,
+  totalRejected,
+} from '@app/domain';
+import { AppConfig, CONFIG, isUniqueViolation } from '@app/platform';
+import { BatchOutcome, GenerateRecord, NewGenerate, StockRepository, toGenerateView } from './stock.repository';
+import { StockQueue } from './stock.queue';
+import { linesFromUrl } from './code-file';
+
+const IMPORT_BATCH = 5_000;
+const MAX_COLLISION_RETRIES = 5;
+
+export const payloadHash = (payload: unknown) => createHash('sha256').update(JSON.stringify(payload)).digest('hex');
+
+/** Stock of codes: scheduling, importing, and the work of the `card-stock` jobs. */
+@Injectable()
+export class StockService {
+  private readonly log = new Logger(StockService.name);
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly repo: StockRepository,
+    private readonly queue: StockQueue,
+    @Inject(CONFIG) private readonly cfg: AppConfig,
+  ) {}
+
+  /** Creates a job record and counts it into the card's total, inside the caller's transaction; false if the id exists. */
+  async schedule(em: EntityManager, g: NewGenerate): Promise<boolean> {
+    const created = await this.repo.insertGenerate(em, g);
+    if (created) await this.repo.addToTotal(em, g.crm_id, g.card_id, g.card_num);
+    return created;
+  }
+
+  async addStock(m: AddStockMsg): Promise<Envelope<GenerateView>> {
+    const generateId = m.generate_id ?? `gen-${randomUUID()}`;
+    const hash = payloadHash({ op: 'add_stock', card_id: m.card_id, quantity: m.quantity });
+    const outcome = await this.db.transaction(async (em): Promise<Envelope<never> | 'created' | 'exists'> => {
+      const card = await this.repo.lockCard(em, m.crm_id, m.card_id);
+      if (!card) return fail(ErrorCode.CARD_NOT_FOUND, `card ${m.card_id} not found`);
+      if (card.removed) return fail(ErrorCode.CARD_REMOVED, `card ${m.card_id} has been removed`);
+      if (card.generate_type !== GenerateType.SYSTEM) {
+        return fail(ErrorCode.WRONG_GENERATE_TYPE, `card ${m.card_id} takes imported codes (generate_type 2): use import_codes`);
+      }
+      const created = await this.schedule(em, {
+        crm_id: m.crm_id, card_id: m.card_id, generate_id: generateId, generate_type: GenerateType.SYSTEM,
+        card_num: m.quantity, source_file: null, payload_hash: hash,
+      });
+      return created ? 'created' : 'exists';
+    });
+    if (typeof outcome === 'object') return outcome;
+    const replay = await this.replay(m.crm_id, generateId, hash);
+    if (replay.code !== ErrorCode.OK) return replay as Envelope<never>;
+    const status = replay.data!;
+    if (!status.is_generated) await this.queue.enqueue({ crm_id: m.crm_id, generate_id: generateId });
+    return ok(toGenerateView(status), '生成卡券任务创建成功,请等待卡券创建完成');
+  }
+
+  async status(m: StockStatusMsg): Promise<Envelope<StockStatusView>> {
+    const s = await this.repo.status(m.crm_id, m.generate_id, this.cfg.appTz);
+    return s ? ok(s) : fail(ErrorCode.GENERATE_NOT_FOUND, `no stock job with generate_id ${m.generate_id}`);
+  }
+
+  /** Imports up to 10,000 codes in one transaction: the job record and the codes land together or not at all. */
+  async importCodes(m: ImportCodesMsg): Promise<Envelope<StockStatusView>> {
+    const hash = payloadHash({ op: 'import_codes', card_id: m.card_id, codes: m.codes });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const failed = await this.db.transaction(async (em): Promise<Envelope<never> | null> => {
+          const card = await this.repo.lockCard(em, m.crm_id, m.card_id);
+          if (!card) return fail(ErrorCode.CARD_NOT_FOUND, `card ${m.card_id} not found`);
+          if (card.removed) return fail(ErrorCode.CARD_REMOVED, `card ${m.card_id} has been removed`);
+          if (card.generate_type !== GenerateType.IMPORT) {
+            return fail(ErrorCode.WRONG_GENERATE_TYPE, `card ${m.card_id} makes its own codes (generate_type 1): use add/stock`);
+          }
+          const created = await this.schedule(em, {
+            crm_id: m.crm_id, card_id: m.card_id, generate_id: m.generate_id, generate_type: GenerateType.IMPORT,
+            card_num: m.codes.length, source_file: null, payload_hash: hash,
+          });
+          if (!created) return null;
+          const g = (await this.repo.lockGenerate(em, m.crm_id, m.generate_id))!;
+          await this.importBatch(em, g, m.codes, m.codes.length);
+          await this.repo.finish(em, m.crm_id, m.generate_id, GenerateStatus.DONE);
+          return null;
+        });
+        if (failed) return failed;
+        return this.replay(m.crm_id, m.generate_id, hash);
+      } catch (err) {
+        // Another import of the same tenant took one of these codes first: check again.
+        if (isUniqueViolation(err) && attempt < MAX_COLLISION_RETRIES) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** The answer for an existing generate_id: the record if the payload matches, else a conflict. */
+  private async replay(crmId: string, generateId: string, hash: string): Promise<Envelope<StockStatusView>> {
+    const stored = await this.repo.payloadHash(this.db.manager, crmId, generateId);
+    if (stored !== hash) {
+      return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `generate_id ${generateId} was already used with another payload`);
+    }
+    return ok((await this.repo.status(crmId, generateId, this.cfg.appTz))!);
+  }
+
+  // ---- work of the card-stock jobs ----
+
+  /** Fills one job to its end; safe to run again after a crash (each batch commits with its progress). */
+  async fill(crmId: string, generateId: string, progress: (fraction: number) => Promise<void> | void): Promise<void> {
+    const g = await this.repo.find(crmId, generateId);
+    if (!g || g.is_generated) return;
+    if (g.generate_type === GenerateType.SYSTEM) {
+      while (!(await this.generateBatch(crmId, generateId, progress))) {
+        /* next batch */
+      }
+    } else {
+      await this.importFile(g, progress);
+    }
+  }
+
+  /** One transaction of system codes; true when the job is complete. */
+  private async generateBatch(crmId: string, generateId: string, progress: (f: number) => Promise<void> | void): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      const runner = this.db.createQueryRunner();
+      const client = await runner.connect();
+      await runner.startTransaction();
+      try {
+        const em = runner.manager;
+        const g = await this.repo.lockGenerate(em, crmId, generateId);
+        if (!g || g.is_generated) {
+          await runner.commitTransaction();
+          return true;
+        }
+        const card = await this.repo.lockCard(em, crmId, g.card_id);
+        if (!card || card.removed) {
+          await this.repo.finish(em, crmId, generateId, GenerateStatus.FAILED, `card ${g.card_id} was removed`);
+          await runner.commitTransaction();
+          return true;
+        }
+        const n = Math.min(this.cfg.stockBatchSize, g.card_num - g.generated);
+        if (n > 0) {
+          const codes = numericCodesFromBytes(randomBytes(n * 8), n);
+          await this.repo.copyCodes(client, crmId, g.card_id, generateId, card.next_slot, codes);
+          await this.repo.recordBatch(em, g, { inserted: n, rejected: 0, rejected_reasons: {}, rejected_samples: [], lines: 0 });
+        }
+        const complete = g.generated + n >= g.card_num;
+        if (complete) await this.repo.finish(em, crmId, generateId, GenerateStatus.DONE);
+        await runner.commitTransaction();
+        await progress(g.card_num ? (g.generated + n) / g.card_num : 1);
+        return complete;
+      } catch (err) {
+        await runner.rollbackTransaction().catch(() => undefined);
+        // A fresh random code equal to an existing one (about 1 in 10^13 per code): draw the batch again.
+        if (isUniqueViolation(err) && attempt < MAX_COLLISION_RETRIES) continue;
+        throw err;
+      } finally {
+        await runner.release();
+      }
+    }
+  }
+
+  private async importFile(g: GenerateRecord, progress: (f: number) => Promise<void> | void): Promise<void> {
+    let skip = g.lines_done;
+    let lines = 0;
+    let codes: string[] = [];
+    const flush = async () => {
+      const batch = codes;
+      const consumed = lines;
+      codes = [];
+      lines = 0;
+      await this.importFileBatch(g.crm_id, g.generate_id, batch, consumed);
+      const now = await this.repo.find(g.crm_id, g.generate_id);
+      if (now) await progress(now.card_num ? Math.min(1, (now.generated + now.rejected) / now.card_num) : 1);
+    };
+    for await (const line of linesFromUrl(g.source_file!)) {
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      lines++;
+      const code = codeFromLine(line);
+      if (code !== null) codes.push(code);
+      if (codes.length >= IMPORT_BATCH) await flush();
+    }
+    if (lines > 0) await flush();
+    await this.db.transaction((em) => this.repo.finish(em, g.crm_id, g.generate_id, GenerateStatus.DONE));
+  }
+
+  private async importFileBatch(crmId: string, generateId: string, codes: string[], lines: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.db.transaction(async (em) => {
+          const g = await this.repo.lockGenerate(em, crmId, generateId);
+          if (!g || g.is_generated) return;
+          await this.importBatch(em, g, codes, lines);
+        });
+        return;
+      } catch (err) {
+        if (isUniqueViolation(err) && attempt < MAX_COLLISION_RETRIES) continue;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Checks and inserts one batch of imported codes under the card's lock: malformed,
+   * repeated, already existing and over-quantity codes are skipped and counted by reason.
+   */
+  private async importBatch(em: EntityManager, g: GenerateRecord, codes: string[], lines: number): Promise<BatchOutcome> {
+    const card = await this.repo.lockCard(em, g.crm_id, g.card_id);
+    if (!card) throw new Error(`card ${g.card_id} of job ${g.generate_id} is gone`);
+    const screened = screenCodes(codes);
+    const existing = await this.repo.existingCodes(em, g.crm_id, screened.candidates);
+    const fresh: string[] = [];
+    const repeated: string[] = [];
+    const taken: string[] = [];
+    for (const code of screened.candidates) {
+      const owner = existing.get(code);
+      if (owner === undefined) fresh.push(code);
+      else if (owner === g.generate_id) repeated.push(code);
+      else taken.push(code);
+    }
+    const room = Math.max(0, g.card_num - g.generated);
+    const accepted = fresh.slice(0, room);
+    const rejects = { rejected: screened.rejected, samples: screened.samples };
+    addRejects(rejects, RejectReason.DUPLICATE_IN_IMPORT, repeated);
+    addRejects(rejects, RejectReason.ALREADY_EXISTS, taken);
+    addRejects(rejects, RejectReason.OVER_QUANTITY, fresh.slice(room));
+    await this.repo.insertCodes(em, g.crm_id, g.card_id, g.generate_id, card.next_slot, accepted);
+    const outcome: BatchOutcome = {
+      inserted: accepted.length,
+      rejected: totalRejected(rejects.rejected),
+      rejected_reasons: mergeRejects(g.rejected_reasons, rejects.rejected),
+      rejected_samples: [...g.rejected_samples, ...rejects.samples].slice(0, 20),
+      lines,
+    };
+    await this.repo.recordBatch(em, g, outcome);
+    return outcome;
+  }
+
+  /** Marks a job that will not be tried again. */
+  async markFailed(crmId: string, generateId: string, reason: string): Promise<void> {
+    await this.db.transaction((em) => this.repo.finish(em, crmId, generateId, GenerateStatus.FAILED, reason));
+  }
+
+  /** Queues again every unfinished job older than a minute (its queue entry may have been lost). */
+  async requeueUnfinished(): Promise<number> {
+    const rows = await this.repo.unfinished(new Date(Date.now() - 60_000), 1_000);
+    for (const r of rows) await this.queue.enqueue(r);
+    if (rows.length) this.log.log(`queued ${rows.length} unfinished stock job(s) again`);
+    return rows.length;
+  }
+}

@@ -1,0 +1,37 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { FastifyRequest } from 'fastify';
+import { ErrorCode, fail } from '@app/domain';
+import { EnvelopeException } from '../http/envelope.exception';
+import { ACCESS, Access } from './auth.decorators';
+import { AuthService } from './auth.service';
+
+const deny = (code: ErrorCode, msg: string) => new EnvelopeException(fail(code, msg));
+
+/**
+ * `Authorization: Bearer <key>`. The root key acts for every tenant; a tenant key only
+ * for its own crm_id, and a `client` key only on routes marked for it.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly auth: AuthService,
+  ) {}
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    const access = this.reflector.getAllAndOverride<Access>(ACCESS, [ctx.getHandler(), ctx.getClass()]) ?? 'admin';
+    if (access === 'public') return true;
+    const req = ctx.switchToHttp().getRequest<FastifyRequest<{ Params: { crm_id?: string } }>>();
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw deny(ErrorCode.UNAUTHORIZED, 'Authorization: Bearer <key> is required');
+    const caller = await this.auth.identify(match[1]);
+    if (!caller) throw deny(ErrorCode.UNAUTHORIZED, 'unknown API key');
+    if (caller.root) return true;
+    if (access === 'root') throw deny(ErrorCode.FORBIDDEN, 'only the root key may do this');
+    if (req.params.crm_id !== caller.crm_id) throw deny(ErrorCode.FORBIDDEN, `this key does not belong to crm_id ${req.params.crm_id}`);
+    if (caller.scope === 'client' && access !== 'client') throw deny(ErrorCode.FORBIDDEN, 'a client key may only call the member routes');
+    return true;
+  }
+}

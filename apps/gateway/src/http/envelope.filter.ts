@@ -1,0 +1,31 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { FastifyReply } from 'fastify';
+import { Envelope, ErrorCode, fail, httpStatusOf } from '@app/domain';
+import { EnvelopeException } from './envelope.exception';
+
+/** Turns any failure into the envelope: known ones with their code, the rest as a 500 without internals. */
+export function envelopeFor(err: unknown, log: Logger): Envelope<never> {
+  if (err instanceof EnvelopeException) return err.envelope;
+  const status = err instanceof HttpException ? err.getStatus() : (err as { statusCode?: number })?.statusCode;
+  const code = (err as { code?: string })?.code;
+  if (status === 413 || code === 'FST_ERR_CTP_BODY_TOO_LARGE') return fail(ErrorCode.PAYLOAD_TOO_LARGE, 'body: request body is larger than 1 MiB');
+  if (status === 404) return fail(ErrorCode.ROUTE_NOT_FOUND, 'no such route');
+  if (status === 415) return fail(ErrorCode.VALIDATION, 'body: Content-Type must be application/json');
+  if (status && status >= 400 && status < 500) {
+    const message = err instanceof Error ? err.message : 'bad request';
+    return fail(ErrorCode.VALIDATION, `body: ${message}`);
+  }
+  log.error(err instanceof Error ? err.stack ?? err.message : String(err));
+  return fail(ErrorCode.INTERNAL, 'internal error');
+}
+
+@Catch()
+export class EnvelopeFilter implements ExceptionFilter {
+  private readonly log = new Logger('Gateway');
+
+  catch(err: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const envelope = envelopeFor(err, this.log);
+    void reply.status(httpStatusOf(envelope.code)).send(envelope);
+  }
+}

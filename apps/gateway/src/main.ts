@@ -1,0 +1,44 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DataSource } from 'typeorm';
+import { ContractPipe, createLogger, dataSourceOptions, loadConfig, migrateSchema } from '@app/platform';
+import { GATEWAY_MIGRATIONS, GATEWAY_SCHEMA, GatewayModule } from './app.module';
+import { EnvelopeException } from './http/envelope.exception';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+async function bootstrap() {
+  const cfg = loadConfig();
+  const logger = createLogger(cfg, 'gateway');
+
+  const ds = new DataSource(dataSourceOptions(cfg, GATEWAY_SCHEMA, GATEWAY_MIGRATIONS, 'gateway-migrate'));
+  await ds.initialize();
+  await migrateSchema(ds, GATEWAY_SCHEMA).finally(() => ds.destroy());
+
+  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES });
+  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forConfig(cfg), adapter, { logger });
+  app.useGlobalPipes(new ContractPipe((envelope) => new EnvelopeException(envelope)));
+
+  const doc = new DocumentBuilder()
+    .setTitle('Loyalty suite API')
+    .setDescription(
+      'Coupons and points for WeChat mini-program merchants. Every answer is `{code, msg, data}`; ' +
+        'errors carry a stable non-zero code and the matching HTTP status. Authorization: `Bearer <key>`.',
+    )
+    .setVersion('1')
+    .addBearerAuth()
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs-json' });
+
+  app.enableShutdownHooks();
+  await app.listen(cfg.port, cfg.host);
+  const url = `http://127.0.0.1:${cfg.port}`;
+  logger.log(`gateway listening on ${url} (API docs at ${url}/docs)`);
+}
+
+bootstrap().catch((err) => {
+  console.error(`gateway failed to start: ${err instanceof Error ? err.message : err}`);
+  process.exit(1);
+});

@@ -1,0 +1,47 @@
+/**
+ * The one table of error codes. Every failure that leaves the suite carries one of
+ * these codes in the envelope, and the gateway answers with the matching HTTP status.
+ */
+export const ErrorCode = {
+  OK: 0,
+  VALIDATION: 40001,
+  PAYLOAD_TOO_LARGE: 41301,
+  UNAUTHORIZED: 40101,
+  FORBIDDEN: 40301,
+  NOT_FOUND: 40401,
+  CARD_NOT_FOUND: 40402,
+  GENERATE_NOT_FOUND: 40403,
+  ROUTE_NOT_FOUND: 40404,
+  IDEMPOTENCY_CONFLICT: 40901,
+  CARD_REMOVED: 40902,
+  WRONG_GENERATE_TYPE: 42201,
+  INTERNAL: 50001,
+  SERVICE_UNAVAILABLE: 50301,
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  [ErrorCode.OK]: 200,
+  [ErrorCode.VALIDATION]: 400,
+  [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
+  [ErrorCode.UNAUTHORIZED]: 401,
+  [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.CARD_NOT_FOUND]: 404,
+  [ErrorCode.GENERATE_NOT_FOUND]: 404,
+  [ErrorCode.ROUTE_NOT_FOUND]: 404,
+  [ErrorCode.IDEMPOTENCY_CONFLICT]: 409,
+  [ErrorCode.CARD_REMOVED]: 409,
+  [ErrorCode.WRONG_GENERATE_TYPE]: 422,
+  [ErrorCode.INTERNAL]: 500,
+  [ErrorCode.SERVICE_UNAVAILABLE]: 503,
+};
+
+export function httpStatusOf(code: number): number {
+  return HTTP_STATUS[code as ErrorCode] ?? (code === 0 ? 200 : 500);
+}
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'number' && code in HTTP_STATUS;
+}

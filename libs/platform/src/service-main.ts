@@ -1,0 +1,72 @@
+import { DynamicModule, INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { RpcException } from '@nestjs/microservices';
+import { DataSource, MigrationInterface } from 'typeorm';
+import Redis from 'ioredis';
+import { ServiceName } from '@app/domain';
+import { AppConfig, loadConfig } from './config';
+import { ContractPipe } from './contract.pipe';
+import { dataSourceOptions, migrateSchema } from './database';
+import { instanceId, InstanceRegistry } from './instance';
+import { createLogger } from './logger';
+import { RedisStreamsServer } from './transport/redis-streams.server';
+
+export interface ServiceDefinition {
+  service: ServiceName;
+  schema: string;
+  migrations: Array<new () => MigrationInterface>;
+  /** The root module for this process's role (api, worker or both). */
+  module: (cfg: AppConfig) => DynamicModule;
+}
+
+/**
+ * Starts one service process: migrates its schema, then, by role, answers requests over
+ * the transport (api), runs its queue workers (worker), or both.
+ */
+export async function runService(def: ServiceDefinition, cfg: AppConfig = loadConfig()): Promise<INestApplicationContext> {
+  const name = `${def.service}-service`;
+  const logger = createLogger(cfg, name);
+
+  const ds = new DataSource(dataSourceOptions(cfg, def.schema, def.migrations, `${name}-migrate`));
+  await ds.initialize();
+  const ran = await migrateSchema(ds, def.schema).finally(() => ds.destroy());
+  if (ran.length) logger.log(`migrated schema ${def.schema}: ${ran.join(', ')}`);
+
+  const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
+  const registry = new InstanceRegistry(redis, def.service, cfg.role);
+  let app: INestApplicationContext;
+  if (cfg.role === 'worker') {
+    app = await NestFactory.createApplicationContext(def.module(cfg), { logger });
+  } else {
+    const micro = await NestFactory.createMicroservice(def.module(cfg), {
+      logger,
+      strategy: new RedisStreamsServer({
+        service: def.service,
+        redisUrl: cfg.redisUrl,
+        consumer: instanceId,
+        concurrency: cfg.rpcConcurrency,
+        claimIdleMs: cfg.rpcClaimIdleMs,
+        onProcessed: () => registry.countProcessed(),
+      }),
+    });
+    micro.useGlobalPipes(new ContractPipe((envelope) => new RpcException(envelope)));
+    await micro.listen();
+    app = micro;
+  }
+  registry.start();
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal}: finishing work in hand, then stopping`);
+    await registry.stop();
+    await app.close();
+    redis.disconnect();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  logger.log(`ready: role ${cfg.role}, instance ${instanceId}`);
+  return app;
+}

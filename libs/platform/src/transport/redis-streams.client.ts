@@ -1,0 +1,116 @@
+import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import { ErrorCode } from '@app/domain';
+import { PACKET_FIELD, ReplyPacket, replyChannel, RequestPacket, streamKey } from './protocol';
+
+export interface RedisStreamsClientOptions {
+  service: string;
+  redisUrl: string;
+  /** Deadline of each request; past it the caller gets SERVICE_UNAVAILABLE. */
+  timeoutMs: number;
+}
+
+/** The caller side of {@link RedisStreamsServer}: `send` adds a request to the service's stream and waits for the reply. */
+export class RedisStreamsClient extends ClientProxy {
+  private readonly clientId = randomUUID();
+  private pub?: Redis;
+  private sub?: Redis;
+  private connecting?: Promise<void>;
+  private readonly pending = new Map<string, (packet: WritePacket) => void>();
+
+  constructor(private readonly opts: RedisStreamsClientOptions) {
+    super();
+  }
+
+  connect(): Promise<void> {
+    if (!this.connecting) {
+      this.connecting = (async () => {
+        this.pub = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: 2 });
+        this.sub = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: 2 });
+        this.sub.on('message', (_channel: string, message: string) => this.onReply(message));
+        await this.sub.subscribe(replyChannel(this.clientId));
+      })().catch((err) => {
+        this.connecting = undefined;
+        throw err;
+      });
+    }
+    return this.connecting;
+  }
+
+  async close(): Promise<void> {
+    for (const [id, callback] of this.pending) {
+      this.pending.delete(id);
+      callback({ err: unavailable(this.opts.service, 'the caller is shutting down') });
+    }
+    this.sub?.disconnect();
+    this.pub?.disconnect();
+    this.connecting = undefined;
+  }
+
+  unwrap<T>(): T {
+    return this.pub as T;
+  }
+
+  /** Round trip to Redis: used by the health check. */
+  async ping(): Promise<void> {
+    await this.connect();
+    await this.pub!.ping();
+  }
+
+  protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    const id = randomUUID();
+    const request: RequestPacket = {
+      id,
+      pattern: this.normalizePattern(packet.pattern),
+      data: packet.data,
+      reply: replyChannel(this.clientId),
+      deadline: Date.now() + this.opts.timeoutMs,
+    };
+    const timer = setTimeout(() => {
+      if (this.pending.delete(id)) {
+        callback({ err: unavailable(this.opts.service, `no answer within ${this.opts.timeoutMs} ms`) });
+      }
+    }, this.opts.timeoutMs);
+    this.pending.set(id, (reply) => {
+      clearTimeout(timer);
+      callback(reply);
+    });
+    this.pub!.xadd(streamKey(this.opts.service), '*', PACKET_FIELD, JSON.stringify(request)).catch((err: Error) => {
+      const done = this.pending.get(id);
+      if (done && this.pending.delete(id)) done({ err: unavailable(this.opts.service, err.message) });
+    });
+    return () => {
+      clearTimeout(timer);
+      this.pending.delete(id);
+    };
+  }
+
+  protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
+    const request: RequestPacket = {
+      id: randomUUID(),
+      pattern: this.normalizePattern(packet.pattern),
+      data: packet.data,
+      deadline: Date.now() + this.opts.timeoutMs,
+    };
+    await this.pub!.xadd(streamKey(this.opts.service), '*', PACKET_FIELD, JSON.stringify(request));
+    return undefined as T;
+  }
+
+  private onReply(message: string): void {
+    let reply: ReplyPacket;
+    try {
+      reply = JSON.parse(message) as ReplyPacket;
+    } catch {
+      return;
+    }
+    const callback = this.pending.get(reply.id);
+    if (!callback) return; // already timed out
+    this.pending.delete(reply.id);
+    callback(reply.err !== undefined ? { err: reply.err } : { response: reply.response, isDisposed: true });
+  }
+}
+
+function unavailable(service: string, why: string) {
+  return { code: ErrorCode.SERVICE_UNAVAILABLE, msg: `${service} service unavailable: ${why}` };
+}
