@@ -1,0 +1,2 @@
+// e2e suites boot real processes once per file; give them room.
+jest.setTimeout(180_000);

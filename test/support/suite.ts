@@ -1,0 +1,259 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import Redis from 'ioredis';
+
+/**
+ * Boots the real apps (built in dist/) as child processes against the real PostgreSQL
+ * and Redis on 127.0.0.1, once per e2e file. Each file gets its own database and its
+ * own Redis logical database, so files never see each other's data or queues.
+ */
+
+export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const REDIS_BASE_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const ROOT = path.resolve(__dirname, '..', '..');
+export const LOG_DIR = path.join(tmpdir(), 'loyalty-e2e-logs');
+
+export type AppName = 'gateway' | 'card-service' | 'points-service' | 'dashboard-service';
+
+export interface Answer<T = any> {
+  status: number;
+  body: { code: number; msg: string; data?: T; errors?: Array<{ field: string; message: string }> };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export class AppProcess {
+  private exited: Promise<number | null>;
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+  ) {
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** SIGKILL: the process dies where it stands, as in a crash. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    await this.exited;
+  }
+}
+
+export interface SuiteOptions {
+  /** Names the database and the log files. */
+  name: string;
+  /** Redis logical database (1-15), one per e2e file. */
+  redisDb: number;
+  /** Services to boot besides the gateway; default all three. */
+  services?: AppName[];
+  /** Extra environment for every process. */
+  env?: Record<string, string>;
+}
+
+export class Suite {
+  readonly rootKey = `root-${Math.random().toString(36).slice(2)}`;
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  port = 0;
+  private readonly procs: AppProcess[] = [];
+  private pg?: Client;
+  private redisClient?: Redis;
+  private counter = 0;
+
+  private constructor(readonly opts: SuiteOptions) {
+    const dbName = `e2e_${opts.name.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
+    this.databaseUrl = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
+    this.redisUrl = `${REDIS_BASE_URL}/${opts.redisDb}`;
+  }
+
+  /** Fresh database and Redis db, then the gateway and the services, waiting until each answers. */
+  static async start(opts: SuiteOptions): Promise<Suite> {
+    const suite = new Suite(opts);
+    await suite.resetStores();
+    suite.port = await freePort();
+    const services = opts.services ?? ['card-service', 'points-service', 'dashboard-service'];
+    suite.spawn('gateway');
+    for (const s of services) suite.spawn(s);
+    await suite.waitForGateway();
+    for (const s of services) await suite.waitForInstances(s, 1);
+    return suite;
+  }
+
+  private async resetStores(): Promise<void> {
+    const admin = new Client({ connectionString: PG_ADMIN_URL });
+    await admin.connect();
+    const dbName = this.databaseUrl.split('/').pop()!;
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+    const redis = new Redis(this.redisUrl);
+    await redis.flushdb();
+    redis.disconnect();
+  }
+
+  env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'test',
+      DATABASE_URL: this.databaseUrl,
+      REDIS_URL: this.redisUrl,
+      CRM_ROOT_API_KEY: this.rootKey,
+      PORT: String(this.port),
+      HOST: '127.0.0.1',
+      DB_POOL_SIZE: '10',
+      ...this.opts.env,
+      ...extra,
+    };
+  }
+
+  /** Starts one more process of an app (a replica, a worker), logging to LOG_DIR. */
+  spawn(app: AppName, extraEnv: Record<string, string> = {}): AppProcess {
+    mkdirSync(LOG_DIR, { recursive: true });
+    const n = ++this.counter;
+    const log = createWriteStream(path.join(LOG_DIR, `${this.opts.name}-${app}-${n}.log`));
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', app, 'main.js')], {
+      env: this.env(extraEnv),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    const proc = new AppProcess(`${app}#${n}`, child);
+    this.procs.push(proc);
+    return proc;
+  }
+
+  get db(): Promise<Client> {
+    if (!this.pg) {
+      this.pg = new Client({ connectionString: this.databaseUrl });
+      return this.pg.connect().then(() => this.pg!);
+    }
+    return Promise.resolve(this.pg);
+  }
+
+  get redis(): Redis {
+    this.redisClient ??= new Redis(this.redisUrl);
+    return this.redisClient;
+  }
+
+  async sql<T = any>(text: string, params: unknown[] = []): Promise<T[]> {
+    const db = await this.db;
+    return (await db.query(text, params)).rows as T[];
+  }
+
+  url(p: string): string {
+    return `http://127.0.0.1:${this.port}${p}`;
+  }
+
+  /** One HTTP call through the gateway; the key defaults to the root key (null: no Authorization header). */
+  async call<T = any>(method: string, p: string, body?: unknown, key: string | null = this.rootKey): Promise<Answer<T>> {
+    const headers: Record<string, string> = {};
+    if (key !== null) headers.authorization = `Bearer ${key}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(this.url(p), { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+    const text = await res.text();
+    let parsed: Answer<T>['body'];
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new Error(`${method} ${p} answered ${res.status} with non-JSON: ${text.slice(0, 200)}`);
+    }
+    return { status: res.status, body: parsed };
+  }
+
+  get<T = any>(p: string, key?: string | null) {
+    return this.call<T>('GET', p, undefined, key);
+  }
+
+  post<T = any>(p: string, body: unknown, key?: string | null) {
+    return this.call<T>('POST', p, body, key);
+  }
+
+  /** Polls until `check` returns a value (not undefined) or the limit passes. */
+  async eventually<T>(what: string, check: () => Promise<T | undefined>, limitMs = 60_000, everyMs = 100): Promise<T> {
+    const until = Date.now() + limitMs;
+    let last: unknown;
+    while (Date.now() < until) {
+      try {
+        const v = await check();
+        if (v !== undefined) return v;
+      } catch (err) {
+        last = err;
+      }
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+    throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+  }
+
+  async waitForGateway(): Promise<void> {
+    await this.eventually('the gateway to listen', async () => ((await fetch(this.url('/health'))).status > 0 ? true : undefined), 60_000);
+  }
+
+  /** Waits until `count` instances of a service are registered as live. */
+  async waitForInstances(app: AppName, count: number): Promise<void> {
+    const service = app.replace('-service', '');
+    await this.eventually(`${count} live ${app} instance(s)`, async () => {
+      const all = await this.redis.hgetall(`loyalty:instances:${service}`);
+      const live = Object.values(all).filter((raw) => Date.now() - JSON.parse(raw).last_seen < 10_000);
+      return live.length >= count ? true : undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.kill('SIGTERM').catch(() => undefined)));
+    await this.pg?.end().catch(() => undefined);
+    this.redisClient?.disconnect();
+  }
+}
+
+/** A card body that passes validation; override what a test is about. */
+export function cardBody(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    card_type: 1,
+    title: '满100减10',
+    subtitle: '618满100减10',
+    source: 2,
+    scene: 'web',
+    notice: '适用说明',
+    rule: '使用须知',
+    date_type: 1,
+    begin_time: 1655481600,
+    end_time: 1655740799,
+    weekdays: '0,1,6',
+    monthdays: '1,11,18,28',
+    day_begin_time: 0,
+    day_end_time: 86399,
+    total_quantity: 0,
+    get_limit: 0,
+    use_limit: 0,
+    can_give_friend: true,
+    generate_type: 1,
+    generate_file: null,
+    cash_amount: 10,
+    cash_condition: 100,
+    discount: 0.8,
+    icon: 'aa/bb/cc.jpg',
+    store_codes: 'store_01, store_02',
+    cost_center: 'NO12312513',
+    cost_type: 1,
+    cost_value: 2,
+    extra_info: { bg_color: '#1111111', jump_now_path: '/page/card/', custom_menu_name: '卡券', menu_jump_path: '/page/custom/' },
+    ...over,
+  };
+}
