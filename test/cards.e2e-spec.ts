@@ -204,8 +204,12 @@ describe('cards through the gateway', () => {
       }
       expect(answers[0].body.data).toMatchObject({ card_id: card.card_id, quantity: 300, generate_id: 'more-1', crm_id: crm });
       await stockDone('more-1');
+      // A repeat after the job finished still gets the original answer; stock/status shows the progress.
       const again = await s.post(`${base}/add/stock`, body);
-      expect(again.body.data).toMatchObject({ generate_id: 'more-1', auto_id: answers[0].body.data.auto_id, is_generated: true });
+      expect(again.body.data).toEqual(answers[0].body.data);
+      expect(answers[0].body.data).toMatchObject({ is_generated: false, update_time: answers[0].body.data.create_time });
+      const status = await s.get(`${base}/stock/status?generate_id=more-1`);
+      expect(status.body.data).toMatchObject({ is_generated: true, generated: 300, status: 'done' });
       const conflict = await s.post(`${base}/add/stock`, { ...body, quantity: 301 });
       expect(conflict.status).toBe(409);
       expect(conflict.body.code).toBe(40901);

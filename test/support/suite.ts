@@ -40,6 +40,7 @@ export class AppProcess {
   constructor(
     readonly name: string,
     readonly child: ChildProcess,
+    readonly logFile: string,
   ) {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
@@ -127,16 +128,22 @@ export class Suite {
   spawn(app: AppName, extraEnv: Record<string, string> = {}): AppProcess {
     mkdirSync(LOG_DIR, { recursive: true });
     const n = ++this.counter;
-    const log = createWriteStream(path.join(LOG_DIR, `${this.opts.name}-${app}-${n}.log`));
+    const logFile = path.join(LOG_DIR, `${this.opts.name}-${app}-${n}.log`);
+    const log = createWriteStream(logFile);
     const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', app, 'main.js')], {
       env: this.env(extraEnv),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
-    const proc = new AppProcess(`${app}#${n}`, child);
+    const proc = new AppProcess(`${app}#${n}`, child, logFile);
     this.procs.push(proc);
     return proc;
+  }
+
+  /** The processes of one app started so far (dead ones included). */
+  processes(app: AppName): AppProcess[] {
+    return this.procs.filter((p) => p.name.startsWith(`${app}#`));
   }
 
   get db(): Promise<Client> {

@@ -82,10 +82,14 @@ function toStatusView(r: Record<string, any>): StockStatusView {
   };
 }
 
-/** The job record part of a status: what add/stock answers. */
-export function toGenerateView(s: StockStatusView): GenerateView {
-  const { auto_id, crm_id, card_id, quantity, generate_id, generate_type, is_generated, create_time, update_time } = s;
-  return { auto_id, crm_id, card_id, quantity, generate_id, generate_type, is_generated, create_time, update_time };
+/**
+ * What add/stock answered when it created the job: the record before any code was made.
+ * A repeated request gets this same answer, however far the job has come since
+ * (progress is what stock/status is for).
+ */
+export function originalGenerateView(s: StockStatusView): GenerateView {
+  const { auto_id, crm_id, card_id, quantity, generate_id, generate_type, create_time } = s;
+  return { auto_id, crm_id, card_id, quantity, generate_id, generate_type, is_generated: false, create_time, update_time: create_time };
 }
 
 /** Every query on stock jobs and the code pool. */

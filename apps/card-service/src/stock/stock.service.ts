@@ -22,9 +22,9 @@ import {
   totalRejected,
 } from '@app/domain';
 import { AppConfig, CONFIG, isUniqueViolation } from '@app/platform';
-import { BatchOutcome, GenerateRecord, NewGenerate, StockRepository, toGenerateView } from './stock.repository';
+import { BatchOutcome, GenerateRecord, NewGenerate, StockRepository, originalGenerateView } from './stock.repository';
 import { StockQueue } from './stock.queue';
-import { linesFromUrl } from './code-file';
+import { CodeFileRefusedError, linesFromUrl } from './code-file';
 
 const IMPORT_BATCH = 5_000;
 const MAX_COLLISION_RETRIES = 5;
@@ -71,7 +71,7 @@ export class StockService {
     if (replay.code !== ErrorCode.OK) return replay as Envelope<never>;
     const status = replay.data!;
     if (!status.is_generated) await this.queue.enqueue({ crm_id: m.crm_id, generate_id: generateId });
-    return ok(toGenerateView(status), '生成卡券任务创建成功,请等待卡券创建完成');
+    return ok(originalGenerateView(status), '生成卡券任务创建成功,请等待卡券创建完成');
   }
 
   async status(m: StockStatusMsg): Promise<Envelope<StockStatusView>> {
@@ -131,7 +131,14 @@ export class StockService {
         /* next batch */
       }
     } else {
-      await this.importFile(g, progress);
+      try {
+        await this.importFile(g, progress);
+      } catch (err) {
+        // A refused file fails the job at once; other errors (network, 5xx) are retried by the queue.
+        if (!(err instanceof CodeFileRefusedError)) throw err;
+        this.log.warn(`stock job ${generateId} failed: ${err.message}`);
+        await this.markFailed(crmId, generateId, err.message);
+      }
     }
   }
 
