@@ -1,5 +1,5 @@
 /** Unit tests live beside the code (libs/**.spec.ts); e2e tests in test/ boot the real apps. */
-const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }];
+const tsJest = ['ts-jest', { tsconfig: 'tsconfig.spec.json' }];
 const moduleNameMapper = {
   '^@app/domain(|/.*)$': '<rootDir>/libs/domain/src$1',
   '^@app/platform(|/.*)$': '<rootDir>/libs/platform/src$1',
