@@ -1,4 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { lastValueFrom } from 'rxjs';
+import { CardPattern, Service } from '@app/domain';
+import { RedisStreamsClient } from '@app/platform';
 import { AppProcess, cardBody, Suite } from './support/suite';
 
 /**
@@ -90,6 +93,19 @@ describe('transport between the gateway and the services', () => {
     expect(titles.length).toBe(300);
   });
 
+  it('validates requests on the service side too, with the same contracts', async () => {
+    const client = new RedisStreamsClient({ service: Service.CARD, redisUrl: s.redisUrl, timeoutMs: 5_000 });
+    try {
+      await client.connect();
+      const answer = await lastValueFrom(client.send(CardPattern.CREATE, { ...cardBody({ notice: 5 }), crm_id: crm }));
+      expect(answer).toMatchObject({ code: 40001, errors: [{ field: 'notice' }] });
+      const noTenant = await lastValueFrom(client.send(CardPattern.DETAIL, { card_id: 'x' }));
+      expect(noTenant).toMatchObject({ code: 40001, errors: [{ field: 'crm_id' }] });
+    } finally {
+      await client.close();
+    }
+  });
+
   it('answers 503 at the deadline when no replica runs, and drops the expired request', async () => {
     await Promise.all(s.processes('card-service').map((p) => p.kill('SIGKILL')));
     const started = Date.now();
@@ -98,6 +114,9 @@ describe('transport between the gateway and the services', () => {
     expect(res.body.code).toBe(50301);
     expect(res.body.msg).toMatch(/card service unavailable: no answer within 6000 ms/);
     expect(Date.now() - started).toBeLessThan(9_000);
+    const health = await s.get('/health', null);
+    expect(health.status).toBe(503);
+    expect(health.body.data).toMatchObject({ status: 'degraded', postgres: 'up', redis: 'up', services: { card: { status: 'down' } } });
 
     // A request that waited in the stream while no replica ran is still done once one starts.
     const waiting = s.post(`${base}/create`, cardBody({ title: 'waited' }));
