@@ -68,7 +68,7 @@ describe('cards through the gateway', () => {
       expect(stored.map((r) => r.key_hash)).not.toContain(adminKey);
       const bad = await s.post(`/api/crm/keys/${crm}`, { scope: 'owner' });
       expect(bad.status).toBe(400);
-      expect(bad.body.errors[0].field).toBe('scope');
+      expect(bad.body.errors![0].field).toBe('scope');
     });
   });
 

@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, OnModuleDestroy, Res } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import Redis from 'ioredis';
@@ -16,6 +16,22 @@ const PINGS: Array<[ServiceName, string]> = [
 ];
 
 type Up = 'up' | 'down';
+
+const instance = { instance: 'host-1:4242:a1b2c3', pid: 4242, role: 'both', started_at: '2026-11-26T08:00:00.000Z', last_seen: 1795680000000, processed: 1234 };
+const HEALTH_EXAMPLE = {
+  code: 0,
+  msg: 'ok',
+  data: {
+    status: 'up',
+    postgres: 'up',
+    redis: 'up',
+    services: {
+      card: { status: 'up', database: 'up', instances: [instance] },
+      points: { status: 'up', database: 'up', instances: [{ ...instance, pid: 4243 }] },
+      dashboard: { status: 'up', database: 'up', instances: [{ ...instance, pid: 4244 }] },
+    },
+  },
+};
 
 interface ServiceHealth {
   status: Up;
@@ -49,6 +65,10 @@ export class HealthController implements OnModuleDestroy {
   @Get()
   @Public()
   @ApiOperation({ summary: 'PostgreSQL, Redis and each service with its live instances; 503 when anything is down' })
+  @ApiOkResponse({ schema: { example: HEALTH_EXAMPLE } })
+  @ApiServiceUnavailableResponse({
+    schema: { example: { code: ErrorCode.SERVICE_UNAVAILABLE, msg: 'degraded', data: { ...HEALTH_EXAMPLE.data, status: 'degraded', services: { ...HEALTH_EXAMPLE.data.services, card: { status: 'down', error: 'card service unavailable: no answer within 1500 ms', instances: [] } } } } },
+  })
   async health(@Res({ passthrough: true }) reply: FastifyReply) {
     const [postgres, redis] = await Promise.all([
       this.db.query('SELECT 1').then(() => 'up' as Up, () => 'down' as Up),
