@@ -1,0 +1,130 @@
+import { loadConfig, roleFrom } from './config';
+
+describe('loadConfig', () => {
+  it('has a default for every setting', () => {
+    const { rootApiKey, ...config } = loadConfig({}, []);
+    expect(config).toStrictEqual({
+      port: 3000,
+      host: '0.0.0.0',
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
+      redisUrl: 'redis://127.0.0.1:6379',
+      rootApiKeyGenerated: true,
+      appTz: 'Asia/Shanghai',
+      role: 'both',
+      rpcTimeoutMs: 10_000,
+      rpcClaimIdleMs: 3_000,
+      rpcConcurrency: 64,
+      queueLockMs: 30_000,
+      stockBatchSize: 20_000,
+      dbPoolSize: 10,
+      logJson: false,
+      logLevel: 'log',
+    });
+    expect(rootApiKey).toMatch(/^root_[A-Za-z0-9_-]{32}$/);
+  });
+
+  it('generates a new root key each run', () => {
+    expect(loadConfig({}, []).rootApiKey).not.toBe(loadConfig({}, []).rootApiKey);
+  });
+
+  it.each([[undefined], ['']])('CRM_ROOT_API_KEY %j -> a generated key, flagged', (key) => {
+    const config = loadConfig({ CRM_ROOT_API_KEY: key }, []);
+    expect(config.rootApiKeyGenerated).toBe(true);
+    expect(config.rootApiKey).toMatch(/^root_[A-Za-z0-9_-]{32}$/);
+  });
+
+  it('reads every setting from the environment', () => {
+    const env = {
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      DATABASE_URL: 'postgres://app@db:5432/loyalty',
+      REDIS_URL: 'redis://cache:6380/1',
+      CRM_ROOT_API_KEY: 'root_fixed',
+      APP_TZ: 'Europe/Berlin',
+      ROLE: 'worker',
+      RPC_TIMEOUT_MS: '2500',
+      RPC_CLAIM_IDLE_MS: '1000',
+      RPC_CONCURRENCY: '8',
+      QUEUE_LOCK_MS: '60000',
+      STOCK_BATCH_SIZE: '5000',
+      DB_POOL_SIZE: '20',
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'debug',
+    };
+    expect(loadConfig(env, [])).toStrictEqual({
+      port: 8080,
+      host: '127.0.0.1',
+      databaseUrl: 'postgres://app@db:5432/loyalty',
+      redisUrl: 'redis://cache:6380/1',
+      rootApiKey: 'root_fixed',
+      rootApiKeyGenerated: false,
+      appTz: 'Europe/Berlin',
+      role: 'worker',
+      rpcTimeoutMs: 2500,
+      rpcClaimIdleMs: 1000,
+      rpcConcurrency: 8,
+      queueLockMs: 60_000,
+      stockBatchSize: 5000,
+      dbPoolSize: 20,
+      logJson: true,
+      logLevel: 'debug',
+    });
+  });
+
+  it.each<[string, string, keyof ReturnType<typeof loadConfig>, number]>([
+    ['PORT', '0', 'port', 0],
+    ['PORT', '', 'port', 3000],
+    ['RPC_TIMEOUT_MS', '', 'rpcTimeoutMs', 10_000],
+    ['STOCK_BATCH_SIZE', '100000', 'stockBatchSize', 100_000],
+  ])('%s=%j -> %s %i', (name, raw, key, expected) => {
+    expect(loadConfig({ [name]: raw }, [])[key]).toBe(expected);
+  });
+
+  it.each([['text'], ['plain']])('LOG_FORMAT %s is not JSON', (format) => {
+    expect(loadConfig({ LOG_FORMAT: format }, []).logJson).toBe(false);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['RPC_TIMEOUT_MS', '10s'],
+    ['RPC_CLAIM_IDLE_MS', 'NaN'],
+    ['RPC_CONCURRENCY', 'Infinity'],
+    ['QUEUE_LOCK_MS', '1e400'],
+    ['STOCK_BATCH_SIZE', '20,000'],
+    ['DB_POOL_SIZE', 'ten'],
+  ])('%s=%j throws naming the variable', (name, raw) => {
+    expect(() => loadConfig({ [name]: raw }, [])).toThrow(new Error(`${name} must be a whole number, got "${raw}"`));
+  });
+});
+
+describe('roleFrom', () => {
+  it.each<[string, NodeJS.ProcessEnv, string[], string]>([
+    ['neither', {}, [], 'both'],
+    ['ROLE', { ROLE: 'api' }, [], 'api'],
+    ['ROLE worker', { ROLE: 'worker' }, [], 'worker'],
+    ['--role=', {}, ['node', 'main.js', '--role=worker'], 'worker'],
+    ['--role= over ROLE', { ROLE: 'worker' }, ['node', 'main.js', '--role=api'], 'api'],
+    ['--role=both over ROLE', { ROLE: 'api' }, ['--role=both'], 'both'],
+    ['the first --role=', {}, ['--role=api', '--role=worker'], 'api'],
+    ['other arguments ignored', { ROLE: 'api' }, ['--port=1', 'role=worker', '--role'], 'api'],
+  ])('%s -> %s', (_name, env, argv, role) => {
+    expect(roleFrom(env, argv)).toBe(role);
+  });
+
+  it('is what loadConfig uses', () => {
+    expect(loadConfig({ ROLE: 'worker' }, ['--role=api']).role).toBe('api');
+  });
+
+  it.each<[NodeJS.ProcessEnv, string[], string]>([
+    [{ ROLE: 'admin' }, [], 'admin'],
+    [{ ROLE: 'API' }, [], 'API'],
+    [{}, ['--role=all'], 'all'],
+    [{}, ['--role='], ''],
+    [{ ROLE: 'api' }, ['--role=workers'], 'workers'],
+  ])('%j %j throws', (env, argv, raw) => {
+    expect(() => roleFrom(env, argv)).toThrow(new Error(`role must be api, worker or both, got "${raw}"`));
+    expect(() => loadConfig(env, argv)).toThrow(`role must be api, worker or both, got "${raw}"`);
+  });
+});
