@@ -12,7 +12,7 @@ import {
   GenerateType,
   ImportCodesMsg,
   mergeRejects,
-  numericCodesFromBytes,
+  numericCodes,
   ok,
   RejectReason,
   screenCodes,
@@ -163,7 +163,7 @@ export class StockService {
         }
         const n = Math.min(this.cfg.stockBatchSize, g.card_num - g.generated);
         if (n > 0) {
-          const codes = numericCodesFromBytes(randomBytes(n * 8), n);
+          const codes = numericCodes(n, randomBytes);
           await this.repo.copyCodes(client, crmId, g.card_id, generateId, card.next_slot, codes);
           await this.repo.recordBatch(em, g, { inserted: n, rejected: 0, rejected_reasons: {}, rejected_samples: [], lines: 0 });
         }

@@ -3,7 +3,7 @@ import {
   addRejects,
   codeFromLine,
   mergeRejects,
-  numericCodesFromBytes,
+  numericCodes,
   RejectReason,
   screenCodes,
   ScreenedCodes,
@@ -18,46 +18,64 @@ function bytesOf(...values: bigint[]): Buffer {
   return buf;
 }
 
-describe('numericCodesFromBytes', () => {
+/** A random source that hands out the given buffers in turn. */
+function replay(...chunks: Buffer[]): ((size: number) => Buffer) & { sizes: number[] } {
+  const sizes: number[] = [];
+  const source = (size: number) => {
+    sizes.push(size);
+    return chunks.shift() ?? Buffer.alloc(0);
+  };
+  return Object.assign(source, { sizes });
+}
+
+describe('numericCodes', () => {
   it.each<[string, bigint, string]>([
     ['0 gives the smallest code', 0n, '1000000000000000000'],
     ['1', 1n, '1000000000000000001'],
     ['9e18 - 1 gives the largest code', 9n * 10n ** 18n - 1n, '9999999999999999999'],
     ['9e18 wraps to the smallest code', 9n * 10n ** 18n, '1000000000000000000'],
-    ['2^64 - 1', 2n ** 64n - 1n, '1446744073709551615'],
+    ['1.8e19 - 1, the last accepted draw', 18n * 10n ** 18n - 1n, '9999999999999999999'],
     ['1234567890123456789', 1234567890123456789n, '2234567890123456789'],
   ])('%s -> %s', (_name, value, code) => {
-    expect(numericCodesFromBytes(bytesOf(value), 1)).toEqual([code]);
+    expect(numericCodes(1, replay(bytesOf(value)))).toEqual([code]);
   });
 
-  it('reads 8 bytes per code, in order, and ignores bytes beyond count', () => {
-    expect(numericCodesFromBytes(bytesOf(2n, 3n, 4n), 2)).toEqual(['1000000000000000002', '1000000000000000003']);
+  it('reads 8 bytes per code, in order', () => {
+    expect(numericCodes(2, replay(bytesOf(2n, 3n)))).toEqual(['1000000000000000002', '1000000000000000003']);
+  });
+
+  it('draws again for values at or above 1.8e19, so low codes are not favoured', () => {
+    const source = replay(bytesOf(5n, 18n * 10n ** 18n, 2n ** 64n - 1n, 6n), bytesOf(7n, 2n ** 64n - 1n), bytesOf(8n));
+    expect(numericCodes(4, source)).toEqual(['1000000000000000005', '1000000000000000006', '1000000000000000007', '1000000000000000008']);
+    expect(source.sizes).toEqual([32, 16, 8]);
   });
 
   it('gives 19 digits with no leading zero, the same codes for the same bytes', () => {
     const bytes = randomBytes(8 * 1000);
-    const codes = numericCodesFromBytes(bytes, 1000);
+    const codes = numericCodes(1000, (size) => bytes.subarray(0, size));
     expect(SYSTEM_CODE_DIGITS).toBe(19);
+    expect(codes).toHaveLength(1000);
     expect(codes.filter((c) => !/^[1-9]\d{18}$/.test(c))).toEqual([]);
-    expect(numericCodesFromBytes(Buffer.from(bytes), 1000)).toEqual(codes);
+    expect(numericCodes(1000, (size) => Buffer.from(bytes.subarray(0, size)))).toEqual(codes);
   });
 
-  it('gives 0 codes for 0 bytes', () => {
-    expect(numericCodesFromBytes(Buffer.alloc(0), 0)).toEqual([]);
+  it('gives no codes for a count of 0, without asking for bytes', () => {
+    const source = replay();
+    expect(numericCodes(0, source)).toEqual([]);
+    expect(source.sizes).toEqual([]);
   });
 
-  it.each([
-    [0, 1, 'need 8 random bytes, got 0'],
-    [7, 1, 'need 8 random bytes, got 7'],
-    [15, 2, 'need 16 random bytes, got 15'],
-  ])('%i bytes for %i codes -> RangeError', (length, count, message) => {
-    expect(() => numericCodesFromBytes(Buffer.alloc(length), count)).toThrow(new RangeError(message));
+  it('refuses a source that gives fewer bytes than asked', () => {
+    expect(() => numericCodes(2, replay(Buffer.alloc(15)))).toThrow(new RangeError('need 16 random bytes, got 15'));
   });
 
-  it('gives 100,000 distinct codes from crypto-random bytes', () => {
-    const codes = numericCodesFromBytes(randomBytes(8 * 100_000), 100_000);
-    expect(codes).toHaveLength(100_000);
+  it('gives 100,000 distinct codes from crypto-random bytes, spread over the whole range', () => {
+    const codes = numericCodes(100_000, randomBytes);
     expect(new Set(codes).size).toBe(100_000);
+    // Uniform: each first digit 1-9 about 1/9 of the codes (the biased version gave "1" 1.5 times its share).
+    const ones = codes.filter((c) => c[0] === '1').length / codes.length;
+    expect(ones).toBeGreaterThan(0.1);
+    expect(ones).toBeLessThan(0.123);
   });
 });
 

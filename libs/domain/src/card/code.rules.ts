@@ -2,17 +2,27 @@
 export const SYSTEM_CODE_DIGITS = 19;
 const LOW = 10n ** 18n;
 const SPAN = 9n * 10n ** 18n;
+/** The largest multiple of SPAN below 2^64: a draw at or above it is drawn again, so every code is equally likely. */
+const LIMIT = 2n * SPAN;
+
+/** A source of cryptographically random bytes, e.g. `crypto.randomBytes`. */
+export type RandomSource = (size: number) => Buffer;
 
 /**
- * Turns random bytes (8 per code, from a cryptographic source) into numeric codes of
- * 19 digits with no leading zero. The modulo bias over 2^64 is below 2^-1 per mille of
- * the space and does not make a code guessable.
+ * Numeric codes of 19 digits with no leading zero, uniform over all 9 * 10^18 of them:
+ * 8 random bytes a code, reduced modulo the span after rejecting the few draws (2.4%)
+ * that would make the low codes more likely.
  */
-export function numericCodesFromBytes(bytes: Buffer, count: number): string[] {
-  if (bytes.length < count * 8) throw new RangeError(`need ${count * 8} random bytes, got ${bytes.length}`);
-  const codes = new Array<string>(count);
-  for (let i = 0; i < count; i++) {
-    codes[i] = (LOW + (bytes.readBigUInt64LE(i * 8) % SPAN)).toString();
+export function numericCodes(count: number, random: RandomSource): string[] {
+  const codes: string[] = [];
+  while (codes.length < count) {
+    const want = count - codes.length;
+    const bytes = random(want * 8);
+    if (bytes.length < want * 8) throw new RangeError(`need ${want * 8} random bytes, got ${bytes.length}`);
+    for (let i = 0; i < want; i++) {
+      const draw = bytes.readBigUInt64LE(i * 8);
+      if (draw < LIMIT) codes.push((LOW + (draw % SPAN)).toString());
+    }
   }
   return codes;
 }
