@@ -21,12 +21,11 @@ export function ForTenant<TBase extends Ctor>(Base: TBase) {
   return TenantScoped;
 }
 
-/** Query strings arrive as text: turn digit strings into numbers, leave the rest for the checks to reject. */
+const DECIMAL_TEXT = /^-?\d+(\.\d+)?$/;
+
+/** Query strings arrive as text: turn plain decimal numbers into numbers, leave the rest (`0x10`, `1e2`, ` 5`) for the checks to reject. */
 export const ToNumber = () =>
-  Transform(({ value }) => {
-    if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value);
-    return value;
-  });
+  Transform(({ value }) => (typeof value === 'string' && DECIMAL_TEXT.test(value) ? Number(value) : value));
 
 /** `true`/`false`/`1`/`0` in a query string. */
 export const ToBoolean = () =>

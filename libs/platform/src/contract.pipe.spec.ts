@@ -115,6 +115,15 @@ describe('checkContract', () => {
       expect(violations(await checkContract(CreateCardDto, cardBody(over)))).toEqual([violation]);
     });
 
+    it.each<[string, Record<string, unknown>, Violation]>([
+      ['title missing', without(cardBody(), 'title'), { field: 'title', message: 'title must be a string' }],
+      ['title a number', cardBody({ title: 5 }), { field: 'title', message: 'title must be a string' }],
+      ['total_quantity as text', cardBody({ total_quantity: '5' }), { field: 'total_quantity', message: 'total_quantity must be an integer number' }],
+      ['card_type missing', without(cardBody(), 'card_type'), { field: 'card_type', message: 'card_type must be an integer number' }],
+    ])('names the first failing check as declared: %s', async (_name, body, violation) => {
+      expect(violations(await checkContract(CreateCardDto, body))).toEqual([violation]);
+    });
+
     it('reports every bad field, one violation each', async () => {
       const found = violations(await checkContract(CreateCardDto, cardBody({ title: 5, source: 3, extra_info: { bg_color: 5 } })));
       expect(found.map((v) => v.field).sort()).toEqual(['extra_info.bg_color', 'source', 'title']);
@@ -216,6 +225,12 @@ describe('checkContract', () => {
       [{ scene: 'x'.repeat(65) }, { field: 'scene', message: 'scene must be shorter than or equal to 64 characters' }],
     ])('%j -> %j', async (query, violation) => {
       expect(violations(await checkContract(ListCardsQueryDto, query))).toEqual([violation]);
+    });
+
+    it.each([['abc'], ['0x10'], ['1e2'], [' 5'], ['ten']])('page_size %j is not a whole number', async (pageSize) => {
+      expect(violations(await checkContract(ListCardsQueryDto, { page_size: pageSize }))).toEqual([
+        { field: 'page_size', message: 'page_size must be an integer number' },
+      ]);
     });
 
     it.each([['abc'], [''], ['ten'], [['1', '2']]])('page_size %j is not a number -> page_size', async (pageSize) => {

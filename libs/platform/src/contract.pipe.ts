@@ -5,11 +5,21 @@ import { Envelope, hasCrossFieldRules, invalid, Violation } from '@app/domain';
 
 export type ContractResult<T> = { ok: true; value: T } | { ok: false; violations: Violation[] };
 
+/**
+ * One violation per field: the first check, in the order the contract declares them,
+ * that failed. class-validator runs a field's checks from the last declared to the first
+ * and records the failures in that order, so that is the last one recorded (a missing
+ * title is "title must be a string", not a complaint about its length).
+ */
 function flatten(errors: ValidationError[], prefix = ''): Violation[] {
   const out: Violation[] = [];
   for (const e of errors) {
     const field = prefix ? `${prefix}.${e.property}` : e.property;
-    for (const message of Object.values(e.constraints ?? {})) {
+    // Nested validation is recorded after the field's own checks; it speaks only when they passed.
+    const recorded = Object.entries(e.constraints ?? {});
+    const own = recorded.filter(([check]) => check !== 'nestedValidation');
+    const message = (own.length ? own : recorded).pop()?.[1];
+    if (message !== undefined) {
       out.push({ field, message: message.startsWith(e.property) ? message.replace(e.property, field) : `${field}: ${message}` });
     }
     if (e.children?.length) out.push(...flatten(e.children, field));
@@ -41,7 +51,6 @@ export async function checkContract<T extends object>(cls: new () => T, plain: u
   const errors = await validate(value, {
     whitelist: true,
     forbidUnknownValues: false,
-    stopAtFirstError: true,
     validationError: { target: false },
   });
   if (errors.length) return { ok: false, violations: flatten(errors) };
