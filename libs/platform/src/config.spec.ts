@@ -80,8 +80,28 @@ describe('loadConfig', () => {
     expect(loadConfig({ [name]: raw }, [])[key]).toBe(expected);
   });
 
-  it.each([['text'], ['plain']])('LOG_FORMAT %s is not JSON', (format) => {
+  it.each([['text'], ['']])('LOG_FORMAT %j is not JSON', (format) => {
     expect(loadConfig({ LOG_FORMAT: format }, []).logJson).toBe(false);
+  });
+
+  it.each([
+    ['LOG_FORMAT', 'plain', 'LOG_FORMAT must be one of text, json, got "plain"'],
+    ['LOG_LEVEL', 'loud', 'LOG_LEVEL must be one of fatal, error, warn, log, debug, verbose, got "loud"'],
+    ['APP_TZ', 'Mars/Olympus', 'APP_TZ must be an IANA time zone such as Asia/Shanghai, got "Mars/Olympus"'],
+    ['PORT', ' 5 x', 'PORT must be a whole number, got "5 x"'],
+  ])('refuses %s=%j naming it', (name, raw, message) => {
+    expect(() => loadConfig({ [name]: raw }, [])).toThrow(message);
+  });
+
+  it.each([['DATABASE_URL', 'databaseUrl', 'postgres://postgres@127.0.0.1:5432/postgres'], ['REDIS_URL', 'redisUrl', 'redis://127.0.0.1:6379'], ['APP_TZ', 'appTz', 'Asia/Shanghai'], ['HOST', 'host', '0.0.0.0']] as const)(
+    'an empty %s counts as not set',
+    (name, key, expected) => {
+      expect(loadConfig({ [name]: '' }, [])[key]).toBe(expected);
+    },
+  );
+
+  it('an empty ROLE is the default role', () => {
+    expect(loadConfig({ ROLE: '' }, []).role).toBe('both');
   });
 
   it.each([

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 
 export type Role = 'api' | 'worker' | 'both';
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+
 /** Every setting of the suite. This is the only place that reads the environment. */
 export interface AppConfig {
   /** Gateway HTTP port. */
@@ -27,20 +29,40 @@ export interface AppConfig {
   stockBatchSize: number;
   dbPoolSize: number;
   logJson: boolean;
-  logLevel: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+}
+
+/** A setting's text; an empty or blank value counts as not set. */
+function text(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  return raw ? raw : undefined;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${raw}"`);
-  return n;
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a whole number, got "${raw}"`);
+  return Number(raw);
+}
+
+function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(raw)) throw new Error(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+function timeZone(env: NodeJS.ProcessEnv): string {
+  const zone = text(env, 'APP_TZ') ?? 'Asia/Shanghai';
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+  } catch {
+    throw new Error(`APP_TZ must be an IANA time zone such as Asia/Shanghai, got "${zone}"`);
+  }
+  return zone;
 }
 
 export function roleFrom(env: NodeJS.ProcessEnv, argv: string[]): Role {
   const arg = argv.find((a) => a.startsWith('--role='));
-  const raw = (arg ? arg.slice('--role='.length) : env.ROLE) ?? 'both';
+  const raw = arg ? arg.slice('--role='.length) : (text(env, 'ROLE') ?? 'both');
   if (raw !== 'api' && raw !== 'worker' && raw !== 'both') {
     throw new Error(`role must be api, worker or both, got "${raw}"`);
   }
@@ -48,15 +70,15 @@ export function roleFrom(env: NodeJS.ProcessEnv, argv: string[]): Role {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv): AppConfig {
-  const rootKey = env.CRM_ROOT_API_KEY;
+  const rootKey = text(env, 'CRM_ROOT_API_KEY');
   return {
     port: int(env, 'PORT', 3000),
-    host: env.HOST ?? '0.0.0.0',
-    databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    rootApiKey: rootKey || `root_${randomBytes(24).toString('base64url')}`,
+    host: text(env, 'HOST') ?? '0.0.0.0',
+    databaseUrl: text(env, 'DATABASE_URL') ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    redisUrl: text(env, 'REDIS_URL') ?? 'redis://127.0.0.1:6379',
+    rootApiKey: rootKey ?? `root_${randomBytes(24).toString('base64url')}`,
     rootApiKeyGenerated: !rootKey,
-    appTz: env.APP_TZ ?? 'Asia/Shanghai',
+    appTz: timeZone(env),
     role: roleFrom(env, argv),
     rpcTimeoutMs: int(env, 'RPC_TIMEOUT_MS', 10_000),
     rpcClaimIdleMs: int(env, 'RPC_CLAIM_IDLE_MS', 3_000),
@@ -64,8 +86,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     queueLockMs: int(env, 'QUEUE_LOCK_MS', 30_000),
     stockBatchSize: int(env, 'STOCK_BATCH_SIZE', 20_000),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 10),
-    logJson: env.LOG_FORMAT === 'json',
-    logLevel: env.LOG_LEVEL ?? 'log',
+    logJson: oneOf('LOG_FORMAT', text(env, 'LOG_FORMAT') ?? 'text', ['text', 'json']) === 'json',
+    logLevel: oneOf('LOG_LEVEL', text(env, 'LOG_LEVEL') ?? 'log', LOG_LEVELS),
   };
 }
 
