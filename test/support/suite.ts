@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import Redis from 'ioredis';
+import { EXAMPLE_CARD } from '@app/domain';
 
 /**
  * Boots the real apps (built in dist/) as child processes against the real PostgreSQL
@@ -229,38 +230,7 @@ export class Suite {
   }
 }
 
-/** A card body that passes validation; override what a test is about. */
+/** A card body that passes validation, without stock; override what a test is about. */
 export function cardBody(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    card_type: 1,
-    title: '满100减10',
-    subtitle: '618满100减10',
-    source: 2,
-    scene: 'web',
-    notice: '适用说明',
-    rule: '使用须知',
-    date_type: 1,
-    begin_time: 1655481600,
-    end_time: 1655740799,
-    weekdays: '0,1,6',
-    monthdays: '1,11,18,28',
-    day_begin_time: 0,
-    day_end_time: 86399,
-    total_quantity: 0,
-    get_limit: 0,
-    use_limit: 0,
-    can_give_friend: true,
-    generate_type: 1,
-    generate_file: null,
-    cash_amount: 10,
-    cash_condition: 100,
-    discount: 0.8,
-    icon: 'aa/bb/cc.jpg',
-    store_codes: 'store_01, store_02',
-    cost_center: 'NO12312513',
-    cost_type: 1,
-    cost_value: 2,
-    extra_info: { bg_color: '#1111111', jump_now_path: '/page/card/', custom_menu_name: '卡券', menu_jump_path: '/page/custom/' },
-    ...over,
-  };
+  return { ...EXAMPLE_CARD, total_quantity: 0, ...over };
 }

@@ -9,3 +9,4 @@ export * from './card/card.dto';
 export * from './card/stock.dto';
 export * from './card/card.view';
 export * from './auth/key.dto';
+export * from './card/card.example';

@@ -1,22 +1,8 @@
+import { EXAMPLE_CARD } from './card.example';
 import { CARD_RULES, CardRuleInput, cardRuleViolations, parseDayList } from './card.rules';
 
-/** A discount card, valid for a fixed range, that breaks no rule. */
-const valid: CardRuleInput = {
-  card_type: 1,
-  discount: 0.8,
-  date_type: 1,
-  begin_time: 1655481600,
-  end_time: 1655740799,
-  weekdays: '0,1,6',
-  monthdays: '1,11,18,28',
-  day_begin_time: 0,
-  day_end_time: 86399,
-  cost_type: 1,
-  cost_value: 2,
-  generate_type: 1,
-  generate_file: null,
-  total_quantity: 10000,
-};
+/** The example card: a discount card, valid for a fixed range, that breaks no rule. */
+const valid: CardRuleInput = EXAMPLE_CARD;
 
 const fieldsOf = (over: CardRuleInput) => cardRuleViolations({ ...valid, ...over }).map((v) => v.field);
 
