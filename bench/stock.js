@@ -1,0 +1,537 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * bench:stock — how fast the `card-stock` job fills a card's code pool, against the raw
+ * PostgreSQL floor on the same table.
+ *
+ *   node bench/stock.js [--quantity N] [--batch-size N] [--poll-ms N] [--timeout-s N]
+ *   (npm run bench:stock builds dist first, then runs this)
+ *
+ * What it does, in order:
+ *   1. drops and creates the database `bench_stock`, flushes Redis logical db 14;
+ *   2. boots gateway and card-service from dist/ as child processes (logs in a temp dir),
+ *      waits until /health reports PostgreSQL, Redis and the card service up;
+ *   3. floor: one `INSERT INTO card.card_code ... SELECT ... FROM generate_series(1, N)`
+ *      into the same table (same crm_id, another card_id, so the same unique index
+ *      (crm_id, card_code) takes random 19-digit codes), timed; then TRUNCATE + CHECKPOINT
+ *      so the job starts from the same empty table and index the floor started from;
+ *   4. job: POST /api/crm/card/<crm>/create with total_quantity N, then polls
+ *      GET .../stock/status?generate_id=init-<card_id> until is_generated. codes/s is
+ *      measured from the create answer to the first poll that sees is_generated. The job's
+ *      own time comes from the Bull events of the queue (active / progress / completed,
+ *      Redis pub/sub, filtered by this job's id);
+ *   5. checks the invariant: exactly N codes for the card, all distinct, slots 1..N, all
+ *      19-digit numeric; the job record and the card counters agree;
+ *   6. prints a summary, stops the children; exit 1 if the invariant fails, 2 on error.
+ *
+ * Environment: BENCH_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres),
+ * BENCH_REDIS_URL (default redis://127.0.0.1:6379).
+ */
+const { spawn } = require('node:child_process');
+const { createHash, randomBytes } = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { Client } = require('pg');
+const Redis = require('ioredis');
+
+const ROOT = path.resolve(__dirname, '..');
+const DB_NAME = 'bench_stock';
+const REDIS_DB = 14;
+const CRM_ID = 'crm_bench';
+const FLOOR_CARD_ID = 'bench-floor';
+const BULL_PREFIX = 'loyalty:card-stock'; // BullModule.forRoot prefix 'loyalty' + queue name
+const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_BASE_URL = (process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379').replace(/\/\d*$/, '');
+const DATABASE_URL = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${DB_NAME}`);
+const REDIS_URL = `${REDIS_BASE_URL}/${REDIS_DB}`;
+
+// ---------- options ----------
+
+function parseArgs(argv) {
+  const opts = { quantity: 1_000_000, batchSize: null, pollMs: 100, timeoutS: 1800 };
+  const names = { '--quantity': 'quantity', '--batch-size': 'batchSize', '--poll-ms': 'pollMs', '--timeout-s': 'timeoutS' };
+  for (let i = 0; i < argv.length; i++) {
+    let [flag, value] = argv[i].split('=', 2);
+    if (flag === '--help' || flag === '-h') {
+      console.log('usage: node bench/stock.js [--quantity N] [--batch-size N] [--poll-ms N] [--timeout-s N]');
+      process.exit(0);
+    }
+    const key = names[flag];
+    if (!key) throw new Error(`unknown option ${flag}`);
+    if (value === undefined) value = argv[++i];
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} needs a positive whole number, got "${value}"`);
+    opts[key] = n;
+  }
+  if (opts.quantity > 10_000_000) throw new Error('--quantity is at most 10,000,000 (MAX_TOTAL_QUANTITY)');
+  return opts;
+}
+
+// ---------- small helpers ----------
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const now = () => performance.now();
+const fmt = (n, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const secs = (ms) => (ms === null || ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(3)} s`);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+function sha(file) {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 12);
+}
+
+// ---------- CPU time of processes (less sensitive than wall time to a busy machine) ----------
+
+const TICKS_PER_S = 100; // USER_HZ on Linux
+
+/** utime + stime of a process in seconds, or null when it is gone / not Linux. */
+function cpuOf(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+  } catch {
+    return null;
+  }
+}
+
+/** PostgreSQL processes that work for this run: backends of our database and the server's own (WAL writer, checkpointer...). */
+async function pgProcesses(db) {
+  const rows = (await db.query(
+    `SELECT pid, backend_type, application_name FROM pg_stat_activity WHERE datname = $1 OR datname IS NULL`,
+    [DB_NAME],
+  )).rows;
+  return rows.map((r) => ({ pid: r.pid, group: r.backend_type === 'client backend' ? `pg:${r.application_name || 'client'}` : 'pg:server' }));
+}
+
+/** A snapshot of CPU seconds by group; `diff` gives what each group used since. */
+async function cpuSnapshot(db, named) {
+  const procs = [...named, ...(await pgProcesses(db))];
+  const at = new Map();
+  for (const p of procs) at.set(p.pid, { group: p.group, cpu: cpuOf(p.pid) });
+  return {
+    async diff() {
+      const after = [...named, ...(await pgProcesses(db))];
+      const used = {};
+      for (const p of after) {
+        const now = cpuOf(p.pid);
+        if (now === null) continue;
+        const before = at.get(p.pid);
+        const d = now - (before && before.cpu !== null ? before.cpu : 0); // a process born in the window counts whole
+        used[p.group] = (used[p.group] || 0) + d;
+      }
+      return used;
+    },
+  };
+}
+
+const fmtCpu = (used) =>
+  Object.entries(used)
+    .filter(([, v]) => v >= 0.005)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ');
+
+// ---------- child processes ----------
+
+const children = [];
+
+function spawnApp(app, env, logDir) {
+  const main = path.join(ROOT, 'dist', 'apps', app, 'main.js');
+  if (!fs.existsSync(main)) throw new Error(`${main} is missing: build first (npm run build)`);
+  const logFile = path.join(logDir, `${app}.log`);
+  const log = fs.createWriteStream(logFile);
+  const child = spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  const proc = { app, child, logFile, main, exited: new Promise((r) => child.once('exit', (code, signal) => r({ code, signal }))) };
+  proc.exited.then(({ code, signal }) => {
+    if (!stopping) console.error(`! ${app} (pid ${child.pid}) exited early: code ${code} signal ${signal}; log: ${logFile}`);
+  });
+  children.push(proc);
+  return proc;
+}
+
+let stopping = false;
+async function stopChildren() {
+  stopping = true;
+  await Promise.all(
+    children.map(async (p) => {
+      if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+      p.child.kill('SIGTERM');
+      const done = await Promise.race([p.exited.then(() => true), sleep(10_000).then(() => false)]);
+      if (!done) {
+        p.child.kill('SIGKILL');
+        await p.exited;
+      }
+    }),
+  );
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    console.error(`\n${sig}: stopping the apps`);
+    stopChildren().finally(() => process.exit(130));
+  });
+}
+
+// ---------- HTTP through the gateway ----------
+
+async function call(base, key, method, p, body) {
+  const headers = { authorization: `Bearer ${key}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(base + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${method} ${p} answered HTTP ${res.status} with non-JSON: ${text.slice(0, 200)}`);
+  }
+  return { status: res.status, body: json };
+}
+
+async function waitForHealth(base, procs, limitMs = 90_000) {
+  const until = Date.now() + limitMs;
+  let last = 'no answer';
+  while (Date.now() < until) {
+    for (const p of procs) {
+      if (p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`${p.app} exited while booting; see ${p.logFile}`);
+    }
+    try {
+      const res = await fetch(`${base}/health`);
+      const body = await res.json();
+      const d = body.data || {};
+      // Only gateway + card-service run: /health answers 503 (points, dashboard down); what matters is these.
+      if (d.postgres === 'up' && d.redis === 'up' && d.services && d.services.card && d.services.card.status === 'up') return d;
+      last = JSON.stringify({ postgres: d.postgres, redis: d.redis, card: d.services && d.services.card });
+    } catch (err) {
+      last = err.message;
+    }
+    await sleep(250);
+  }
+  throw new Error(`gateway /health did not report card-service up within ${limitMs / 1000} s: ${last}`);
+}
+
+// ---------- stores ----------
+
+async function resetStores() {
+  const admin = new Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${DB_NAME}`);
+  await admin.end();
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  await redis.flushdb();
+  redis.disconnect();
+}
+
+async function pgSettings(db) {
+  const rows = (await db.query(
+    `SELECT name, setting, unit FROM pg_settings
+      WHERE name IN ('shared_buffers', 'synchronous_commit', 'max_wal_size', 'wal_level', 'fsync', 'full_page_writes')`,
+  )).rows;
+  return rows.map((r) => `${r.name}=${r.setting}${r.unit ? r.unit : ''}`).join(' ');
+}
+
+/**
+ * The floor: the same rows written by one INSERT ... SELECT inside PostgreSQL, no client,
+ * no queue. The code is a 19-digit number with no leading zero, uniform over 10^18..10^19-1
+ * like numericCodesFromBytes: a 10-digit head (10^9..10^10-1) and a 9-digit tail, each
+ * from its own random() (a double has 52 random bits, so one random() * 9e18 would only
+ * reach every 2,048th value; two draws cover the whole space). Random, so the unique index
+ * (crm_id, card_code) takes inserts at random places, as it does from the job.
+ */
+const FLOOR_SQL = `
+  INSERT INTO card.card_code (crm_id, card_id, slot, card_code, generate_id)
+  SELECT $1, $2, g,
+         (1000000000 + floor(random() * 9000000000))::bigint::text || lpad(floor(random() * 1000000000)::bigint::text, 9, '0'),
+         $3
+    FROM generate_series(1, $4::bigint) AS g`;
+
+async function measureFloor(db, n) {
+  await db.query('CHECKPOINT');
+  const cpu = await cpuSnapshot(db, []);
+  const t0 = now();
+  const res = await db.query(FLOOR_SQL, [CRM_ID, FLOOR_CARD_ID, 'bench-floor', n]);
+  const ms = now() - t0;
+  const cpuUsed = await cpu.diff();
+  if (res.rowCount !== n) throw new Error(`floor inserted ${res.rowCount} rows, expected ${n}`);
+  const shape = (await db.query(
+    `SELECT count(*) FILTER (WHERE card_code !~ '^[1-9][0-9]{18}$')::int AS bad FROM card.card_code WHERE crm_id = $1 AND card_id = $2`,
+    [CRM_ID, FLOOR_CARD_ID],
+  )).rows[0];
+  if (shape.bad) throw new Error(`floor made ${shape.bad} codes of the wrong shape`);
+  return { ms, rate: n / (ms / 1000), cpu: cpuUsed };
+}
+
+// ---------- Bull events of the job ----------
+
+/** Listens to the queue's pub/sub channels (global to the Redis server, so filtered by job id). */
+async function listenJobEvents() {
+  const sub = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const events = { active: null, progress: [], completed: null, failed: [] };
+  let jobId = null;
+  const pending = [];
+  const handle = (channel, message, at) => {
+    if (channel === `${BULL_PREFIX}:active`) {
+      if (message === jobId && events.active === null) events.active = at;
+    } else {
+      let m;
+      try {
+        m = JSON.parse(message);
+      } catch {
+        return;
+      }
+      if (String(m.jobId) !== jobId) return;
+      if (channel === `${BULL_PREFIX}:progress`) events.progress.push({ at, progress: m.progress });
+      else if (channel === `${BULL_PREFIX}:completed`) events.completed = at;
+      else if (channel === `${BULL_PREFIX}:failed`) events.failed.push({ at, reason: m.val });
+    }
+  };
+  const onMessage = (channel, message) => {
+    const at = now();
+    if (jobId === null) pending.push([channel, message, at]);
+    else handle(channel, message, at);
+  };
+  sub.on('message', onMessage);
+  // moveToActive publishes the job id on `<prefix>:active@<token of the worker's queue>`
+  sub.on('pmessage', (_pattern, channel, message) => onMessage(channel.replace(/@.*$/, ''), message));
+  await sub.subscribe(`${BULL_PREFIX}:progress`, `${BULL_PREFIX}:completed`, `${BULL_PREFIX}:failed`);
+  await sub.psubscribe(`${BULL_PREFIX}:active@*`);
+  return {
+    events,
+    /** The job id is known only once the card exists; events seen before are replayed. */
+    setJobId(id) {
+      jobId = id;
+      for (const [c, m, at] of pending.splice(0)) handle(c, m, at);
+    },
+    close: () => sub.disconnect(),
+  };
+}
+
+// ---------- the invariant ----------
+
+async function checkInvariant(db, cardId, generateId, n) {
+  const codes = (await db.query(
+    `SELECT count(*)::bigint AS rows, count(DISTINCT card_code)::bigint AS distinct_codes,
+            count(DISTINCT slot)::bigint AS distinct_slots, min(slot)::bigint AS min_slot, max(slot)::bigint AS max_slot,
+            count(*) FILTER (WHERE card_code !~ '^[1-9][0-9]{18}$')::bigint AS bad_shape,
+            count(*) FILTER (WHERE generate_id <> $3)::bigint AS other_job
+       FROM card.card_code WHERE crm_id = $1 AND card_id = $2`,
+    [CRM_ID, cardId, generateId],
+  )).rows[0];
+  const tenantDupes = (await db.query(
+    `SELECT count(*)::bigint AS d FROM (SELECT card_code FROM card.card_code WHERE crm_id = $1 GROUP BY card_code HAVING count(*) > 1) x`,
+    [CRM_ID],
+  )).rows[0].d;
+  const card = (await db.query(
+    `SELECT total_quantity, generated_count, next_slot FROM card.card_info WHERE crm_id = $1 AND card_id = $2`,
+    [CRM_ID, cardId],
+  )).rows[0];
+  const gen = (await db.query(
+    `SELECT card_num, generated, rejected, status, is_generated FROM card.card_generate WHERE crm_id = $1 AND generate_id = $2`,
+    [CRM_ID, generateId],
+  )).rows[0];
+  const v = (x) => Number(x);
+  const checks = [
+    ['codes of the card = N', v(codes.rows) === n, `${codes.rows}`],
+    ['distinct codes = N', v(codes.distinct_codes) === n, `${codes.distinct_codes}`],
+    ['slots are exactly 1..N', v(codes.distinct_slots) === n && v(codes.min_slot) === 1 && v(codes.max_slot) === n, `distinct ${codes.distinct_slots}, min ${codes.min_slot}, max ${codes.max_slot}`],
+    ['codes are 19-digit numeric', v(codes.bad_shape) === 0, `${codes.bad_shape} bad`],
+    ['codes belong to the job', v(codes.other_job) === 0, `${codes.other_job} from another generate_id`],
+    ['no code twice in the tenant', v(tenantDupes) === 0, `${tenantDupes} repeated`],
+    ['job record done, generated = N', !!gen && gen.is_generated && gen.status === 'done' && v(gen.generated) === n && v(gen.rejected) === 0, gen ? `${gen.status}, generated ${gen.generated}, rejected ${gen.rejected}` : 'missing'],
+    ['card counters = N (total, generated, next_slot N+1)', !!card && v(card.total_quantity) === n && v(card.generated_count) === n && v(card.next_slot) === n + 1, card ? `total ${card.total_quantity}, generated ${card.generated_count}, next_slot ${card.next_slot}` : 'missing'],
+  ];
+  return { ok: checks.every((c) => c[1]), checks };
+}
+
+// ---------- main ----------
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const n = opts.quantity;
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-stock-'));
+  const rootKey = `root-${randomBytes(12).toString('hex')}`;
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const startedAt = new Date();
+
+  console.log(`bench:stock  N=${fmt(n)}  batch=${opts.batchSize ?? 'default (STOCK_BATCH_SIZE unset: 20,000)'}  db=${DB_NAME}  redis db=${REDIS_DB}`);
+  console.log(`machine: ${os.cpus().length} cpu (${os.cpus()[0].model.trim()}), load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
+  console.log(`logs: ${logDir}`);
+
+  await resetStores();
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    DATABASE_URL,
+    REDIS_URL,
+    CRM_ROOT_API_KEY: rootKey,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DB_POOL_SIZE: '10',
+    ...(opts.batchSize ? { STOCK_BATCH_SIZE: String(opts.batchSize) } : {}),
+  };
+  const procs = [spawnApp('gateway', env, logDir), spawnApp('card-service', env, logDir)];
+  console.log(`dist: gateway ${sha(procs[0].main)}, card-service ${sha(procs[1].main)} (sha256 prefix of main.js)`);
+  const bootT0 = now();
+  await waitForHealth(base, procs);
+  console.log(`apps up in ${secs(now() - bootT0)} (gateway pid ${procs[0].child.pid}, card-service pid ${procs[1].child.pid})`);
+
+  const db = new Client({ connectionString: DATABASE_URL, application_name: 'bench-stock' });
+  await db.connect();
+  try {
+    const settings = await pgSettings(db);
+    const pgVersion = (await db.query('SHOW server_version')).rows[0].server_version;
+
+    // 1. the floor, then an empty table again for the job
+    process.stdout.write(`floor: INSERT ... SELECT ... generate_series(1, ${fmt(n)}) ... `);
+    const floor = await measureFloor(db, n);
+    console.log(`${secs(floor.ms)}, ${fmt(floor.rate)} rows/s`);
+    await db.query('TRUNCATE card.card_code');
+    await db.query('CHECKPOINT');
+
+    // 2. the job through the real queue
+    const listener = await listenJobEvents();
+    const body = cardBody(n);
+    const cpu = await cpuSnapshot(db, procs.map((p) => ({ pid: p.child.pid, group: p.app })));
+    const t0 = now();
+    const created = await call(base, rootKey, 'POST', `/api/crm/card/${CRM_ID}/create`, body);
+    const tCreated = now();
+    if (created.status !== 200 || created.body.code !== 0) throw new Error(`create answered HTTP ${created.status}: ${JSON.stringify(created.body).slice(0, 300)}`);
+    const cardId = created.body.data.card_id;
+    const generateId = `init-${cardId}`;
+    listener.setJobId(`${CRM_ID}.${generateId}`);
+    console.log(`job: card ${cardId} created in ${secs(tCreated - t0)}; polling stock/status every ${opts.pollMs} ms`);
+
+    let status = null;
+    let polls = 0;
+    let lastShown = -1;
+    const until = Date.now() + opts.timeoutS * 1000;
+    for (;;) {
+      const res = await call(base, rootKey, 'GET', `/api/crm/card/${CRM_ID}/stock/status?generate_id=${generateId}`);
+      polls++;
+      if (res.body.code !== 0) throw new Error(`stock/status answered ${JSON.stringify(res.body).slice(0, 300)}`);
+      status = res.body.data;
+      if (status.is_generated) break;
+      if (status.status === 'failed') break;
+      const pct = Math.floor((status.progress || 0) * 10);
+      if (pct !== lastShown && process.stdout.isTTY) {
+        process.stdout.write(`\r  ${fmt(status.generated)} / ${fmt(n)}`);
+        lastShown = pct;
+      }
+      if (Date.now() > until) throw new Error(`job not done after ${opts.timeoutS} s: ${JSON.stringify(status)}`);
+      for (const p of procs) {
+        if (p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`${p.app} died during the job; see ${p.logFile}`);
+      }
+      await sleep(opts.pollMs);
+    }
+    const tDone = now();
+    const jobCpu = await cpu.diff();
+    if (process.stdout.isTTY) process.stdout.write('\r');
+    if (status.status !== 'done') throw new Error(`job ended ${status.status}: ${status.error}`);
+    // the completed event is published in the same Lua call that ends the job; give it a moment
+    for (let i = 0; i < 40 && listener.events.completed === null; i++) await sleep(25);
+    listener.close();
+    const ev = listener.events;
+
+    // 3. the invariant
+    const inv = await checkInvariant(db, cardId, generateId, n);
+
+    // 4. summary
+    const e2eMs = tDone - tCreated;
+    const e2eRate = n / (e2eMs / 1000);
+    const jobMs = ev.active !== null && ev.completed !== null ? ev.completed - ev.active : null;
+    const firstProgress = ev.progress.length ? ev.progress[0] : null;
+    const batch = opts.batchSize ?? 20_000;
+    const firstBatch = Math.min(batch, n);
+    const steadyMs = firstProgress && ev.completed !== null && ev.progress.length > 1 ? ev.completed - firstProgress.at : null;
+    const steadyRate = steadyMs ? (n - firstBatch) / (steadyMs / 1000) : null;
+    const ratio = e2eRate / floor.rate;
+    const cpus = os.cpus().length;
+
+    const line = (k, v) => console.log(`  ${k.padEnd(34)} ${v}`);
+    console.log('');
+    console.log('================ bench:stock summary ================');
+    line('date', startedAt.toISOString());
+    line('machine', `${cpus} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (after), PostgreSQL ${pgVersion}, node ${process.version}`);
+    line('postgres settings', settings);
+    line('codes (N)', fmt(n));
+    line('batch size (STOCK_BATCH_SIZE)', fmt(batch));
+    line('floor: INSERT..SELECT generate_series', `${secs(floor.ms)}  ->  ${fmt(floor.rate)} rows/s`);
+    line('job: create answer -> is_generated', `${secs(e2eMs)}  ->  ${fmt(e2eRate)} codes/s  (poll ${opts.pollMs} ms, ${polls} polls)`);
+    line('job: Bull active -> completed', jobMs === null ? 'n/a (events missed)' : `${secs(jobMs)}  ->  ${fmt(n / (jobMs / 1000))} codes/s`);
+    line('job: first progress -> completed', steadyMs === null ? 'n/a (one batch only)' : `${secs(steadyMs)}  ->  ${fmt(steadyRate)} codes/s  (${fmt(n - firstBatch)} codes after the first batch, ${ev.progress.length} progress events)`);
+    line('create answer -> Bull active', ev.active === null ? 'n/a' : `${secs(ev.active - tCreated)}${ev.active < tCreated ? ' (job started before the answer arrived)' : ''}`);
+    line('CPU s in the floor', fmtCpu(floor.cpu));
+    line('CPU s in the job', `${fmtCpu(jobCpu)}  (pg:card-service = its PostgreSQL backends)`);
+    line('ratio codes/s / floor rows/s', `${ratio.toFixed(2)}  (target >= 0.50: ${ratio >= 0.5 ? 'MET' : 'NOT MET'})`);
+    if (ev.failed.length) line('failed attempts (retried)', ev.failed.map((f) => f.reason).join('; '));
+    console.log('  invariant:');
+    for (const [name, ok, detail] of inv.checks) console.log(`    [${ok ? 'ok' : 'FAIL'}] ${name} (${detail})`);
+    line('invariant', inv.ok ? 'HOLDS' : 'BROKEN');
+    line('logs', logDir);
+    console.log('=====================================================');
+    console.log(
+      `RESULT quantity=${n} batch=${batch} codes_per_s=${Math.round(e2eRate)} job_codes_per_s=${jobMs ? Math.round(n / (jobMs / 1000)) : 'na'} ` +
+        `floor_rows_per_s=${Math.round(floor.rate)} ratio=${ratio.toFixed(3)} invariant=${inv.ok ? 'ok' : 'broken'}`,
+    );
+    return inv.ok ? 0 : 1;
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}
+
+/** A card body that passes validation (as test/support/suite.ts cardBody), system codes. */
+function cardBody(totalQuantity) {
+  return {
+    card_type: 1,
+    title: 'bench stock',
+    subtitle: 'bench:stock card',
+    source: 2,
+    scene: 'web',
+    notice: 'bench',
+    rule: 'bench',
+    date_type: 1,
+    begin_time: 1655481600,
+    end_time: 1655740799,
+    day_begin_time: 0,
+    day_end_time: 86399,
+    total_quantity: totalQuantity,
+    get_limit: 0,
+    use_limit: 0,
+    can_give_friend: true,
+    generate_type: 1,
+    generate_file: null,
+    cash_amount: 10,
+    cash_condition: 100,
+    discount: 0.8,
+    icon: 'bench/icon.jpg',
+  };
+}
+
+main()
+  .then(async (code) => {
+    await stopChildren();
+    process.exit(code);
+  })
+  .catch(async (err) => {
+    console.error(`\nbench:stock failed: ${err && err.stack ? err.stack : err}`);
+    await stopChildren();
+    for (const p of children) console.error(`  log of ${p.app}: ${p.logFile}`);
+    process.exit(2);
+  });
