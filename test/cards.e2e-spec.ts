@@ -107,9 +107,11 @@ describe('cards through the gateway', () => {
       const big = await s.post(`${base}/create`, { ...cardBody(), rule: 'x'.repeat(1024 * 1024 + 10) });
       expect(big.status).toBe(413);
       expect(big.body.code).toBe(41301);
+      expect(big.body.errors).toEqual([{ field: 'body', message: 'request body is larger than 1 MiB' }]);
       const bad = await s.post(`${base}/create`, '{"title":');
       expect(bad.status).toBe(400);
       expect(bad.body.code).toBe(40001);
+      expect(bad.body.errors![0].field).toBe('body');
     });
 
     it('refuses a malformed crm_id in the path', async () => {

@@ -8,13 +8,11 @@ export function envelopeFor(err: unknown, log: Logger): Envelope<never> {
   if (err instanceof EnvelopeException) return err.envelope;
   const status = err instanceof HttpException ? err.getStatus() : (err as { statusCode?: number })?.statusCode;
   const code = (err as { code?: string })?.code;
-  if (status === 413 || code === 'FST_ERR_CTP_BODY_TOO_LARGE') return fail(ErrorCode.PAYLOAD_TOO_LARGE, 'body: request body is larger than 1 MiB');
+  const aboutBody = (errorCode: ErrorCode, message: string) => fail(errorCode, `body: ${message}`, [{ field: 'body', message }]);
+  if (status === 413 || code === 'FST_ERR_CTP_BODY_TOO_LARGE') return aboutBody(ErrorCode.PAYLOAD_TOO_LARGE, 'request body is larger than 1 MiB');
   if (status === 404) return fail(ErrorCode.ROUTE_NOT_FOUND, 'no such route');
-  if (status === 415) return fail(ErrorCode.VALIDATION, 'body: Content-Type must be application/json');
-  if (status && status >= 400 && status < 500) {
-    const message = err instanceof Error ? err.message : 'bad request';
-    return fail(ErrorCode.VALIDATION, `body: ${message}`);
-  }
+  if (status === 415) return aboutBody(ErrorCode.VALIDATION, 'Content-Type must be application/json');
+  if (status && status >= 400 && status < 500) return aboutBody(ErrorCode.VALIDATION, err instanceof Error ? err.message : 'bad request');
   log.error(err instanceof Error ? err.stack ?? err.message : String(err));
   return fail(ErrorCode.INTERNAL, 'internal error');
 }
