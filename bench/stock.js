@@ -35,6 +35,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { Client } = require('pg');
 const Redis = require('ioredis');
+const EXAMPLE_CARD = require('../libs/domain/src/card/card.example.json');
 
 const ROOT = path.resolve(__dirname, '..');
 const DB_NAME = 'bench_stock';
@@ -496,32 +497,9 @@ async function main() {
   }
 }
 
-/** A card body that passes validation (as test/support/suite.ts cardBody), system codes. */
+/** The example card of libs/domain (as the tests use it), system codes. */
 function cardBody(totalQuantity) {
-  return {
-    card_type: 1,
-    title: 'bench stock',
-    subtitle: 'bench:stock card',
-    source: 2,
-    scene: 'web',
-    notice: 'bench',
-    rule: 'bench',
-    date_type: 1,
-    begin_time: 1655481600,
-    end_time: 1655740799,
-    day_begin_time: 0,
-    day_end_time: 86399,
-    total_quantity: totalQuantity,
-    get_limit: 0,
-    use_limit: 0,
-    can_give_friend: true,
-    generate_type: 1,
-    generate_file: null,
-    cash_amount: 10,
-    cash_condition: 100,
-    discount: 0.8,
-    icon: 'bench/icon.jpg',
-  };
+  return { ...EXAMPLE_CARD, title: 'bench stock', total_quantity: totalQuantity };
 }
 
 main()
