@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       queueLockMs: 30_000,
       stockBatchSize: 20_000,
       dbPoolSize: 10,
+      importAllowPrivateHosts: false,
       logJson: false,
       logLevel: 'log',
     });
@@ -48,6 +49,7 @@ describe('loadConfig', () => {
       QUEUE_LOCK_MS: '60000',
       STOCK_BATCH_SIZE: '5000',
       DB_POOL_SIZE: '20',
+      IMPORT_ALLOW_PRIVATE_HOSTS: 'true',
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'debug',
     };
@@ -66,13 +68,13 @@ describe('loadConfig', () => {
       queueLockMs: 60_000,
       stockBatchSize: 5000,
       dbPoolSize: 20,
+      importAllowPrivateHosts: true,
       logJson: true,
       logLevel: 'debug',
     });
   });
 
   it.each<[string, string, keyof ReturnType<typeof loadConfig>, number]>([
-    ['PORT', '0', 'port', 0],
     ['PORT', '', 'port', 3000],
     ['RPC_TIMEOUT_MS', '', 'rpcTimeoutMs', 10_000],
     ['STOCK_BATCH_SIZE', '100000', 'stockBatchSize', 100_000],
@@ -88,7 +90,8 @@ describe('loadConfig', () => {
     ['LOG_FORMAT', 'plain', 'LOG_FORMAT must be one of text, json, got "plain"'],
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL must be one of fatal, error, warn, log, debug, verbose, got "loud"'],
     ['APP_TZ', 'Mars/Olympus', 'APP_TZ must be an IANA time zone such as Asia/Shanghai, got "Mars/Olympus"'],
-    ['PORT', ' 5 x', 'PORT must be a whole number, got "5 x"'],
+    ['PORT', ' 5 x', 'PORT must be a whole number of at least 1, got "5 x"'],
+    ['IMPORT_ALLOW_PRIVATE_HOSTS', 'yes', 'IMPORT_ALLOW_PRIVATE_HOSTS must be one of true, false, got "yes"'],
   ])('refuses %s=%j naming it', (name, raw, message) => {
     expect(() => loadConfig({ [name]: raw }, [])).toThrow(message);
   });
@@ -114,8 +117,11 @@ describe('loadConfig', () => {
     ['QUEUE_LOCK_MS', '1e400'],
     ['STOCK_BATCH_SIZE', '20,000'],
     ['DB_POOL_SIZE', 'ten'],
+    ['PORT', '0'],
+    ['STOCK_BATCH_SIZE', '0'],
+    ['RPC_CLAIM_IDLE_MS', '0'],
   ])('%s=%j throws naming the variable', (name, raw) => {
-    expect(() => loadConfig({ [name]: raw }, [])).toThrow(new Error(`${name} must be a whole number, got "${raw}"`));
+    expect(() => loadConfig({ [name]: raw }, [])).toThrow(new Error(`${name} must be a whole number of at least 1, got "${raw}"`));
   });
 });
 

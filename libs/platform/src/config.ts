@@ -28,6 +28,8 @@ export interface AppConfig {
   /** Codes written per transaction by the stock job. */
   stockBatchSize: number;
   dbPoolSize: number;
+  /** Whether a generate_file may point at loopback, private or link-local addresses (off: no reaching into our own network). */
+  importAllowPrivateHosts: boolean;
   logJson: boolean;
   logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -38,11 +40,17 @@ function text(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return raw ? raw : undefined;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+/** A whole number of at least `min` (1 unless said: no setting here makes sense at 0). */
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {
   const raw = text(env, name);
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a whole number, got "${raw}"`);
+  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`${name} must be a whole number of at least ${min}, got "${raw}"`);
   return Number(raw);
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = text(env, name);
+  return raw === undefined ? fallback : oneOf(name, raw, ['true', 'false']) === 'true';
 }
 
 function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
@@ -86,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     queueLockMs: int(env, 'QUEUE_LOCK_MS', 30_000),
     stockBatchSize: int(env, 'STOCK_BATCH_SIZE', 20_000),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 10),
+    importAllowPrivateHosts: bool(env, 'IMPORT_ALLOW_PRIVATE_HOSTS', false),
     logJson: oneOf('LOG_FORMAT', text(env, 'LOG_FORMAT') ?? 'text', ['text', 'json']) === 'json',
     logLevel: oneOf('LOG_LEVEL', text(env, 'LOG_LEVEL') ?? 'log', LOG_LEVELS),
   };
