@@ -41,7 +41,3 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
 export function httpStatusOf(code: number): number {
   return HTTP_STATUS[code as ErrorCode] ?? (code === 0 ? 200 : 500);
 }
-
-export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'number' && code in HTTP_STATUS;
-}

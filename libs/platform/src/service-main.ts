@@ -60,7 +60,7 @@ export async function runService(def: ServiceDefinition, cfg: AppConfig = loadCo
     if (stopping) return;
     stopping = true;
     logger.log(`${signal}: finishing work in hand, then stopping`);
-    await registry.stop();
+    await Promise.race([registry.stop(), new Promise((r) => setTimeout(r, 1_000))]); // Redis may be gone
     await app.close();
     redis.disconnect();
     process.exit(0);

@@ -29,10 +29,6 @@ export class ServiceClient {
     }
   }
 
-  ping(): Promise<void> {
-    return this.transport.ping();
-  }
-
   close(): Promise<void> {
     return this.transport.close();
   }

@@ -11,8 +11,8 @@ export interface RequestPacket {
   id: string;
   pattern: string;
   data: unknown;
-  /** Channel of the caller; absent for events, which get no answer. */
-  reply?: string;
+  /** Channel of the caller, where the answer goes. */
+  reply: string;
   /** Unix ms after which nobody waits for the answer any more. */
   deadline: number;
 }

@@ -12,6 +12,9 @@ export interface RedisStreamsClientOptions {
 }
 
 /** The caller side of {@link RedisStreamsServer}: `send` adds a request to the service's stream and waits for the reply. */
+/** Requests older than this (and past their deadline) are trimmed from the stream. */
+const STREAM_KEEP_MS = 5 * 60_000;
+
 export class RedisStreamsClient extends ClientProxy {
   private readonly clientId = randomUUID();
   private pub?: Redis;
@@ -30,9 +33,12 @@ export class RedisStreamsClient extends ClientProxy {
         this.sub = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: 2 });
         this.sub.on('message', (_channel: string, message: string) => this.onReply(message));
         await this.sub.subscribe(replyChannel(this.clientId));
-      })().catch((err) => {
+      })().catch((err: Error) => {
+        // Drop both connections: the next request tries afresh instead of piling up clients.
+        this.pub?.disconnect();
+        this.sub?.disconnect();
         this.connecting = undefined;
-        throw err;
+        throw unavailable(this.opts.service, `Redis: ${err.message}`);
       });
     }
     return this.connecting;
@@ -50,12 +56,6 @@ export class RedisStreamsClient extends ClientProxy {
 
   unwrap<T>(): T {
     return this.pub as T;
-  }
-
-  /** Round trip to Redis: used by the health check. */
-  async ping(): Promise<void> {
-    await this.connect();
-    await this.pub!.ping();
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
@@ -76,7 +76,10 @@ export class RedisStreamsClient extends ClientProxy {
       clearTimeout(timer);
       callback(reply);
     });
-    this.pub!.xadd(streamKey(this.opts.service), '*', PACKET_FIELD, JSON.stringify(request)).catch((err: Error) => {
+    // Entries far past any deadline are worth nothing: trimming them keeps the stream of a
+    // service that is down from growing without end.
+    const horizon = Date.now() - Math.max(this.opts.timeoutMs, STREAM_KEEP_MS);
+    this.pub!.xadd(streamKey(this.opts.service), 'MINID', '~', horizon, '*', PACKET_FIELD, JSON.stringify(request)).catch((err: Error) => {
       const done = this.pending.get(id);
       if (done && this.pending.delete(id)) done({ err: unavailable(this.opts.service, err.message) });
     });
@@ -86,15 +89,9 @@ export class RedisStreamsClient extends ClientProxy {
     };
   }
 
+  /** Events are not carried: what must happen goes through `send` (answered) or a Bull queue (durable). */
   protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
-    const request: RequestPacket = {
-      id: randomUUID(),
-      pattern: this.normalizePattern(packet.pattern),
-      data: packet.data,
-      deadline: Date.now() + this.opts.timeoutMs,
-    };
-    await this.pub!.xadd(streamKey(this.opts.service), '*', PACKET_FIELD, JSON.stringify(request));
-    return undefined as T;
+    throw new Error(`emit(${String(packet.pattern)}) is not supported over this transport: use send, or a Bull queue`);
   }
 
   private onReply(message: string): void {

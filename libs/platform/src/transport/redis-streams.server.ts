@@ -2,7 +2,7 @@ import { CustomTransportStrategy, Server } from '@nestjs/microservices';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
-import { isEnvelope } from '@app/domain';
+import { ErrorCode, fail, isEnvelope } from '@app/domain';
 import { groupName, PACKET_FIELD, ReplyPacket, RequestPacket, streamKey } from './protocol';
 
 export interface RedisStreamsServerOptions {
@@ -19,6 +19,9 @@ export interface RedisStreamsServerOptions {
 }
 
 type StreamEntry = [id: string, fields: string[] | null];
+
+/** A consumer idle this long with nothing pending belongs to an instance that is gone. */
+const GONE_CONSUMER_IDLE_MS = 10 * 60_000;
 
 /**
  * Nest transport strategy over Redis streams with a consumer group:
@@ -61,9 +64,7 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     try {
       this.cmd = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null });
       this.reader = this.cmd.duplicate();
-      await this.cmd.xgroup('CREATE', this.stream, this.group, '0', 'MKSTREAM').catch((e: Error) => {
-        if (!String(e.message).includes('BUSYGROUP')) throw e;
-      });
+      await this.ensureGroup();
       const beat = Math.max(100, Math.floor(this.opts.claimIdleMs / 3));
       this.timers.push(setInterval(() => void this.heartbeat(), beat));
       this.timers.push(setInterval(() => void this.reclaim(), this.opts.claimIdleMs));
@@ -74,14 +75,37 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     }
   }
 
+  /**
+   * Stops taking requests at once, finishes those in hand (up to 5 s), then disconnects.
+   * Whatever is still unanswered stays pending in the group and another instance takes it over.
+   */
   async close(): Promise<void> {
     this.closing = true;
     this.timers.forEach(clearInterval);
-    const until = Date.now() + 5_000;
-    while (this.inFlight.size && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     this.reader?.disconnect();
     await this.loopDone?.catch(() => undefined);
+    const until = Date.now() + 5_000;
+    while (this.inFlight.size && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     await this.cmd?.quit().catch(() => undefined);
+  }
+
+  /**
+   * Creates the consumer group (and the stream) unless it exists. Also after the group was
+   * lost (Redis restarted without persistence, the key was flushed): the next request
+   * recreates the stream without it, and nothing would be read again.
+   */
+  private async ensureGroup(): Promise<void> {
+    await this.cmd!.xgroup('CREATE', this.stream, this.group, '0', 'MKSTREAM').catch((e: Error) => {
+      if (!String(e.message).includes('BUSYGROUP')) throw e;
+    });
+  }
+
+  /** After a failed command: recreate a lost group; true when that was the trouble. */
+  private async recoverGroup(err: unknown): Promise<boolean> {
+    if (!String((err as Error)?.message).includes('NOGROUP')) return false;
+    this.log.warn(`consumer group ${this.group} of ${this.stream} was gone: creating it again`);
+    await this.ensureGroup().catch((e: Error) => this.log.warn(`creating ${this.group} failed: ${e.message}`));
+    return true;
   }
 
   private async readLoop(): Promise<void> {
@@ -97,6 +121,7 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
         for (const [, entries] of res ?? []) for (const entry of entries) this.take(entry);
       } catch (err) {
         if (this.closing) return;
+        if (await this.recoverGroup(err)) continue;
         this.log.warn(`reading ${this.stream} failed: ${(err as Error).message}; retrying`);
         await new Promise((r) => setTimeout(r, 500));
       }
@@ -113,7 +138,7 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     if (!this.inFlight.size || !this.cmd) return;
     await this.cmd
       .xclaim(this.stream, this.group, this.opts.consumer, 0, ...this.inFlight, 'JUSTID')
-      .catch((e: Error) => this.log.warn(`heartbeat failed: ${e.message}`));
+      .catch(async (e: Error) => (await this.recoverGroup(e)) || this.log.warn(`heartbeat failed: ${e.message}`));
   }
 
   /** Takes over requests left pending by an instance that stopped. */
@@ -133,18 +158,34 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
         }
         cursor = next;
       } while (cursor !== '0-0');
+      await this.forgetGoneConsumers();
     } catch (err) {
-      this.log.warn(`reclaim failed: ${(err as Error).message}`);
+      if (!(await this.recoverGroup(err))) this.log.warn(`reclaim failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Consumers of stopped instances stay in the group; drop those idle long with nothing pending. */
+  private async forgetGoneConsumers(): Promise<void> {
+    const consumers = (await this.cmd!.xinfo('CONSUMERS', this.stream, this.group)) as Array<Array<string | number>>;
+    for (const fields of consumers) {
+      const info: Record<string, string | number> = {};
+      for (let i = 0; i < fields.length; i += 2) info[String(fields[i])] = fields[i + 1];
+      if (info.name !== this.opts.consumer && Number(info.pending) === 0 && Number(info.idle) > GONE_CONSUMER_IDLE_MS) {
+        await this.cmd!.xgroup('DELCONSUMER', this.stream, this.group, String(info.name));
+      }
     }
   }
 
   private take([entryId, fields]: StreamEntry): void {
     if (this.inFlight.has(entryId)) return;
     this.inFlight.add(entryId);
-    void this.process(entryId, fields).finally(() => {
-      this.inFlight.delete(entryId);
-      this.slotWaiters.shift()?.();
-    });
+    void this.process(entryId, fields)
+      // Not acknowledged: the entry stays pending and is taken over (the handlers are idempotent).
+      .catch((err: Error) => this.log.warn(`request ${entryId} not acknowledged: ${err.message}`))
+      .finally(() => {
+        this.inFlight.delete(entryId);
+        this.slotWaiters.shift()?.();
+      });
   }
 
   private async process(entryId: string, fields: string[] | null): Promise<void> {
@@ -164,12 +205,9 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
   }
 
   private async handle(packet: RequestPacket): Promise<ReplyPacket | null> {
+    if (!packet.reply) return null; // not sent by our client: nobody waits for it
     const handler = this.getHandlerByPattern(packet.pattern);
-    if (!packet.reply) {
-      if (handler) await this.handleEvent(packet.pattern, { pattern: packet.pattern, data: packet.data }, undefined as never);
-      return null;
-    }
-    if (!handler) return { id: packet.id, err: { code: 40404, msg: `no handler for ${packet.pattern}` } };
+    if (!handler) return { id: packet.id, response: fail(ErrorCode.ROUTE_NOT_FOUND, `no handler for ${packet.pattern}`) };
     try {
       const response = await lastValueFrom(this.transformToObservable(await handler(packet.data)), { defaultValue: undefined });
       return { id: packet.id, response };
