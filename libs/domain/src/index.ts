@@ -10,3 +10,4 @@ export * from './card/stock.dto';
 export * from './card/card.view';
 export * from './auth/key.dto';
 export * from './card/card.example';
+export * from './card/card.ids';

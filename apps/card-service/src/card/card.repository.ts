@@ -71,15 +71,17 @@ function toView(r: CardRow): CardView {
 export class CardRepository {
   constructor(private readonly db: DataSource) {}
 
-  async insert(em: EntityManager, crmId: string, cardId: string, d: Omit<CreateCardDto, 'ruleViolations'>): Promise<void> {
-    await em.query(
+  /** Inserts a card; false when one with this id exists already (a redelivered create). */
+  async insert(em: EntityManager, crmId: string, cardId: string, d: Omit<CreateCardDto, 'ruleViolations'>): Promise<boolean> {
+    const rows = await em.query(
       `INSERT INTO card.card_info (
          crm_id, card_id, card_type, title, subtitle, source, scene, notice, rule, date_type, begin_time, end_time,
          start_day_count, expire_day_count, weekdays, monthdays, day_begin_time, day_end_time, total_quantity,
          get_limit, use_limit, can_give_friend, use_with_other_offer, use_with_other_coupon, qty_condition,
          generate_type, generate_file, cash_amount, cash_condition, discount, icon, store_codes, cost_center,
          cost_type, cost_value, extra_info)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$33,$34,$35,$36)`,
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$33,$34,$35,$36)
+       ON CONFLICT (crm_id, card_id) DO NOTHING RETURNING coupon_id`,
       [
         crmId, cardId, d.card_type, d.title, d.subtitle, d.source, d.scene ?? null, d.notice, d.rule, d.date_type,
         d.begin_time ?? null, d.end_time ?? null, d.start_day_count ?? null, d.expire_day_count ?? null,
@@ -91,6 +93,7 @@ export class CardRepository {
         d.extra_info ? JSON.stringify(d.extra_info) : null,
       ],
     );
+    return rows.length > 0;
   }
 
   async find(crmId: string, cardId: string, tz: string, em: EntityManager = this.db.manager): Promise<CardView | null> {

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { randomBytes } from 'node:crypto';
-import { CardIdMsg, CardView, CreateCardMsg, Envelope, ErrorCode, fail, GenerateType, ListCardsMsg, ok } from '@app/domain';
+import { CardIdMsg, CardView, CreateCardMsg, Envelope, ErrorCode, fail, GenerateType, ListCardsMsg, newCardId, ok } from '@app/domain';
 import { AppConfig, CONFIG } from '@app/platform';
 import { CardRepository } from './card.repository';
 import { payloadHash, StockService } from '../stock/stock.service';
@@ -20,15 +19,18 @@ export class CardService {
     @Inject(CONFIG) private readonly cfg: AppConfig,
   ) {}
 
-  /** Creates the template and, in the same transaction, the job that fills its stock. */
+  /**
+   * Creates the template and, in the same transaction, the job that fills its stock. A
+   * create delivered again (same card_id) answers the card the first one made.
+   */
   async create(m: CreateCardMsg): Promise<Envelope<CardView>> {
-    const { crm_id, ...card } = m;
-    const cardId = randomBytes(16).toString('hex');
+    const { crm_id, card_id, ...card } = m;
+    const cardId = card_id ?? newCardId();
     const generateId = initialGenerateId(cardId);
     const wantsStock = card.total_quantity > 0;
     await this.db.transaction(async (em) => {
-      await this.cards.insert(em, crm_id, cardId, { ...card, total_quantity: 0 });
-      if (wantsStock) {
+      const created = await this.cards.insert(em, crm_id, cardId, { ...card, total_quantity: 0 });
+      if (created && wantsStock) {
         const fromFile = card.generate_type === GenerateType.IMPORT;
         await this.stock.schedule(em, {
           crm_id, card_id: cardId, generate_id: generateId, generate_type: card.generate_type,

@@ -7,6 +7,8 @@ import {
   CreateCardDto,
   ImportCodesDto,
   ListCardsQueryDto,
+  newCardId,
+  newGenerateId,
   RemoveCardDto,
   StockStatusQueryDto,
 } from '@app/domain';
@@ -26,7 +28,7 @@ export class CardController {
   @ApiOperation({ summary: 'Create a card template; its stock is generated in the background' })
   @ApiOkResponse(CardExamples.create)
   create(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: CreateCardDto) {
-    return this.card.call(CardPattern.CREATE, { ...body, crm_id: crmId });
+    return this.card.call(CardPattern.CREATE, { ...body, crm_id: crmId, card_id: newCardId() });
   }
 
   @Get('detail')
@@ -54,7 +56,7 @@ export class CardController {
   @ApiOperation({ summary: 'Add stock to a card (generate_type 1); idempotent by generate_id' })
   @ApiOkResponse(CardExamples.addStock)
   addStock(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: AddStockDto) {
-    return this.card.call(CardPattern.ADD_STOCK, { ...body, crm_id: crmId });
+    return this.card.call(CardPattern.ADD_STOCK, { ...body, generate_id: body.generate_id ?? newGenerateId(), crm_id: crmId });
   }
 
   @Get('stock/status')

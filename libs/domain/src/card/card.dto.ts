@@ -7,6 +7,7 @@ import {
   IsOptional,
   IsString,
   IsUrl,
+  Matches,
   Max,
   MaxLength,
   Min,
@@ -17,6 +18,7 @@ import { Type } from 'class-transformer';
 import { CrossFieldRules, Violation } from '../envelope';
 import { ForTenant, ToNumber } from '../validation';
 import { cardRuleViolations } from './card.rules';
+import { CARD_ID_PATTERN } from './card.ids';
 
 export const MAX_TOTAL_QUANTITY = 10_000_000;
 export const MAX_PAGE_SIZE = 100;
@@ -217,7 +219,11 @@ export class ListCardsQueryDto {
   scene?: string;
 }
 
-export class CreateCardMsg extends ForTenant(CreateCardDto) {}
+export class CreateCardMsg extends ForTenant(CreateCardDto) {
+  /** Minted by the gateway (see card.ids.ts); made by the service when absent. */
+  @IsOptional() @Matches(CARD_ID_PATTERN, { message: 'card_id must be 32 lowercase hex characters' })
+  card_id?: string;
+}
 export class CardIdMsg extends ForTenant(CardIdQueryDto) {}
 export class ListCardsMsg extends ForTenant(ListCardsQueryDto) {}
 
