@@ -172,6 +172,32 @@ describe('checkContract', () => {
     });
   });
 
+  describe('input no contract takes', () => {
+    it.each<[string, Record<string, unknown>, Violation]>([
+      ['a NUL in a field', cardBody({ title: 'a\u0000b' }), { field: 'title', message: 'title must not contain the NUL character' }],
+      ['a NUL in a nested field', cardBody({ extra_info: { bg_color: '\u0000' } }), { field: 'extra_info.bg_color', message: 'extra_info.bg_color must not contain the NUL character' }],
+      ['a NUL in an unknown field', cardBody({ note: 'x\u0000' }), { field: 'note', message: 'note must not contain the NUL character' }],
+    ])('%s', async (_name, body, violation) => {
+      expect(violations(await checkContract(CreateCardDto, body))).toEqual([violation]);
+    });
+
+    it('refuses deep nesting without walking it (no stack overflow)', async () => {
+      let deep: unknown = 'x';
+      for (let i = 0; i < 100_000; i++) deep = [deep];
+      expect(violations(await checkContract(CreateCardDto, cardBody({ extra_info: deep })))).toEqual([
+        { field: 'body', message: 'body is nested deeper than 16 levels' },
+      ]);
+    });
+
+    it('takes nesting up to the limit', async () => {
+      let deep: unknown = 'x';
+      for (let i = 0; i < 14; i++) deep = [deep];
+      expect(violations(await checkContract(CreateCardDto, cardBody({ extra_info: { bg_color: deep } })))).toEqual([
+        { field: 'extra_info.bg_color', message: 'extra_info.bg_color must be a string' },
+      ]);
+    });
+  });
+
   describe('ListCardsQueryDto (query strings)', () => {
     it('turns number strings into numbers', async () => {
       const query = value(await checkContract(ListCardsQueryDto, { page_id: '2', page_size: '100', card_type: '0', source: '1', scene: 'web' }));

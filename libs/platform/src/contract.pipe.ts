@@ -42,11 +42,31 @@ function withAliases(cls: unknown, plain: Record<string, unknown>): Record<strin
   return out;
 }
 
+/** Deeper than any contract goes; deeper input is refused before anything walks it recursively. */
+const MAX_DEPTH = 16;
+
+/**
+ * What no contract accepts and PostgreSQL would fail on, or a transform would choke on:
+ * text with a NUL character, nesting beyond MAX_DEPTH.
+ */
+function unsafeInput(value: unknown, field: string, depth = 0): Violation | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? { field, message: `${field} must not contain the NUL character` } : null;
+  if (typeof value !== 'object' || value === null) return null;
+  if (depth >= MAX_DEPTH) return { field: 'body', message: `body is nested deeper than ${MAX_DEPTH} levels` };
+  for (const [key, item] of Object.entries(value)) {
+    const found = unsafeInput(item, field ? `${field}.${key}` : key, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
 /** Validates plain input against a contract class: per-field checks, then its cross-field rules. */
 export async function checkContract<T extends object>(cls: new () => T, plain: unknown): Promise<ContractResult<T>> {
   if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
     return { ok: false, violations: [{ field: 'body', message: 'body must be a JSON object' }] };
   }
+  const unsafe = unsafeInput(plain, '');
+  if (unsafe) return { ok: false, violations: [unsafe] };
   const value = plainToInstance(cls, withAliases(cls, plain as Record<string, unknown>));
   const errors = await validate(value, {
     whitelist: true,
