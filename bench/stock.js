@@ -249,7 +249,7 @@ async function pgSettings(db) {
 /**
  * The floor: the same rows written by one INSERT ... SELECT inside PostgreSQL, no client,
  * no queue. The code is a 19-digit number with no leading zero, uniform over 10^18..10^19-1
- * like numericCodesFromBytes: a 10-digit head (10^9..10^10-1) and a 9-digit tail, each
+ * like numericCodes: a 10-digit head (10^9..10^10-1) and a 9-digit tail, each
  * from its own random() (a double has 52 random bits, so one random() * 9e18 would only
  * reach every 2,048th value; two draws cover the whole space). Random, so the unique index
  * (crm_id, card_code) takes inserts at random places, as it does from the job.
