@@ -29,9 +29,14 @@ export class RedisStreamsClient extends ClientProxy {
   connect(): Promise<void> {
     if (!this.connecting) {
       this.connecting = (async () => {
-        this.pub = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: 2 });
-        this.sub = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: 2 });
+        // Reconnect once connected; a first connection that fails ends (no retry loop left behind).
+        let connected = false;
+        const options = { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: (times: number) => (connected ? Math.min(times * 50, 2_000) : null) };
+        this.pub = new Redis(this.opts.redisUrl, options);
+        this.sub = new Redis(this.opts.redisUrl, options);
         this.sub.on('message', (_channel: string, message: string) => this.onReply(message));
+        await Promise.all([this.pub.connect(), this.sub.connect()]);
+        connected = true;
         await this.sub.subscribe(replyChannel(this.clientId));
       })().catch((err: Error) => {
         // Drop both connections: the next request tries afresh instead of piling up clients.
