@@ -2,7 +2,7 @@ import { Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectQueue, OnQueueFailed, Process, Processor } from '@nestjs/bull';
 import { Job, Queue as BullQueue } from 'bull';
 import { CardStockJob, CardStockPayload, Queue } from '@app/domain';
-import { StockService } from './stock.service';
+import { ImportOvertakenError, StockService } from './stock.service';
 
 const RECOVER_EVERY_MS = 60_000;
 
@@ -30,11 +30,22 @@ export class StockProcessor implements OnApplicationBootstrap {
     return this.stock.requeueUnfinished();
   }
 
+  /**
+   * After the last attempt the record is marked failed. Nothing here may reject (an event
+   * listener's rejection would crash the worker): if marking fails, the record stays
+   * unfinished and the recovery sweep queues it again (failed jobs leave the queue).
+   */
   @OnQueueFailed()
   async failed(job: Job<CardStockPayload>, err: Error): Promise<void> {
     if (job.name !== CardStockJob.GENERATE) return;
     const final = job.attemptsMade >= (job.opts.attempts ?? 1);
     this.log.warn(`stock job ${job.id} attempt ${job.attemptsMade} failed: ${err.message}${final ? ' (giving up)' : ''}`);
-    if (final) await this.stock.markFailed(job.data.crm_id, job.data.generate_id, err.message);
+    // Another worker is filling the record: it is not failed (the sweep takes over if that worker dies).
+    if (!final || err instanceof ImportOvertakenError) return;
+    try {
+      await this.stock.markFailed(job.data.crm_id, job.data.generate_id, err.message);
+    } catch (markErr) {
+      this.log.error(`stock job ${job.id}: could not mark it failed (the recovery sweep will queue it again): ${(markErr as Error).message}`);
+    }
   }
 }

@@ -8,13 +8,32 @@ import { CardStockJob, cardStockJobId, CardStockPayload, Queue } from '@app/doma
 export class StockQueue {
   constructor(@InjectQueue(Queue.CARD_STOCK) private readonly queue: BullQueue<CardStockPayload>) {}
 
+  /**
+   * Queues the job unless it is already queued or running (same jobId: Bull adds nothing).
+   * Finished jobs leave the queue at once, failed ones too: the generate record keeps the
+   * outcome, and the recovery sweep can queue a record that is still unfinished again.
+   */
   async enqueue(payload: CardStockPayload): Promise<void> {
     await this.queue.add(CardStockJob.GENERATE, payload, {
       jobId: cardStockJobId(payload),
       attempts: 8,
       backoff: { type: 'exponential', delay: 1_000 },
       removeOnComplete: true,
-      removeOnFail: 1_000,
+      removeOnFail: true,
     });
+  }
+
+  /**
+   * For the recovery sweep: queues an unfinished record again. A job of the same id kept
+   * as failed or completed (queued before failed jobs were removed) would make `add` a
+   * no-op for ever: it is removed first.
+   */
+  async requeue(payload: CardStockPayload): Promise<void> {
+    const old = await this.queue.getJob(cardStockJobId(payload));
+    if (old && ((await old.isFailed()) || (await old.isCompleted()))) {
+      // Already gone (or taken again) meanwhile: then `add` below does the right thing.
+      await old.remove().catch(() => undefined);
+    }
+    await this.enqueue(payload);
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   addRejects,
   AddStockMsg,
@@ -12,6 +12,7 @@ import {
   GenerateType,
   ImportCodesMsg,
   mergeRejects,
+  newGenerateId,
   numericCodes,
   ok,
   RejectReason,
@@ -30,6 +31,13 @@ const IMPORT_BATCH = 5_000;
 const MAX_COLLISION_RETRIES = 5;
 
 export const payloadHash = (payload: unknown) => createHash('sha256').update(JSON.stringify(payload)).digest('hex');
+
+/**
+ * Another worker has imported lines of this file since this one read its starting point
+ * (a job Bull took for stalled while its worker lived on): this attempt stops, so no line
+ * is counted twice.
+ */
+export class ImportOvertakenError extends Error {}
 
 /** Stock of codes: scheduling, importing, and the work of the `card-stock` jobs. */
 @Injectable()
@@ -51,10 +59,12 @@ export class StockService {
   }
 
   async addStock(m: AddStockMsg): Promise<Envelope<GenerateView>> {
-    const generateId = m.generate_id ?? `gen-${randomUUID()}`;
+    const generateId = m.generate_id ?? newGenerateId();
     const hash = payloadHash({ op: 'add_stock', card_id: m.card_id, quantity: m.quantity });
     const outcome = await this.db.transaction(async (em): Promise<Envelope<never> | 'created' | 'exists'> => {
       const card = await this.repo.lockCard(em, m.crm_id, m.card_id);
+      // A repeat answers as the first call did (or is a conflict), whatever became of the card since.
+      if (await this.repo.payloadHash(em, m.crm_id, generateId)) return 'exists';
       if (!card) return fail(ErrorCode.CARD_NOT_FOUND, `card ${m.card_id} not found`);
       if (card.removed) return fail(ErrorCode.CARD_REMOVED, `card ${m.card_id} has been removed`);
       if (card.generate_type !== GenerateType.SYSTEM) {
@@ -86,6 +96,8 @@ export class StockService {
       try {
         const failed = await this.db.transaction(async (em): Promise<Envelope<never> | null> => {
           const card = await this.repo.lockCard(em, m.crm_id, m.card_id);
+          // A repeat answers as the first call did (or is a conflict), whatever became of the card since.
+          if (await this.repo.payloadHash(em, m.crm_id, m.generate_id)) return null;
           if (!card) return fail(ErrorCode.CARD_NOT_FOUND, `card ${m.card_id} not found`);
           if (card.removed) return fail(ErrorCode.CARD_REMOVED, `card ${m.card_id} has been removed`);
           if (card.generate_type !== GenerateType.IMPORT) {
@@ -97,7 +109,7 @@ export class StockService {
           });
           if (!created) return null;
           const g = (await this.repo.lockGenerate(em, m.crm_id, m.generate_id))!;
-          await this.importBatch(em, g, m.codes, m.codes.length);
+          await this.importBatch(em, g, card, m.codes, m.codes.length);
           await this.repo.finish(em, m.crm_id, m.generate_id, GenerateStatus.DONE);
           return null;
         });
@@ -184,19 +196,25 @@ export class StockService {
   }
 
   private async importFile(g: GenerateRecord, progress: (f: number) => Promise<void> | void): Promise<void> {
+    // Lines counted by an earlier attempt are skipped. Each batch says where it starts, so
+    // a second worker on the same record stops instead of counting lines twice.
+    let done = g.lines_done;
     let skip = g.lines_done;
     let lines = 0;
     let codes: string[] = [];
-    const flush = async () => {
-      const batch = codes;
-      const consumed = lines;
+    /** Commits what was read; true while the import goes on (not after the last batch, nor when the job ended meanwhile). */
+    const flush = async (last: boolean): Promise<boolean> => {
+      const goOn = await this.importFileBatch(g.crm_id, g.generate_id, done, codes, lines, last);
+      done += lines;
       codes = [];
       lines = 0;
-      await this.importFileBatch(g.crm_id, g.generate_id, batch, consumed);
+      if (!goOn || last) return false;
       const now = await this.repo.find(g.crm_id, g.generate_id);
       if (now) await progress(now.card_num ? Math.min(1, (now.generated + now.rejected) / now.card_num) : 1);
+      return true;
     };
-    for await (const line of linesFromUrl(g.source_file!)) {
+    const file = linesFromUrl(g.source_file!, { allowPrivateHosts: this.cfg.importAllowPrivateHosts });
+    for await (const line of file) {
       if (skip > 0) {
         skip--;
         continue;
@@ -204,21 +222,35 @@ export class StockService {
       lines++;
       const code = codeFromLine(line);
       if (code !== null) codes.push(code);
-      if (codes.length >= IMPORT_BATCH) await flush();
+      if (codes.length >= IMPORT_BATCH && !(await flush(false))) return;
     }
-    if (lines > 0) await flush();
-    await this.db.transaction((em) => this.repo.finish(em, g.crm_id, g.generate_id, GenerateStatus.DONE));
+    await flush(true);
   }
 
-  private async importFileBatch(crmId: string, generateId: string, codes: string[], lines: number): Promise<void> {
+  /**
+   * One transaction of an import file: the lines read since `linesDone`, and with `last`
+   * the end of the job. False when the job has ended (its card was removed: it fails).
+   */
+  private async importFileBatch(crmId: string, generateId: string, linesDone: number, codes: string[], lines: number, last: boolean): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.db.transaction(async (em) => {
+        return await this.db.transaction(async (em) => {
           const g = await this.repo.lockGenerate(em, crmId, generateId);
-          if (!g || g.is_generated) return;
-          await this.importBatch(em, g, codes, lines);
+          if (!g || g.is_generated) return false;
+          const card = await this.repo.lockCard(em, crmId, g.card_id);
+          if (!card || card.removed) {
+            await this.repo.finish(em, crmId, generateId, GenerateStatus.FAILED, `card ${g.card_id} was removed`);
+            return false;
+          }
+          if (g.lines_done !== linesDone) {
+            throw new ImportOvertakenError(
+              `stock job ${generateId}: another worker imported lines meanwhile (${g.lines_done} lines done, this one started at ${linesDone}); this attempt stops`,
+            );
+          }
+          if (lines > 0) await this.importBatch(em, g, card, codes, lines);
+          if (last) await this.repo.finish(em, crmId, generateId, GenerateStatus.DONE);
+          return true;
         });
-        return;
       } catch (err) {
         if (isUniqueViolation(err) && attempt < MAX_COLLISION_RETRIES) continue;
         throw err;
@@ -227,12 +259,11 @@ export class StockService {
   }
 
   /**
-   * Checks and inserts one batch of imported codes under the card's lock: malformed,
-   * repeated, already existing and over-quantity codes are skipped and counted by reason.
+   * Checks and inserts one batch of imported codes under the card's lock (taken and
+   * checked by the caller): malformed, repeated, already existing and over-quantity codes
+   * are skipped and counted by reason.
    */
-  private async importBatch(em: EntityManager, g: GenerateRecord, codes: string[], lines: number): Promise<BatchOutcome> {
-    const card = await this.repo.lockCard(em, g.crm_id, g.card_id);
-    if (!card) throw new Error(`card ${g.card_id} of job ${g.generate_id} is gone`);
+  private async importBatch(em: EntityManager, g: GenerateRecord, card: { next_slot: number }, codes: string[], lines: number): Promise<BatchOutcome> {
     const screened = screenCodes(codes);
     const existing = await this.repo.existingCodes(em, g.crm_id, screened.candidates);
     const fresh: string[] = [];
@@ -270,7 +301,7 @@ export class StockService {
   /** Queues again every unfinished job older than a minute (its queue entry may have been lost). */
   async requeueUnfinished(): Promise<number> {
     const rows = await this.repo.unfinished(new Date(Date.now() - 60_000), 1_000);
-    for (const r of rows) await this.queue.enqueue(r);
+    for (const r of rows) await this.queue.requeue(r);
     if (rows.length) this.log.log(`queued ${rows.length} unfinished stock job(s) again`);
     return rows.length;
   }
