@@ -9,7 +9,8 @@ describe('cards through the gateway', () => {
   const base = `/api/crm/card/${crm}`;
 
   beforeAll(async () => {
-    s = await Suite.start({ name: 'cards', redisDb: 1 });
+    // The generate_file server below is on 127.0.0.1: allowed here, refused by default (stock-worker.e2e-spec.ts).
+    s = await Suite.start({ name: 'cards', redisDb: 1, env: { IMPORT_ALLOW_PRIVATE_HOSTS: 'true' } });
   });
   afterAll(() => s?.stop());
 
@@ -264,6 +265,37 @@ describe('cards through the gateway', () => {
       expect(rows.map((r) => r.card_code)).toEqual(['GOOD-0001', 'GOOD-0002', 'GOOD-0003', 'GOOD-0004']);
     });
 
+    it('answers a repeated add/stock or import_codes as the first time, even after the card was removed', async () => {
+      const card = await createCard();
+      const add = { card_id: card.card_id, quantity: 5, generate_id: 'rm-add-1' };
+      const first = await s.post(`${base}/add/stock`, add);
+      expect(first.status).toBe(200);
+      const imported = await createCard({ generate_type: 2 });
+      const imp = { card_id: imported.card_id, generate_id: 'rm-imp-1', codes: ['RM-0001', 'RM-0002'] };
+      const firstImport = await s.post(`${base}/import_codes`, imp);
+      expect(firstImport.body.data).toMatchObject({ status: 'done', generated: 2 });
+      for (const c of [card, imported]) expect((await s.post(`${base}/remove`, { card_id: c.card_id })).status).toBe(200);
+
+      const again = await s.post(`${base}/add/stock`, add);
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual(first.body);
+      const otherPayload = await s.post(`${base}/add/stock`, { ...add, quantity: 6 });
+      expect(otherPayload.status).toBe(409);
+      expect(otherPayload.body.code).toBe(40901);
+      const fresh = await s.post(`${base}/add/stock`, { ...add, generate_id: 'rm-add-2' });
+      expect(fresh.status).toBe(409);
+      expect(fresh.body.code).toBe(40902);
+
+      const importAgain = await s.post(`${base}/import_codes`, imp);
+      expect(importAgain.status).toBe(200);
+      expect(importAgain.body.data).toEqual(firstImport.body.data);
+      const importOther = await s.post(`${base}/import_codes`, { ...imp, codes: ['RM-0003'] });
+      expect(importOther.status).toBe(409);
+      expect(importOther.body.code).toBe(40901);
+      const importFresh = await s.post(`${base}/import_codes`, { ...imp, generate_id: 'rm-imp-2' });
+      expect(importFresh.body.code).toBe(40902);
+    });
+
     it('refuses more than 10,000 codes in one call', async () => {
       const card = await createCard({ generate_type: 2 });
       const codes = Array.from({ length: 10_001 }, (_, i) => `C-${i}-abcd`);
@@ -276,16 +308,37 @@ describe('cards through the gateway', () => {
       let server: Server;
       let fileUrl: string;
       const lines = ['code,batch', ...Array.from({ length: 12_000 }, (_, i) => `"FILE-${String(i).padStart(6, '0')}",b1`), 'FILE-000001', 'no good', ''];
+      /** /held.csv sends its first line, then waits for release(). */
+      let heldRequests = 0;
+      let release = () => {};
+      const released = new Promise<void>((r) => (release = r));
 
       beforeAll(async () => {
         server = createServer((req, res) => {
           if (req.url === '/codes.csv') res.end(lines.join('\r\n'));
-          else res.writeHead(404).end();
+          else if (req.url === '/redirect.csv') res.writeHead(301, { location: '/codes.csv' }).end();
+          else if (req.url === '/long.csv') res.end(`LONG-0001\n${'7'.repeat(5_000)}\nLONG-0003\n`);
+          else if (req.url === '/held.csv') {
+            heldRequests++;
+            res.writeHead(200).write('HELD-0001\n');
+            void released.then(() => res.end('HELD-0002\nHELD-0003\n'));
+          } else res.writeHead(404).end();
         });
         await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
         fileUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/codes.csv`;
       });
-      afterAll(() => new Promise((r) => server.close(r)));
+      afterAll(() => {
+        release();
+        server.closeAllConnections();
+        return new Promise((r) => server.close(r));
+      });
+
+      async function failedStatus(generateId: string, limitMs = 120_000) {
+        return s.eventually(`stock job ${generateId} to fail`, async () => {
+          const res = await s.get(`${base}/stock/status?generate_id=${generateId}`);
+          return res.body.data?.status === 'failed' ? res.body.data : undefined;
+        }, limitMs, 100);
+      }
 
       it('reads the file, caps at total_quantity and explains every rejected line', async () => {
         const card = await createCard({ generate_type: 2, generate_file: fileUrl, total_quantity: 11_000 });
@@ -306,6 +359,34 @@ describe('cards through the gateway', () => {
         expect(status.error).toMatch(/HTTP 404/);
         const detail = await s.get(`${base}/detail?card_id=${card.card_id}`);
         expect(detail.body.data.generate_info).toEqual({ generated: 0, un_generate: 0, total: 0 });
+      });
+
+      it('fails the job at once on a redirect, without following it', async () => {
+        const url = fileUrl.replace('codes.csv', 'redirect.csv');
+        const card = await createCard({ generate_type: 2, generate_file: url, total_quantity: 5 });
+        const status = await failedStatus(`init-${card.card_id}`, 15_000);
+        expect(status.error).toBe(`generate_file ${url} answered HTTP 301 (a redirect to /codes.csv); redirects are not followed, give the file's own address`);
+        expect(status.generated).toBe(0);
+      });
+
+      it('fails the job at once on a line over 4,096 characters', async () => {
+        const url = fileUrl.replace('codes.csv', 'long.csv');
+        const card = await createCard({ generate_type: 2, generate_file: url, total_quantity: 5 });
+        const status = await failedStatus(`init-${card.card_id}`, 15_000);
+        expect(status.error).toBe(`generate_file ${url}: line 2 is longer than 4096 characters (one code a line is expected)`);
+        const detail = await s.get(`${base}/detail?card_id=${card.card_id}`);
+        expect(detail.body.data.generate_info).toEqual({ generated: 0, un_generate: 0, total: 0 });
+      });
+
+      it('stops an import whose card is removed while the file is read, failing the job with the reason', async () => {
+        const card = await createCard({ generate_type: 2, generate_file: fileUrl.replace('codes.csv', 'held.csv'), total_quantity: 3 });
+        await s.eventually('the worker to read the file', async () => (heldRequests > 0 ? true : undefined), 30_000, 50);
+        expect((await s.post(`${base}/remove`, { card_id: card.card_id })).status).toBe(200);
+        release();
+        const status = await failedStatus(`init-${card.card_id}`, 30_000);
+        expect(status).toMatchObject({ generated: 0, error: `card ${card.card_id} was removed` });
+        const [{ n }] = await s.sql(`SELECT count(*)::int AS n FROM card.card_code WHERE crm_id = $1 AND card_id = $2`, [crm, card.card_id]);
+        expect(n).toBe(0);
       });
     });
   });
