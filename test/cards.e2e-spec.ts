@@ -87,6 +87,7 @@ describe('cards through the gateway', () => {
       ['a day window that ends before it starts', { day_begin_time: 7200, day_end_time: 3600 }, 'day_end_time'],
       ['an imported stock without a file', { generate_type: 2, total_quantity: 10 }, 'generate_file'],
       ['a nested field of the wrong type', { extra_info: { bg_color: 5 } }, 'extra_info.bg_color'],
+      ['a NUL character in text', { title: 'a\u0000b' }, 'title'],
     ])('refuses %s with 400 naming the field, and creates nothing', async (_what, over, field) => {
       const before = await s.sql(`SELECT count(*)::int AS n FROM card.card_info`);
       const res = await s.post(`${base}/create`, cardBody(over));
@@ -113,6 +114,19 @@ describe('cards through the gateway', () => {
       expect(bad.status).toBe(400);
       expect(bad.body.code).toBe(40001);
       expect(bad.body.errors![0].field).toBe('body');
+    });
+
+    it('refuses nesting deeper than any contract takes with 400, not a stack overflow', async () => {
+      const deep = `${'['.repeat(50_000)}${']'.repeat(50_000)}`;
+      const res = await s.post(`${base}/create`, JSON.stringify(cardBody()).replace(/}$/, `,"deep":${deep}}`));
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toEqual([{ field: 'body', message: 'body is nested deeper than 16 levels' }]);
+    });
+
+    it('refuses a NUL character in a query string with 400, not a database error', async () => {
+      const res = await s.get(`${base}/detail?card_id=%00`);
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toEqual([{ field: 'card_id', message: 'card_id must not contain the NUL character' }]);
     });
 
     it('refuses a malformed crm_id in the path', async () => {
