@@ -39,6 +39,16 @@ export const payloadHash = (payload: unknown) => createHash('sha256').update(JSO
  */
 export class ImportOvertakenError extends Error {}
 
+/** Why a card takes no new stock of this kind (unknown, removed, the other generate_type), or null. */
+function refusesStock(card: { removed: boolean; generate_type: number } | null, cardId: string, kind: number): Envelope<never> | null {
+  if (!card) return fail(ErrorCode.CARD_NOT_FOUND, `card ${cardId} not found`);
+  if (card.removed) return fail(ErrorCode.CARD_REMOVED, `card ${cardId} has been removed`);
+  if (card.generate_type === kind) return null;
+  return kind === GenerateType.SYSTEM
+    ? fail(ErrorCode.WRONG_GENERATE_TYPE, `card ${cardId} takes imported codes (generate_type 2): use import_codes`)
+    : fail(ErrorCode.WRONG_GENERATE_TYPE, `card ${cardId} makes its own codes (generate_type 1): use add/stock`);
+}
+
 /** Stock of codes: scheduling, importing, and the work of the `card-stock` jobs. */
 @Injectable()
 export class StockService {
@@ -65,11 +75,8 @@ export class StockService {
       const card = await this.repo.lockCard(em, m.crm_id, m.card_id);
       // A repeat answers as the first call did (or is a conflict), whatever became of the card since.
       if (await this.repo.payloadHash(em, m.crm_id, generateId)) return 'exists';
-      if (!card) return fail(ErrorCode.CARD_NOT_FOUND, `card ${m.card_id} not found`);
-      if (card.removed) return fail(ErrorCode.CARD_REMOVED, `card ${m.card_id} has been removed`);
-      if (card.generate_type !== GenerateType.SYSTEM) {
-        return fail(ErrorCode.WRONG_GENERATE_TYPE, `card ${m.card_id} takes imported codes (generate_type 2): use import_codes`);
-      }
+      const refused = refusesStock(card, m.card_id, GenerateType.SYSTEM);
+      if (refused) return refused;
       const created = await this.schedule(em, {
         crm_id: m.crm_id, card_id: m.card_id, generate_id: generateId, generate_type: GenerateType.SYSTEM,
         card_num: m.quantity, source_file: null, payload_hash: hash,
@@ -98,18 +105,15 @@ export class StockService {
           const card = await this.repo.lockCard(em, m.crm_id, m.card_id);
           // A repeat answers as the first call did (or is a conflict), whatever became of the card since.
           if (await this.repo.payloadHash(em, m.crm_id, m.generate_id)) return null;
-          if (!card) return fail(ErrorCode.CARD_NOT_FOUND, `card ${m.card_id} not found`);
-          if (card.removed) return fail(ErrorCode.CARD_REMOVED, `card ${m.card_id} has been removed`);
-          if (card.generate_type !== GenerateType.IMPORT) {
-            return fail(ErrorCode.WRONG_GENERATE_TYPE, `card ${m.card_id} makes its own codes (generate_type 1): use add/stock`);
-          }
+          const refused = refusesStock(card, m.card_id, GenerateType.IMPORT);
+          if (refused) return refused;
           const created = await this.schedule(em, {
             crm_id: m.crm_id, card_id: m.card_id, generate_id: m.generate_id, generate_type: GenerateType.IMPORT,
             card_num: m.codes.length, source_file: null, payload_hash: hash,
           });
           if (!created) return null;
           const g = (await this.repo.lockGenerate(em, m.crm_id, m.generate_id))!;
-          await this.importBatch(em, g, card, m.codes, m.codes.length);
+          await this.importBatch(em, g, card!, /* refusesStock passed: the card exists */ m.codes, m.codes.length);
           await this.repo.finish(em, m.crm_id, m.generate_id, GenerateStatus.DONE);
           return null;
         });
@@ -199,7 +203,7 @@ export class StockService {
     // Lines counted by an earlier attempt are skipped. Each batch says where it starts, so
     // a second worker on the same record stops instead of counting lines twice.
     let done = g.lines_done;
-    let skip = g.lines_done;
+    let seen = 0;
     let lines = 0;
     let codes: string[] = [];
     /** Commits what was read; true while the import goes on (not after the last batch, nor when the job ended meanwhile). */
@@ -215,10 +219,7 @@ export class StockService {
     };
     const file = linesFromUrl(g.source_file!, { allowPrivateHosts: this.cfg.importAllowPrivateHosts });
     for await (const line of file) {
-      if (skip > 0) {
-        skip--;
-        continue;
-      }
+      if (seen++ < g.lines_done) continue;
       lines++;
       const code = codeFromLine(line);
       if (code !== null) codes.push(code);
