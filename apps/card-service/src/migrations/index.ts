@@ -1,3 +1,4 @@
 import { CardSchema1732400000000 } from './1732400000000-card-schema';
+import { MemberSchema1732500000000 } from './1732500000000-member-schema';
 
-export const CARD_MIGRATIONS = [CardSchema1732400000000];
+export const CARD_MIGRATIONS = [CardSchema1732400000000, MemberSchema1732500000000];
