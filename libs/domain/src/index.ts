@@ -11,3 +11,6 @@ export * from './card/card.view';
 export * from './auth/key.dto';
 export * from './card/card.example';
 export * from './card/card.ids';
+export * from './card/member.rules';
+export * from './card/member.dto';
+export * from './card/member.view';

@@ -30,6 +30,15 @@ export interface AppConfig {
   dbPoolSize: number;
   /** Whether a generate_file may point at loopback, private or link-local addresses (off: no reaching into our own network). */
   importAllowPrivateHosts: boolean;
+  /** Claims answered together in one transaction, at most. */
+  claimBatchMax: number;
+  /** A gift not accepted within this many hours goes back to the giver. */
+  presentTimeoutHours: number;
+  /** How often the card-expiry sweeps run, and how many rows each transaction takes. */
+  expirySweepMs: number;
+  expiryBatchSize: number;
+  /** Tests only: a Redis key through which the test moves this process's clock (unset: the system clock). */
+  clockControlKey: string | undefined;
   logJson: boolean;
   logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -95,6 +104,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     stockBatchSize: int(env, 'STOCK_BATCH_SIZE', 20_000),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 10),
     importAllowPrivateHosts: bool(env, 'IMPORT_ALLOW_PRIVATE_HOSTS', false),
+    claimBatchMax: int(env, 'CLAIM_BATCH_MAX', 200),
+    presentTimeoutHours: int(env, 'PRESENT_TIMEOUT_HOURS', 24),
+    expirySweepMs: int(env, 'EXPIRY_SWEEP_MS', 60_000),
+    expiryBatchSize: int(env, 'EXPIRY_BATCH_SIZE', 5_000),
+    clockControlKey: text(env, 'CLOCK_CONTROL_KEY'),
     logJson: oneOf('LOG_FORMAT', text(env, 'LOG_FORMAT') ?? 'text', ['text', 'json']) === 'json',
     logLevel: oneOf('LOG_LEVEL', text(env, 'LOG_LEVEL') ?? 'log', LOG_LEVELS),
   };

@@ -18,6 +18,22 @@ export const CardPattern = {
   IMPORT_CODES: 'card.stock.import',
 } as const;
 
+/** What members do with codes: claim, gift, redeem, reverse, void, and their reads. */
+export const MemberPattern = {
+  RECEIVE: 'card.member.receive',
+  RECEIVE_DETAIL: 'card.member.receive_detail',
+  RECEIVE_REVERSE: 'card.member.receive_reverse',
+  PRESENT: 'card.member.present',
+  PRESENT_RECEIVE: 'card.member.present_receive',
+  PRESENT_LIST: 'card.member.present_list',
+  PRESENT_DETAIL: 'card.member.present_detail',
+  CARD_LIST: 'card.member.card_list',
+  CARD_DETAIL: 'card.member.card_detail',
+  REDEEM: 'card.member.redeem',
+  REDEEM_REVERSE: 'card.member.redeem_reverse',
+  OBSOLETE: 'card.member.obsolete',
+} as const;
+
 export const PointsPattern = {
   PING: 'points.ping',
 } as const;

@@ -1,6 +1,15 @@
 /** Bull queue names and the payload each job carries. */
 export const Queue = {
   CARD_STOCK: 'card-stock',
+  CARD_EXPIRY: 'card-expiry',
+} as const;
+
+/** Repeatable jobs of the `card-expiry` queue (no payload: each pages through what is due). */
+export const CardExpiryJob = {
+  /** Codes past their end become expired (status 4). */
+  EXPIRE_CODES: 'expire-codes',
+  /** Gifts not accepted in time go back to the giver. */
+  RETURN_GIFTS: 'return-gifts',
 } as const;
 
 export const CardStockJob = {
