@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BullModule } from '@nestjs/bull';
 import { CardPattern, Queue, Service } from '@app/domain';
-import { AppConfig, CONFIG, dataSourceOptions, pingController } from '@app/platform';
+import { AppConfig, Clock, CONFIG, ControlledClock, dataSourceOptions, instanceId, pingController, SystemClock } from '@app/platform';
 import { CARD_MIGRATIONS } from './migrations';
 import { CardController } from './card/card.controller';
 import { CardRepository } from './card/card.repository';
@@ -12,6 +12,14 @@ import { StockProcessor } from './stock/stock.processor';
 import { StockQueue } from './stock/stock.queue';
 import { StockRepository } from './stock/stock.repository';
 import { StockService } from './stock/stock.service';
+import { ClaimRepository } from './member/claim.repository';
+import { ClaimService } from './member/claim.service';
+import { CodeService } from './member/code.service';
+import { ExpiryProcessor } from './member/expiry.processor';
+import { GiftService } from './member/gift.service';
+import { MemberController } from './member/member.controller';
+import { MemberRepository } from './member/member.repository';
+import { RedeemService } from './member/redeem.service';
 
 export const CARD_SCHEMA = 'card';
 
@@ -30,17 +38,27 @@ export class CardServiceModule {
           prefix: 'loyalty',
           settings: { lockDuration: cfg.queueLockMs, stalledInterval: cfg.queueLockMs, maxStalledCount: 10 },
         }),
-        BullModule.registerQueue({ name: Queue.CARD_STOCK }),
+        BullModule.registerQueue({ name: Queue.CARD_STOCK }, { name: Queue.CARD_EXPIRY }),
       ],
-      controllers: api ? [CardController, StockController, pingController(Service.CARD, CardPattern.PING)] : [],
+      controllers: api ? [CardController, StockController, MemberController, pingController(Service.CARD, CardPattern.PING)] : [],
       providers: [
         { provide: CONFIG, useValue: cfg },
+        {
+          provide: Clock,
+          useFactory: async () => (cfg.clockControlKey ? ControlledClock.start(cfg.redisUrl, cfg.clockControlKey, instanceId) : new SystemClock()),
+        },
+        ClaimRepository,
+        ClaimService,
+        MemberRepository,
+        GiftService,
+        RedeemService,
+        CodeService,
         CardRepository,
         CardService,
         StockRepository,
         StockService,
         StockQueue,
-        ...(worker ? [StockProcessor] : []),
+        ...(worker ? [StockProcessor, ExpiryProcessor] : []),
       ],
     };
   }

@@ -1,0 +1,181 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { ClaimedCodeView } from '@app/domain';
+import { num } from '@app/platform';
+import { fmtTime } from '../card/card.repository';
+
+/** A claim as the batch writes it. */
+export interface Receipt {
+  crm_id: string;
+  received_id: string;
+  member_no: string;
+  out_str: string;
+  card_info: Record<string, number>;
+  payload_hash: string;
+}
+
+/** What a claim needs to know of a card, read under its row lock. */
+export interface ClaimCard {
+  crm_id: string;
+  card_id: string;
+  removed: boolean;
+  date_type: number;
+  begin_time: number | null;
+  end_time: number | null;
+  start_day_count: number | null;
+  expire_day_count: number | null;
+  get_limit: number;
+  discount: string | null;
+  /** Codes in the pool: slots claim_slot .. next_slot - 1. */
+  claim_slot: number;
+  next_slot: number;
+}
+
+/** One code to hand out: pool slot -> member. */
+export interface Grant {
+  crm_id: string;
+  card_id: string;
+  slot: number;
+  member_no: string;
+  received_id: string;
+  begin: Date;
+  end: Date | null;
+  discount: string | null;
+  out_str: string;
+}
+
+export interface IssuedCode extends ClaimedCodeView {
+  received_id: string;
+  crm_id: string;
+}
+
+const key = (...parts: string[]) => parts.join('\u0000');
+
+/**
+ * The statements of a claim batch. Each takes every claim of the batch at once (arrays
+ * through unnest), and locks in one global order, so batches never deadlock each other:
+ * receipts by (crm_id, received_id), then cards by (crm_id, card_id).
+ */
+@Injectable()
+export class ClaimRepository {
+  /** Inserts the receipts; answers the keys of those inserted (the others exist: replays). Waits for a concurrent insert of the same id to settle. */
+  async insertReceipts(em: EntityManager, receipts: Receipt[], now: Date): Promise<Set<string>> {
+    const sorted = [...receipts].sort((a, b) => (key(a.crm_id, a.received_id) < key(b.crm_id, b.received_id) ? -1 : 1));
+    const rows: Array<{ crm_id: string; received_id: string }> = await em.query(
+      `INSERT INTO card.member_receive (crm_id, received_id, member_no, out_str, card_info, payload_hash, received_time, create_time, update_time)
+       SELECT t.crm_id, t.received_id, t.member_no, t.out_str, t.card_info::jsonb, t.payload_hash, $7, $7, $7
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
+              AS t(crm_id, received_id, member_no, out_str, card_info, payload_hash, ord)
+        ORDER BY t.ord
+       ON CONFLICT (crm_id, received_id) DO NOTHING RETURNING crm_id, received_id`,
+      [
+        sorted.map((r) => r.crm_id), sorted.map((r) => r.received_id), sorted.map((r) => r.member_no),
+        sorted.map((r) => r.out_str), sorted.map((r) => JSON.stringify(r.card_info)), sorted.map((r) => r.payload_hash), now,
+      ],
+    );
+    return new Set(rows.map((r) => key(r.crm_id, r.received_id)));
+  }
+
+  async deleteReceipts(em: EntityManager, receipts: Array<{ crm_id: string; received_id: string }>): Promise<void> {
+    if (!receipts.length) return;
+    await em.query(
+      `DELETE FROM card.member_receive r USING unnest($1::text[], $2::text[]) AS t(crm_id, received_id)
+        WHERE r.crm_id = t.crm_id AND r.received_id = t.received_id`,
+      [receipts.map((r) => r.crm_id), receipts.map((r) => r.received_id)],
+    );
+  }
+
+  /** Locks the cards, in key order. */
+  async lockCards(em: EntityManager, cards: Array<{ crm_id: string; card_id: string }>): Promise<Map<string, ClaimCard>> {
+    const rows: Array<Record<string, any>> = await em.query(
+      `SELECT c.crm_id, c.card_id, c.removed, c.date_type, c.begin_time, c.end_time, c.start_day_count, c.expire_day_count,
+              c.get_limit, c.discount, c.claim_slot, c.next_slot
+         FROM card.card_info c JOIN unnest($1::text[], $2::text[]) AS t(crm_id, card_id) ON c.crm_id = t.crm_id AND c.card_id = t.card_id
+        ORDER BY c.crm_id, c.card_id FOR UPDATE OF c`,
+      [cards.map((c) => c.crm_id), cards.map((c) => c.card_id)],
+    );
+    return new Map(
+      rows.map((r) => [
+        key(r.crm_id, r.card_id),
+        { ...(r as ClaimCard), begin_time: r.begin_time === null ? null : num(r.begin_time), end_time: r.end_time === null ? null : num(r.end_time), claim_slot: num(r.claim_slot), next_slot: num(r.next_slot) },
+      ]),
+    );
+  }
+
+  /** How many codes of each card these members have claimed (read under the cards' locks, which every writer of the count holds). */
+  async receivedSums(em: EntityManager, pairs: Array<{ crm_id: string; card_id: string; member_no: string }>): Promise<Map<string, number>> {
+    if (!pairs.length) return new Map();
+    const rows: Array<{ crm_id: string; card_id: string; member_no: string; received_sum: number }> = await em.query(
+      `SELECT r.crm_id, r.card_id, r.member_no, r.received_sum
+         FROM card.member_card_record r JOIN unnest($1::text[], $2::text[], $3::text[]) AS t(crm_id, card_id, member_no)
+           ON r.crm_id = t.crm_id AND r.card_id = t.card_id AND r.member_no = t.member_no`,
+      [pairs.map((p) => p.crm_id), pairs.map((p) => p.card_id), pairs.map((p) => p.member_no)],
+    );
+    return new Map(rows.map((r) => [key(r.crm_id, r.card_id, r.member_no), r.received_sum]));
+  }
+
+  /** Moves each card's claim pointer past the slots handed out. */
+  async advanceCards(em: EntityManager, taken: Array<{ crm_id: string; card_id: string; n: number }>, now: Date): Promise<void> {
+    if (!taken.length) return;
+    await em.query(
+      `UPDATE card.card_info c SET claim_slot = c.claim_slot + t.n, received_count = c.received_count + t.n, update_time = $4
+         FROM unnest($1::text[], $2::text[], $3::int[]) AS t(crm_id, card_id, n)
+        WHERE c.crm_id = t.crm_id AND c.card_id = t.card_id`,
+      [taken.map((t) => t.crm_id), taken.map((t) => t.card_id), taken.map((t) => t.n), now],
+    );
+  }
+
+  /** Marks the pool slots issued and writes the members' rows, in grant order; answers the codes. */
+  async issue(em: EntityManager, grants: Grant[], now: Date, tz: string): Promise<IssuedCode[]> {
+    if (!grants.length) return [];
+    const rows: Array<Record<string, any>> = await em.query(
+      `WITH want AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::numeric[], $9::text[])
+                  WITH ORDINALITY AS w(crm_id, card_id, slot, member_no, received_id, begin_time, end_time, discount, out_str, ord)),
+       taken AS (
+         UPDATE card.card_code cc SET card_code_status = 1, member_no = w.member_no, update_time = $10
+           FROM want w WHERE cc.crm_id = w.crm_id AND cc.card_id = w.card_id AND cc.slot = w.slot
+         RETURNING cc.crm_id, cc.card_id, cc.slot, cc.card_code)
+       INSERT INTO card.member_card_code (crm_id, received_id, card_id, member_no, card_code, begin_time, end_time, discount, out_str,
+                                          code_status, received_time, receive_type, create_time, update_time)
+       SELECT w.crm_id, w.received_id, w.card_id, w.member_no, t.card_code, w.begin_time, w.end_time, w.discount, w.out_str, 1, $10, 0, $10, $10
+         FROM taken t JOIN want w ON w.crm_id = t.crm_id AND w.card_id = t.card_id AND w.slot = t.slot
+        ORDER BY w.ord
+       RETURNING auto_id, crm_id, received_id, card_id, card_code, ${fmtTime('begin_time', '$11')} AS start_time, ${fmtTime('end_time', '$11')} AS end_time`,
+      [
+        grants.map((g) => g.crm_id), grants.map((g) => g.card_id), grants.map((g) => g.slot), grants.map((g) => g.member_no),
+        grants.map((g) => g.received_id), grants.map((g) => g.begin), grants.map((g) => g.end), grants.map((g) => g.discount),
+        grants.map((g) => g.out_str), now, tz,
+      ],
+    );
+    // Every slot below next_slot holds a code; anything else is a broken pool, and nothing of this batch may commit.
+    if (rows.length !== grants.length) throw new Error(`claim batch: ${grants.length} codes granted but ${rows.length} found in the pool`);
+    rows.sort((a, b) => num(a.auto_id) - num(b.auto_id));
+    return rows.map((r) => ({ crm_id: r.crm_id, received_id: r.received_id, card_id: r.card_id, card_code: r.card_code, start_time: r.start_time, end_time: r.end_time }));
+  }
+
+  /** Adds to the members' claimed counts (one row per card and member). */
+  async addReceived(em: EntityManager, sums: Array<{ crm_id: string; card_id: string; member_no: string; n: number }>, now: Date): Promise<void> {
+    if (!sums.length) return;
+    const sorted = [...sums].sort((a, b) => (key(a.crm_id, a.card_id, a.member_no) < key(b.crm_id, b.card_id, b.member_no) ? -1 : 1));
+    await em.query(
+      `INSERT INTO card.member_card_record (crm_id, card_id, member_no, received_sum, create_time, update_time)
+       SELECT t.crm_id, t.card_id, t.member_no, t.n, $5, $5
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS t(crm_id, card_id, member_no, n, ord) ORDER BY t.ord
+       ON CONFLICT (crm_id, card_id, member_no) DO UPDATE
+         SET received_sum = card.member_card_record.received_sum + EXCLUDED.received_sum, update_time = EXCLUDED.update_time`,
+      [sorted.map((s) => s.crm_id), sorted.map((s) => s.card_id), sorted.map((s) => s.member_no), sorted.map((s) => s.n), now],
+    );
+  }
+
+  /** The codes a claim gave, in the order it gave them (the answer a replay repeats). */
+  async codesOf(em: EntityManager, crmId: string, receivedId: string, tz: string): Promise<ClaimedCodeView[]> {
+    return em.query(
+      `SELECT card_id, card_code, ${fmtTime('begin_time', '$3')} AS start_time, ${fmtTime('end_time', '$3')} AS end_time
+         FROM card.member_card_code WHERE crm_id = $1 AND received_id = $2 AND receive_type = 0 ORDER BY auto_id`,
+      [crmId, receivedId, tz],
+    );
+  }
+}
+
+export const claimKey = key;

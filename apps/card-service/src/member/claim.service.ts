@@ -1,0 +1,265 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import {
+  ClaimedCodeView,
+  claimRefusal,
+  codeValidity,
+  CodeStatus,
+  Envelope,
+  ErrorCode,
+  fail,
+  ok,
+  ReceiveDetailItem,
+  ReceivedIdMsg,
+  ReceiveMsg,
+} from '@app/domain';
+import { AppConfig, Clock, CONFIG } from '@app/platform';
+import { payloadHash } from '../stock/stock.service';
+import { ClaimCard, claimKey as key, ClaimRepository, Grant, Receipt } from './claim.repository';
+import { MemberRepository } from './member.repository';
+
+const CLAIMED = '领券成功';
+
+/** Batches in flight at once in this process: while one waits for a card lock, the next one gets ready. */
+const PARALLEL_BATCHES = 2;
+
+interface Pending {
+  receipt: Receipt;
+  resolve: (answer: Envelope<ClaimedCodeView[]>) => void;
+  reject: (err: unknown) => void;
+}
+
+/** What one claim of a batch came to, decided in memory under the batch's locks. */
+type Decision = { granted: Grant[] } | { refused: Envelope<never> };
+
+/**
+ * Claims. Concurrent claims reaching this process are answered in batches: one
+ * transaction takes every claim waiting, locks the cards once, decides each claim in
+ * arrival order (all or nothing per claim) and writes all the grants with a handful of
+ * statements. A claim is answered only after its batch has committed.
+ */
+@Injectable()
+export class ClaimService {
+  private readonly log = new Logger(ClaimService.name);
+  private readonly waiting: Pending[] = [];
+  private running = 0;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly claims: ClaimRepository,
+    private readonly members: MemberRepository,
+    private readonly clock: Clock,
+    @Inject(CONFIG) private readonly cfg: AppConfig,
+  ) {}
+
+  receive(m: ReceiveMsg): Promise<Envelope<ClaimedCodeView[]>> {
+    const cardInfo = Object.fromEntries(Object.entries(m.card_info).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const receipt: Receipt = {
+      crm_id: m.crm_id,
+      received_id: m.received_id,
+      member_no: m.member_no,
+      out_str: m.out_str,
+      card_info: m.card_info,
+      payload_hash: payloadHash({ op: 'receive', member_no: m.member_no, out_str: m.out_str, card_info: cardInfo }),
+    };
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ receipt, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.running < PARALLEL_BATCHES && this.waiting.length) {
+      const batch = this.waiting.splice(0, this.cfg.claimBatchMax);
+      this.running++;
+      void this.runBatch(batch).finally(() => {
+        this.running--;
+        this.pump();
+      });
+    }
+  }
+
+  /**
+   * Runs a batch; when its transaction fails as a whole (a deadlock, a lost connection),
+   * each claim is tried again alone, so one bad claim cannot fail the others.
+   */
+  private async runBatch(batch: Pending[]): Promise<void> {
+    try {
+      const answers = await this.claimAll(batch.map((p) => p.receipt));
+      batch.forEach((p, i) => p.resolve(answers[i]));
+    } catch (err) {
+      if (batch.length === 1) return batch[0].reject(err);
+      this.log.warn(`claim batch of ${batch.length} failed (${(err as Error).message}); trying each alone`);
+      for (const p of batch) {
+        await this.claimAll([p.receipt]).then((a) => p.resolve(a[0]), p.reject);
+      }
+    }
+  }
+
+  /** One transaction for all these claims; answers in the same order. */
+  private async claimAll(receipts: Receipt[]): Promise<Array<Envelope<ClaimedCodeView[]>>> {
+    // The same received_id twice in one batch: the first one claims, the others repeat its answer.
+    const leaders = new Map<string, Receipt>();
+    for (const r of receipts) if (!leaders.has(key(r.crm_id, r.received_id))) leaders.set(key(r.crm_id, r.received_id), r);
+    const now = this.clock.now();
+    const decided = await this.db.transaction(async (em) => {
+      const owned = await this.claims.insertReceipts(em, [...leaders.values()], now);
+      const mine = [...leaders.values()].filter((r) => owned.has(key(r.crm_id, r.received_id)));
+      const decisions = await this.decide(em, mine, now);
+      const refused = mine.filter((r) => 'refused' in decisions.get(key(r.crm_id, r.received_id))!);
+      await this.claims.deleteReceipts(em, refused);
+      const issued = await this.write(em, mine, decisions, now);
+      return { decisions, issued };
+    });
+    const answers = new Map<string, Envelope<ClaimedCodeView[]>>();
+    for (const [k, r] of leaders) {
+      const d = decided.decisions.get(k);
+      if (!d) answers.set(k, await this.replay(r));
+      else if ('refused' in d) answers.set(k, d.refused);
+      else answers.set(k, ok(decided.issued.get(k) ?? [], CLAIMED));
+    }
+    return receipts.map((r) => {
+      const k = key(r.crm_id, r.received_id);
+      return r === leaders.get(k) || r.payload_hash === leaders.get(k)!.payload_hash ? answers.get(k)! : conflict(r.received_id);
+    });
+  }
+
+  /** Decides each claim in order against the locked cards and the members' counts. */
+  private async decide(em: EntityManager, mine: Receipt[], now: Date): Promise<Map<string, Decision>> {
+    const cardKeys = new Map<string, { crm_id: string; card_id: string }>();
+    for (const r of mine) for (const cardId of Object.keys(r.card_info)) cardKeys.set(key(r.crm_id, cardId), { crm_id: r.crm_id, card_id: cardId });
+    const cards = cardKeys.size ? await this.claims.lockCards(em, [...cardKeys.values()]) : new Map<string, ClaimCard>();
+    const pairs = new Map<string, { crm_id: string; card_id: string; member_no: string }>();
+    for (const r of mine) {
+      for (const cardId of Object.keys(r.card_info)) {
+        if ((cards.get(key(r.crm_id, cardId))?.get_limit ?? 0) > 0) pairs.set(key(r.crm_id, cardId, r.member_no), { crm_id: r.crm_id, card_id: cardId, member_no: r.member_no });
+      }
+    }
+    const sums = await this.claims.receivedSums(em, [...pairs.values()]);
+    const taken = new Map<string, number>(); // per card: slots handed out in this batch
+    const decisions = new Map<string, Decision>();
+    for (const r of mine) {
+      const refusal = this.refusal(r, cards, sums, taken, now);
+      if (refusal) {
+        decisions.set(key(r.crm_id, r.received_id), { refused: refusal });
+        continue;
+      }
+      const granted: Grant[] = [];
+      for (const [cardId, n] of Object.entries(r.card_info)) {
+        const card = cards.get(key(r.crm_id, cardId))!;
+        const first = card.claim_slot + (taken.get(key(r.crm_id, cardId)) ?? 0);
+        taken.set(key(r.crm_id, cardId), (taken.get(key(r.crm_id, cardId)) ?? 0) + n);
+        const sumKey = key(r.crm_id, cardId, r.member_no);
+        sums.set(sumKey, (sums.get(sumKey) ?? 0) + n);
+        const validity = codeValidity(card, now, this.cfg.appTz);
+        for (let i = 0; i < n; i++) {
+          granted.push({ crm_id: r.crm_id, card_id: cardId, slot: first + i, member_no: r.member_no, received_id: r.received_id, begin: validity.begin, end: validity.end, discount: card.discount, out_str: r.out_str });
+        }
+      }
+      decisions.set(key(r.crm_id, r.received_id), { granted });
+    }
+    return decisions;
+  }
+
+  /** Why this claim takes nothing (the first card that refuses, named), or null. */
+  private refusal(r: Receipt, cards: Map<string, ClaimCard>, sums: Map<string, number>, taken: Map<string, number>, now: Date): Envelope<never> | null {
+    for (const [cardId, n] of Object.entries(r.card_info)) {
+      const card = cards.get(key(r.crm_id, cardId));
+      if (!card) return fail(ErrorCode.CARD_NOT_FOUND, `card ${cardId} not found`);
+      if (card.removed) return fail(ErrorCode.CARD_REMOVED, `card ${cardId} has been removed`);
+      const window = claimRefusal(card, now);
+      if (window) return fail(ErrorCode.NOT_CLAIMABLE, `card ${cardId} cannot be claimed: ${window === 'ended' ? 'its validity has ended' : 'its validity has not started'}`);
+      const left = card.next_slot - card.claim_slot - (taken.get(key(r.crm_id, cardId)) ?? 0);
+      if (left < n) return fail(ErrorCode.OUT_OF_STOCK, `card ${cardId} is out of stock (${n} asked, ${left} left)`);
+      const held = sums.get(key(r.crm_id, cardId, r.member_no)) ?? 0;
+      if (card.get_limit > 0 && held + n > card.get_limit) {
+        return fail(ErrorCode.GET_LIMIT_REACHED, `member ${r.member_no} may claim at most ${card.get_limit} of card ${cardId} and has claimed ${held}`);
+      }
+    }
+    return null;
+  }
+
+  private async write(em: EntityManager, mine: Receipt[], decisions: Map<string, Decision>, now: Date): Promise<Map<string, ClaimedCodeView[]>> {
+    const grants: Grant[] = [];
+    for (const r of mine) {
+      const d = decisions.get(key(r.crm_id, r.received_id))!;
+      if ('granted' in d) grants.push(...d.granted);
+    }
+    const perCard = new Map<string, { crm_id: string; card_id: string; n: number }>();
+    const perMember = new Map<string, { crm_id: string; card_id: string; member_no: string; n: number }>();
+    for (const g of grants) {
+      const c = perCard.get(key(g.crm_id, g.card_id)) ?? perCard.set(key(g.crm_id, g.card_id), { crm_id: g.crm_id, card_id: g.card_id, n: 0 }).get(key(g.crm_id, g.card_id))!;
+      c.n++;
+      const mk = key(g.crm_id, g.card_id, g.member_no);
+      const mm = perMember.get(mk) ?? perMember.set(mk, { crm_id: g.crm_id, card_id: g.card_id, member_no: g.member_no, n: 0 }).get(mk)!;
+      mm.n++;
+    }
+    await this.claims.advanceCards(em, [...perCard.values()], now);
+    const issued = await this.claims.issue(em, grants, now, this.cfg.appTz);
+    await this.claims.addReceived(em, [...perMember.values()], now);
+    const byReceipt = new Map<string, ClaimedCodeView[]>();
+    for (const c of issued) {
+      const list = byReceipt.get(key(c.crm_id, c.received_id)) ?? byReceipt.set(key(c.crm_id, c.received_id), []).get(key(c.crm_id, c.received_id))!;
+      list.push({ card_id: c.card_id, card_code: c.card_code, start_time: c.start_time, end_time: c.end_time });
+    }
+    return byReceipt;
+  }
+
+  /** A received_id seen before: the same payload answers the codes it gave, another one is a conflict. */
+  private async replay(r: Receipt): Promise<Envelope<ClaimedCodeView[]>> {
+    const hash = await this.members.payloadHashOf('member_receive', 'received_id', r.crm_id, r.received_id);
+    if (hash !== r.payload_hash) return conflict(r.received_id);
+    return ok(await this.claims.codesOf(this.db.manager, r.crm_id, r.received_id, this.cfg.appTz), CLAIMED);
+  }
+
+  async detail(m: ReceivedIdMsg): Promise<Envelope<ReceiveDetailItem[]>> {
+    const items = await this.members.codesOfReceipt(m.crm_id, m.received_id, this.cfg.appTz, this.clock.now());
+    if (!items.length && !(await this.members.payloadHashOf('member_receive', 'received_id', m.crm_id, m.received_id))) {
+      return fail(ErrorCode.RECEIVE_NOT_FOUND, `no claim with received_id ${m.received_id}`);
+    }
+    return ok(items, '获取卡券领取详情成功');
+  }
+
+  /**
+   * Reverses a claim: its codes go back to their cards' pools and the member's count of
+   * each card is given back. Only when none of them was redeemed, gifted or voided.
+   * Reversing again answers the same.
+   */
+  async reverse(m: ReceivedIdMsg): Promise<Envelope<undefined>> {
+    const now = this.clock.now();
+    return this.db.transaction(async (em): Promise<Envelope<undefined>> => {
+      const receipt = await this.members.lockReceipt(em, m.crm_id, m.received_id);
+      if (!receipt) return fail(ErrorCode.RECEIVE_NOT_FOUND, `no claim with received_id ${m.received_id}`);
+      if (receipt.is_reversed) return ok(undefined, '冲正成功');
+      const codes = await this.members.lockReceiptCodes(em, m.crm_id, m.received_id);
+      const blocked = codes.filter((c) => c.code_status !== CodeStatus.USABLE && c.code_status !== CodeStatus.EXPIRED);
+      if (blocked.length) {
+        const why = blocked.map((c) => `${c.card_code} (${STATUS_WORD[c.code_status] ?? `status ${c.code_status}`})`).join(', ');
+        return fail(ErrorCode.REVERSE_REFUSED, `claim ${m.received_id} cannot be reversed: ${why}`);
+      }
+      const byCard = new Map<string, string[]>();
+      for (const c of codes) byCard.set(c.card_id, [...(byCard.get(c.card_id) ?? []), c.card_code]);
+      for (const cardId of [...byCard.keys()].sort()) {
+        const card = await this.members.lockCard(em, m.crm_id, cardId);
+        if (!card) throw new Error(`card ${cardId} of claim ${m.received_id} is gone`);
+        const back = byCard.get(cardId)!;
+        await this.members.returnToPool(em, m.crm_id, cardId, back, card.next_slot, now);
+        await this.members.addToRecord(em, m.crm_id, cardId, receipt.member_no, -back.length, 0, now);
+      }
+      await this.members.markReversed(em, m.crm_id, m.received_id, now);
+      return ok(undefined, '冲正成功');
+    });
+  }
+}
+
+const conflict = (receivedId: string) =>
+  fail(ErrorCode.IDEMPOTENCY_CONFLICT, `received_id ${receivedId} was used before with another payload`);
+
+export const STATUS_WORD: Record<number, string> = {
+  [CodeStatus.USABLE]: 'usable',
+  [CodeStatus.GIFTING]: 'being gifted',
+  [CodeStatus.REDEEMED]: 'redeemed',
+  [CodeStatus.EXPIRED]: 'expired',
+  [CodeStatus.VOID]: 'void',
+  [CodeStatus.GIVEN]: 'given away',
+};

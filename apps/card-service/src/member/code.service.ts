@@ -1,0 +1,55 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { CardDetailMsg, CardListMsg, CodeStatus, Envelope, ErrorCode, fail, MemberCodeView, ObsoleteMsg, ok, Page } from '@app/domain';
+import { AppConfig, Clock, CONFIG } from '@app/platform';
+import { STATUS_WORD } from './claim.service';
+import { MemberRepository } from './member.repository';
+
+/** A member's codes: listing, detail, voiding, and the expiry sweep. */
+@Injectable()
+export class CodeService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly members: MemberRepository,
+    private readonly clock: Clock,
+    @Inject(CONFIG) private readonly cfg: AppConfig,
+  ) {}
+
+  async list(m: CardListMsg): Promise<Envelope<Page<MemberCodeView>>> {
+    const page = await this.members.listCodes(m.crm_id, m.member_no, m.code_status, m.page_id ?? 1, m.page_size ?? 20, this.cfg.appTz, this.clock.now());
+    return ok(page, '获取用户卡券列表成功');
+  }
+
+  async detail(m: CardDetailMsg): Promise<Envelope<MemberCodeView>> {
+    const code = await this.members.findCode(m.crm_id, m.member_no, m.card_id, m.card_code, m.received_id, this.cfg.appTz, this.clock.now());
+    return code ? ok(code, '获取卡券详情成功') : fail(ErrorCode.CODE_NOT_FOUND, `member ${m.member_no} has no code ${m.card_code} of card ${m.card_id}`);
+  }
+
+  /** Voids a member's usable (or expired) code, recording who did it. Voiding a void code again answers the same. */
+  async obsolete(m: ObsoleteMsg): Promise<Envelope<MemberCodeView>> {
+    const now = this.clock.now();
+    return this.db.transaction(async (em): Promise<Envelope<MemberCodeView>> => {
+      const h = await this.members.lockHolding(em, m.crm_id, m.member_no, m.card_id, m.card_code);
+      if (!h) return fail(ErrorCode.CODE_NOT_FOUND, `member ${m.member_no} holds no code ${m.card_code} of card ${m.card_id}`);
+      if (h.code_status !== CodeStatus.VOID) {
+        if (h.code_status !== CodeStatus.USABLE && h.code_status !== CodeStatus.EXPIRED) {
+          return fail(ErrorCode.CODE_NOT_USABLE, `code ${m.card_code} is ${STATUS_WORD[h.code_status]} and cannot be voided`);
+        }
+        await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.VOID, now, 'obsoleted_time');
+        await this.members.recordObsoleted(em, h, m.operator, now);
+      }
+      return ok(await this.members.codeById(em, m.crm_id, h.auto_id, this.cfg.appTz, now), '作废成功');
+    });
+  }
+
+  /** Sweep: usable codes past their end become expired (status 4), in batches, each with its t_member_card_expired row. */
+  async expireDue(): Promise<number> {
+    const now = this.clock.now();
+    let total = 0;
+    for (;;) {
+      const n = await this.members.expireDue(now, this.cfg.expiryBatchSize);
+      total += n;
+      if (n < this.cfg.expiryBatchSize) return total;
+    }
+  }
+}

@@ -1,0 +1,131 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import {
+  CodeStatus,
+  Envelope,
+  ErrorCode,
+  fail,
+  MemberCodeView,
+  ok,
+  PresentIdMsg,
+  PresentListMsg,
+  PresentMsg,
+  PresentReceiveMsg,
+  PresentView,
+} from '@app/domain';
+import { AppConfig, Clock, CONFIG } from '@app/platform';
+import { payloadHash } from '../stock/stock.service';
+import { STATUS_WORD } from './claim.service';
+import { MemberRepository } from './member.repository';
+
+const HOUR_MS = 3_600_000;
+
+/** Thrown inside a transaction to roll it back when the idempotency id turns out to be taken. */
+class IdTaken extends Error {}
+
+/** Gifts: a member gives a usable code; the first friend to accept it gets it; unaccepted gifts go back. */
+@Injectable()
+export class GiftService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly members: MemberRepository,
+    private readonly clock: Clock,
+    @Inject(CONFIG) private readonly cfg: AppConfig,
+  ) {}
+
+  /** Puts a code up as a gift (status 2). Idempotent by present_id. */
+  async present(m: PresentMsg): Promise<Envelope<PresentView>> {
+    const presentId = m.present_id!;
+    const hash = payloadHash({ op: 'present', member_no: m.member_no, card_id: m.card_id, card_code: m.card_code, present_extra: m.presant_extra });
+    const now = this.clock.now();
+    try {
+      const refused = await this.db.transaction(async (em): Promise<Envelope<never> | null> => {
+        const h = await this.members.lockHolding(em, m.crm_id, m.member_no, m.card_id, m.card_code);
+        // A repeat finds its own gift (the holding is then being gifted): decided below.
+        if (await this.members.present(m.crm_id, presentId, this.cfg.appTz, em)) throw new IdTaken();
+        if (!h) return fail(ErrorCode.CODE_NOT_FOUND, `member ${m.member_no} holds no code ${m.card_code} of card ${m.card_id}`);
+        if (!h.can_give_friend) return fail(ErrorCode.GIFT_NOT_ALLOWED, `card ${m.card_id} may not be given to a friend`);
+        const refusal = notUsable(h, now);
+        if (refusal) return refusal;
+        if (!(await this.members.insertPresent(em, { crm_id: m.crm_id, present_id: presentId, h, extra: m.presant_extra, hash, now }))) throw new IdTaken();
+        await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.GIFTING, now, 'present_time');
+        return null;
+      });
+      if (refused) return refused;
+    } catch (err) {
+      if (!(err instanceof IdTaken)) throw err;
+      const stored = await this.members.payloadHashOf('member_present', 'present_id', m.crm_id, presentId);
+      if (stored !== hash) return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `present_id ${presentId} was used before with another payload`);
+    }
+    return ok((await this.members.present(m.crm_id, presentId, this.cfg.appTz))!, '转增成功');
+  }
+
+  /**
+   * The friend takes the gift: a new holding of the code (receive_type 1), counted
+   * against the friend's get_limit; the giver's row becomes "given away" (6). One friend
+   * wins; the same friend asking again gets the same answer.
+   */
+  async accept(m: PresentReceiveMsg): Promise<Envelope<MemberCodeView>> {
+    const now = this.clock.now();
+    return this.db.transaction(async (em): Promise<Envelope<MemberCodeView>> => {
+      const p = await this.members.lockPresent(em, m.crm_id, m.present_id);
+      if (!p) return fail(ErrorCode.PRESENT_NOT_FOUND, `no gift with present_id ${m.present_id}`);
+      if (p.received_time) {
+        if (p.to_member_no !== m.member_no) return fail(ErrorCode.PRESENT_CLOSED, `gift ${m.present_id} has been accepted by another member`);
+        return ok(await this.friendRow(m.crm_id, m.member_no, m.present_id, now), '领取成功');
+      }
+      if (p.go_back_time) return fail(ErrorCode.PRESENT_CLOSED, `gift ${m.present_id} was not accepted in time and went back to the giver`);
+      if (p.from_member_no === m.member_no) return fail(ErrorCode.GIFT_NOT_ALLOWED, `member ${m.member_no} cannot accept their own gift`);
+      if (now.getTime() > p.present_time.getTime() + this.cfg.presentTimeoutHours * HOUR_MS) {
+        return fail(ErrorCode.PRESENT_CLOSED, `gift ${m.present_id} was not accepted within ${this.cfg.presentTimeoutHours} hours`);
+      }
+      const h = await this.members.lockHoldingById(em, m.crm_id, p.from_holder_id);
+      if (h.code_status !== CodeStatus.GIFTING) throw new Error(`gift ${m.present_id}: the giver's code is ${STATUS_WORD[h.code_status]}, not being gifted`);
+      if (h.end_time && now > h.end_time) return fail(ErrorCode.CODE_NOT_USABLE, `code ${h.card_code} has expired`);
+      const card = await this.members.lockCard(em, m.crm_id, h.card_id);
+      const held = (await this.members.memberRecord(em, m.crm_id, h.card_id, m.member_no)).received_sum;
+      if (card && card.get_limit > 0 && held + 1 > card.get_limit) {
+        return fail(ErrorCode.GET_LIMIT_REACHED, `member ${m.member_no} may hold at most ${card.get_limit} of card ${h.card_id} and has claimed ${held}`);
+      }
+      await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.GIVEN, now);
+      const rowId = await this.members.insertGiftHolding(em, h, m.present_id, m.member_no, now);
+      await this.members.addToRecord(em, m.crm_id, h.card_id, m.member_no, 1, 0, now);
+      await this.members.acceptPresent(em, m.crm_id, m.present_id, m.member_no, now);
+      return ok(await this.members.codeById(em, m.crm_id, rowId, this.cfg.appTz, now), '领取成功');
+    });
+  }
+
+  private async friendRow(crmId: string, memberNo: string, presentId: string, now: Date): Promise<MemberCodeView> {
+    const p = (await this.members.present(crmId, presentId, this.cfg.appTz))!;
+    return (await this.members.findCode(crmId, memberNo, p.card_id, p.card_code, presentId, this.cfg.appTz, now))!;
+  }
+
+  async list(m: PresentListMsg): Promise<Envelope<{ total: number; data: PresentView[] }>> {
+    const page = await this.members.listPresents(m.crm_id, m.member_no, m.received, m.page_id ?? 1, m.page_size ?? 20, this.cfg.appTz);
+    return ok({ total: page.total, data: page.result }, '获取用户转增记录成功');
+  }
+
+  async detail(m: PresentIdMsg): Promise<Envelope<PresentView>> {
+    const p = await this.members.present(m.crm_id, m.present_id, this.cfg.appTz);
+    return p ? ok(p, '获取用户转增记录成功') : fail(ErrorCode.PRESENT_NOT_FOUND, `no gift with present_id ${m.present_id}`);
+  }
+
+  /** Sweep: gifts older than the timeout and not accepted go back to their givers, in batches. */
+  async returnTimedOut(): Promise<number> {
+    const now = this.clock.now();
+    const before = new Date(now.getTime() - this.cfg.presentTimeoutHours * HOUR_MS);
+    let total = 0;
+    for (;;) {
+      const n = await this.members.returnDueGifts(now, before, this.cfg.expiryBatchSize);
+      total += n;
+      if (n < this.cfg.expiryBatchSize) return total;
+    }
+  }
+}
+
+/** A code can be gifted while it is usable and not past its end. */
+function notUsable(h: { code_status: number; card_code: string; end_time: Date | null }, now: Date): Envelope<never> | null {
+  if (h.code_status === CodeStatus.USABLE && h.end_time && now > h.end_time) return fail(ErrorCode.CODE_NOT_USABLE, `code ${h.card_code} has expired`);
+  if (h.code_status !== CodeStatus.USABLE) return fail(ErrorCode.CODE_NOT_USABLE, `code ${h.card_code} is ${STATUS_WORD[h.code_status] ?? `in status ${h.code_status}`}`);
+  return null;
+}
