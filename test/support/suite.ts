@@ -66,7 +66,12 @@ export interface SuiteOptions {
   services?: AppName[];
   /** Extra environment for every process. */
   env?: Record<string, string>;
+  /** Let the test move the services' clocks (setClock); off by default. */
+  controlClock?: boolean;
 }
+
+/** The Redis key through which a suite moves its processes' clocks (see ControlledClock). */
+export const CLOCK_KEY = 'loyalty:test-clock';
 
 export class Suite {
   readonly rootKey = `root-${Math.random().toString(36).slice(2)}`;
@@ -120,6 +125,7 @@ export class Suite {
       PORT: String(this.port),
       HOST: '127.0.0.1',
       DB_POOL_SIZE: '10',
+      ...(this.opts.controlClock ? { CLOCK_CONTROL_KEY: CLOCK_KEY } : {}),
       ...this.opts.env,
       ...extra,
     };
@@ -221,6 +227,20 @@ export class Suite {
       const live = Object.values(all).filter((raw) => Date.now() - JSON.parse(raw).last_seen < 10_000);
       return live.length >= count ? true : undefined;
     });
+  }
+
+  /**
+   * Moves the clock of every process with a controlled clock to `offsetMs` from real time
+   * (0: back to real time) and waits until each live one has applied it. Needs controlClock.
+   */
+  async setClock(offsetMs: number): Promise<void> {
+    if (!this.opts.controlClock) throw new Error('setClock needs Suite.start({ controlClock: true })');
+    await this.redis.set(CLOCK_KEY, String(offsetMs));
+    await this.eventually(`every process to move its clock by ${offsetMs} ms`, async () => {
+      const listening = Number(await this.redis.publish(CLOCK_KEY, String(offsetMs)));
+      const seen = Object.values(await this.redis.hgetall(`${CLOCK_KEY}:seen`));
+      return listening > 0 && seen.filter((v) => v === String(offsetMs)).length >= listening ? true : undefined;
+    }, 10_000, 50);
   }
 
   async stop(): Promise<void> {
