@@ -114,24 +114,37 @@ export class ClaimRepository {
     return new Map(rows.map((r) => [key(r.crm_id, r.card_id, r.member_no), r.received_sum]));
   }
 
-  /** Moves each card's claim pointer past the slots handed out. */
-  async advanceCards(em: EntityManager, taken: Array<{ crm_id: string; card_id: string; n: number }>, now: Date): Promise<void> {
-    if (!taken.length) return;
-    await em.query(
-      `UPDATE card.card_info c SET claim_slot = c.claim_slot + t.n, received_count = c.received_count + t.n, update_time = $4
-         FROM unnest($1::text[], $2::text[], $3::int[]) AS t(crm_id, card_id, n)
-        WHERE c.crm_id = t.crm_id AND c.card_id = t.card_id`,
-      [taken.map((t) => t.crm_id), taken.map((t) => t.card_id), taken.map((t) => t.n), now],
-    );
-  }
-
-  /** Marks the pool slots issued and writes the members' rows, in grant order; answers the codes. */
-  async issue(em: EntityManager, grants: Grant[], now: Date, tz: string): Promise<IssuedCode[]> {
+  /**
+   * Writes a batch's grants in one statement: moves each card's claim pointer past the
+   * slots handed out, adds to the members' claimed counts, marks the pool slots issued
+   * and writes the members' rows in grant order. Answers the codes given.
+   */
+  async issue(
+    em: EntityManager,
+    grants: Grant[],
+    perCard: Array<{ crm_id: string; card_id: string; n: number }>,
+    perMember: Array<{ crm_id: string; card_id: string; member_no: string; n: number }>,
+    now: Date,
+    tz: string,
+  ): Promise<IssuedCode[]> {
     if (!grants.length) return [];
+    const members = [...perMember].sort((a, b) => (key(a.crm_id, a.card_id, a.member_no) < key(b.crm_id, b.card_id, b.member_no) ? -1 : 1));
     const rows: Array<Record<string, any>> = await em.query(
       `WITH want AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::numeric[], $9::text[])
                   WITH ORDINALITY AS w(crm_id, card_id, slot, member_no, received_id, begin_time, end_time, discount, out_str, ord)),
+       advanced AS (
+         UPDATE card.card_info c SET claim_slot = c.claim_slot + t.n, received_count = c.received_count + t.n, update_time = $10
+           FROM unnest($12::text[], $13::text[], $14::int[]) AS t(crm_id, card_id, n)
+          WHERE c.crm_id = t.crm_id AND c.card_id = t.card_id
+         RETURNING 1),
+       counted AS (
+         INSERT INTO card.member_card_record (crm_id, card_id, member_no, received_sum, create_time, update_time)
+         SELECT t.crm_id, t.card_id, t.member_no, t.n, $10, $10
+           FROM unnest($15::text[], $16::text[], $17::text[], $18::int[]) WITH ORDINALITY AS t(crm_id, card_id, member_no, n, ord) ORDER BY t.ord
+         ON CONFLICT (crm_id, card_id, member_no) DO UPDATE
+           SET received_sum = card.member_card_record.received_sum + EXCLUDED.received_sum, update_time = EXCLUDED.update_time
+         RETURNING 1),
        taken AS (
          UPDATE card.card_code cc SET card_code_status = 1, member_no = w.member_no, update_time = $10
            FROM want w WHERE cc.crm_id = w.crm_id AND cc.card_id = w.card_id AND cc.slot = w.slot
@@ -146,26 +159,14 @@ export class ClaimRepository {
         grants.map((g) => g.crm_id), grants.map((g) => g.card_id), grants.map((g) => g.slot), grants.map((g) => g.member_no),
         grants.map((g) => g.received_id), grants.map((g) => g.begin), grants.map((g) => g.end), grants.map((g) => g.discount),
         grants.map((g) => g.out_str), now, tz,
+        perCard.map((c) => c.crm_id), perCard.map((c) => c.card_id), perCard.map((c) => c.n),
+        members.map((m) => m.crm_id), members.map((m) => m.card_id), members.map((m) => m.member_no), members.map((m) => m.n),
       ],
     );
     // Every slot below next_slot holds a code; anything else is a broken pool, and nothing of this batch may commit.
     if (rows.length !== grants.length) throw new Error(`claim batch: ${grants.length} codes granted but ${rows.length} found in the pool`);
     rows.sort((a, b) => num(a.auto_id) - num(b.auto_id));
     return rows.map((r) => ({ crm_id: r.crm_id, received_id: r.received_id, card_id: r.card_id, card_code: r.card_code, start_time: r.start_time, end_time: r.end_time }));
-  }
-
-  /** Adds to the members' claimed counts (one row per card and member). */
-  async addReceived(em: EntityManager, sums: Array<{ crm_id: string; card_id: string; member_no: string; n: number }>, now: Date): Promise<void> {
-    if (!sums.length) return;
-    const sorted = [...sums].sort((a, b) => (key(a.crm_id, a.card_id, a.member_no) < key(b.crm_id, b.card_id, b.member_no) ? -1 : 1));
-    await em.query(
-      `INSERT INTO card.member_card_record (crm_id, card_id, member_no, received_sum, create_time, update_time)
-       SELECT t.crm_id, t.card_id, t.member_no, t.n, $5, $5
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS t(crm_id, card_id, member_no, n, ord) ORDER BY t.ord
-       ON CONFLICT (crm_id, card_id, member_no) DO UPDATE
-         SET received_sum = card.member_card_record.received_sum + EXCLUDED.received_sum, update_time = EXCLUDED.update_time`,
-      [sorted.map((s) => s.crm_id), sorted.map((s) => s.card_id), sorted.map((s) => s.member_no), sorted.map((s) => s.n), now],
-    );
   }
 
   /** The codes a claim gave, in the order it gave them (the answer a replay repeats). */

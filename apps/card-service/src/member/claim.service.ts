@@ -194,9 +194,7 @@ export class ClaimService {
       const mm = perMember.get(mk) ?? perMember.set(mk, { crm_id: g.crm_id, card_id: g.card_id, member_no: g.member_no, n: 0 }).get(mk)!;
       mm.n++;
     }
-    await this.claims.advanceCards(em, [...perCard.values()], now);
-    const issued = await this.claims.issue(em, grants, now, this.cfg.appTz);
-    await this.claims.addReceived(em, [...perMember.values()], now);
+    const issued = await this.claims.issue(em, grants, [...perCard.values()], [...perMember.values()], now, this.cfg.appTz);
     const byReceipt = new Map<string, ClaimedCodeView[]>();
     for (const c of issued) {
       const list = byReceipt.get(key(c.crm_id, c.received_id)) ?? byReceipt.set(key(c.crm_id, c.received_id), []).get(key(c.crm_id, c.received_id))!;
