@@ -23,9 +23,12 @@ const CLAIMED = '领券成功';
 /** Batches in flight at once in this process: while one waits for a card lock, the next one gets ready. */
 const PARALLEL_BATCHES = 2;
 
+/** The answer to one claim, or (for a copy that must go through another batch) its promise. */
+type Answer = Envelope<ClaimedCodeView[]> | Promise<Envelope<ClaimedCodeView[]>>;
+
 interface Pending {
   receipt: Receipt;
-  resolve: (answer: Envelope<ClaimedCodeView[]>) => void;
+  resolve: (answer: Answer) => void;
   reject: (err: unknown) => void;
 }
 
@@ -62,6 +65,10 @@ export class ClaimService {
       card_info: m.card_info,
       payload_hash: payloadHash({ op: 'receive', member_no: m.member_no, out_str: m.out_str, card_info: cardInfo }),
     };
+    return this.enqueue(receipt);
+  }
+
+  private enqueue(receipt: Receipt): Promise<Envelope<ClaimedCodeView[]>> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ receipt, resolve, reject });
       this.pump();
@@ -97,7 +104,7 @@ export class ClaimService {
   }
 
   /** One transaction for all these claims; answers in the same order. */
-  private async claimAll(receipts: Receipt[]): Promise<Array<Envelope<ClaimedCodeView[]>>> {
+  private async claimAll(receipts: Receipt[]): Promise<Answer[]> {
     // The same received_id twice in one batch: the first one claims, the others repeat its answer.
     const leaders = new Map<string, Receipt>();
     for (const r of receipts) if (!leaders.has(key(r.crm_id, r.received_id))) leaders.set(key(r.crm_id, r.received_id), r);
@@ -118,10 +125,18 @@ export class ClaimService {
       else if ('refused' in d) answers.set(k, d.refused);
       else answers.set(k, ok(decided.issued.get(k) ?? [], CLAIMED));
     }
-    return receipts.map((r) => {
+    // Other copies of an id in this batch are judged against what is stored under it, not against the first copy.
+    const out: Answer[] = [];
+    for (const r of receipts) {
       const k = key(r.crm_id, r.received_id);
-      return r === leaders.get(k) || r.payload_hash === leaders.get(k)!.payload_hash ? answers.get(k)! : conflict(r.received_id);
-    });
+      const leader = leaders.get(k)!;
+      const d = decided.decisions.get(k);
+      if (r === leader || (d && r.payload_hash === leader.payload_hash)) out.push(answers.get(k)!);
+      else if (!d) out.push(await this.replay(r)); // the id was recorded before this batch
+      else if ('refused' in d) out.push(this.enqueue(r)); // nothing was recorded under the id: this copy is a claim of its own (not awaited: it needs a batch slot)
+      else out.push(conflict(r.received_id));
+    }
+    return out;
   }
 
   /** Decides each claim in order against the locked cards and the members' counts. */
