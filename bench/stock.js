@@ -27,26 +27,23 @@
  * Environment: BENCH_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres),
  * BENCH_REDIS_URL (default redis://127.0.0.1:6379).
  */
-const { spawn } = require('node:child_process');
-const { createHash, randomBytes } = require('node:crypto');
+const { randomBytes } = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { Client } = require('pg');
 const Redis = require('ioredis');
 const EXAMPLE_CARD = require('../libs/domain/src/card/card.example.json');
+const lib = require('./lib');
 
-const ROOT = path.resolve(__dirname, '..');
+const { sleep, now, fmt, secs, freePort, sha, fmtCpu, children, spawnApp, stopChildren, call, waitForHealth, pgSettings } = lib;
 const DB_NAME = 'bench_stock';
 const REDIS_DB = 14;
 const CRM_ID = 'crm_bench';
 const FLOOR_CARD_ID = 'bench-floor';
 const BULL_PREFIX = 'loyalty:card-stock'; // BullModule.forRoot prefix 'loyalty' + queue name
-const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_BASE_URL = (process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379').replace(/\/\d*$/, '');
-const DATABASE_URL = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${DB_NAME}`);
-const REDIS_URL = `${REDIS_BASE_URL}/${REDIS_DB}`;
+const DATABASE_URL = lib.databaseUrl(DB_NAME);
+const REDIS_URL = lib.redisUrl(REDIS_DB);
 
 // ---------- options ----------
 
@@ -70,181 +67,11 @@ function parseArgs(argv) {
   return opts;
 }
 
-// ---------- small helpers ----------
+// ---------- shared helpers (bench/lib.js), bound to this run's database ----------
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const now = () => performance.now();
-const fmt = (n, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
-const secs = (ms) => (ms === null || ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(3)} s`);
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-function sha(file) {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 12);
-}
-
-// ---------- CPU time of processes (less sensitive than wall time to a busy machine) ----------
-
-const TICKS_PER_S = 100; // USER_HZ on Linux
-
-/** utime + stime of a process in seconds, or null when it is gone / not Linux. */
-function cpuOf(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
-  } catch {
-    return null;
-  }
-}
-
-/** PostgreSQL processes that work for this run: backends of our database and the server's own (WAL writer, checkpointer...). */
-async function pgProcesses(db) {
-  const rows = (await db.query(
-    `SELECT pid, backend_type, application_name FROM pg_stat_activity WHERE datname = $1 OR datname IS NULL`,
-    [DB_NAME],
-  )).rows;
-  return rows.map((r) => ({ pid: r.pid, group: r.backend_type === 'client backend' ? `pg:${r.application_name || 'client'}` : 'pg:server' }));
-}
-
-/** A snapshot of CPU seconds by group; `diff` gives what each group used since. */
-async function cpuSnapshot(db, named) {
-  const procs = [...named, ...(await pgProcesses(db))];
-  const at = new Map();
-  for (const p of procs) at.set(p.pid, { group: p.group, cpu: cpuOf(p.pid) });
-  return {
-    async diff() {
-      const after = [...named, ...(await pgProcesses(db))];
-      const used = {};
-      for (const p of after) {
-        const now = cpuOf(p.pid);
-        if (now === null) continue;
-        const before = at.get(p.pid);
-        const d = now - (before && before.cpu !== null ? before.cpu : 0); // a process born in the window counts whole
-        used[p.group] = (used[p.group] || 0) + d;
-      }
-      return used;
-    },
-  };
-}
-
-const fmtCpu = (used) =>
-  Object.entries(used)
-    .filter(([, v]) => v >= 0.005)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
-    .join(', ');
-
-// ---------- child processes ----------
-
-const children = [];
-
-function spawnApp(app, env, logDir) {
-  const main = path.join(ROOT, 'dist', 'apps', app, 'main.js');
-  if (!fs.existsSync(main)) throw new Error(`${main} is missing: build first (npm run build)`);
-  const logFile = path.join(logDir, `${app}.log`);
-  const log = fs.createWriteStream(logFile);
-  const child = spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  const proc = { app, child, logFile, main, exited: new Promise((r) => child.once('exit', (code, signal) => r({ code, signal }))) };
-  proc.exited.then(({ code, signal }) => {
-    if (!stopping) console.error(`! ${app} (pid ${child.pid}) exited early: code ${code} signal ${signal}; log: ${logFile}`);
-  });
-  children.push(proc);
-  return proc;
-}
-
-let stopping = false;
-async function stopChildren() {
-  stopping = true;
-  await Promise.all(
-    children.map(async (p) => {
-      if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-      p.child.kill('SIGTERM');
-      const done = await Promise.race([p.exited.then(() => true), sleep(10_000).then(() => false)]);
-      if (!done) {
-        p.child.kill('SIGKILL');
-        await p.exited;
-      }
-    }),
-  );
-}
-
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
-    console.error(`\n${sig}: stopping the apps`);
-    stopChildren().finally(() => process.exit(130));
-  });
-}
-
-// ---------- HTTP through the gateway ----------
-
-async function call(base, key, method, p, body) {
-  const headers = { authorization: `Bearer ${key}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(base + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new Error(`${method} ${p} answered HTTP ${res.status} with non-JSON: ${text.slice(0, 200)}`);
-  }
-  return { status: res.status, body: json };
-}
-
-async function waitForHealth(base, procs, limitMs = 90_000) {
-  const until = Date.now() + limitMs;
-  let last = 'no answer';
-  while (Date.now() < until) {
-    for (const p of procs) {
-      if (p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`${p.app} exited while booting; see ${p.logFile}`);
-    }
-    try {
-      const res = await fetch(`${base}/health`);
-      const body = await res.json();
-      const d = body.data || {};
-      // Only gateway + card-service run: /health answers 503 (points, dashboard down); what matters is these.
-      if (d.postgres === 'up' && d.redis === 'up' && d.services && d.services.card && d.services.card.status === 'up') return d;
-      last = JSON.stringify({ postgres: d.postgres, redis: d.redis, card: d.services && d.services.card });
-    } catch (err) {
-      last = err.message;
-    }
-    await sleep(250);
-  }
-  throw new Error(`gateway /health did not report card-service up within ${limitMs / 1000} s: ${last}`);
-}
-
-// ---------- stores ----------
-
-async function resetStores() {
-  const admin = new Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${DB_NAME}`);
-  await admin.end();
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  await redis.flushdb();
-  redis.disconnect();
-}
-
-async function pgSettings(db) {
-  const rows = (await db.query(
-    `SELECT name, setting, unit FROM pg_settings
-      WHERE name IN ('shared_buffers', 'synchronous_commit', 'max_wal_size', 'wal_level', 'fsync', 'full_page_writes')`,
-  )).rows;
-  return rows.map((r) => `${r.name}=${r.setting}${r.unit ? r.unit : ''}`).join(' ');
-}
+const cpuSnapshot = (db, named) => lib.cpuSnapshot(db, DB_NAME, named);
+const resetStores = () => lib.resetStores(DB_NAME, REDIS_URL);
+lib.stopOnSignals();
 
 /**
  * The floor: the same rows written by one INSERT ... SELECT inside PostgreSQL, no client,

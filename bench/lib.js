@@ -1,0 +1,251 @@
+'use strict';
+/**
+ * Helpers shared by the benchmarks of bench/ (stock.js, claim.js): formatting, CPU time of
+ * processes, the apps as child processes, HTTP through the gateway, resetting the stores.
+ *
+ * Environment: BENCH_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres),
+ * BENCH_REDIS_URL (default redis://127.0.0.1:6379).
+ */
+const { spawn } = require('node:child_process');
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { Client } = require('pg');
+const Redis = require('ioredis');
+
+const ROOT = path.resolve(__dirname, '..');
+const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_BASE_URL = (process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379').replace(/\/\d*$/, '');
+
+/** URL of database `name` on the admin URL's server. */
+const databaseUrl = (name) => PG_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
+/** URL of Redis logical db `n`. */
+const redisUrl = (n) => `${REDIS_BASE_URL}/${n}`;
+
+// ---------- small helpers ----------
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const now = () => performance.now();
+const fmt = (n, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const secs = (ms) => (ms === null || ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(3)} s`);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+function sha(file) {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 12);
+}
+
+const machineLine = () =>
+  `machine: ${os.cpus().length} cpu (${os.cpus()[0].model.trim()}), load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`;
+
+// ---------- CPU time of processes (less sensitive than wall time to a busy machine) ----------
+
+const TICKS_PER_S = 100; // USER_HZ on Linux
+
+/** utime + stime of a process in seconds, or null when it is gone / not Linux. */
+function cpuOf(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+  } catch {
+    return null;
+  }
+}
+
+/** PostgreSQL processes that work for this run: backends of our database and the server's own (WAL writer, checkpointer...). */
+async function pgProcesses(db, dbName) {
+  const rows = (await db.query(
+    `SELECT pid, backend_type, application_name FROM pg_stat_activity WHERE datname = $1 OR datname IS NULL`,
+    [dbName],
+  )).rows;
+  return rows.map((r) => ({ pid: r.pid, group: r.backend_type === 'client backend' ? `pg:${r.application_name || 'client'}` : 'pg:server' }));
+}
+
+/** A snapshot of CPU seconds by group; `diff` gives what each group used since. */
+async function cpuSnapshot(db, dbName, named) {
+  const procs = [...named, ...(await pgProcesses(db, dbName))];
+  const at = new Map();
+  for (const p of procs) at.set(p.pid, { group: p.group, cpu: cpuOf(p.pid) });
+  return {
+    async diff() {
+      const after = [...named, ...(await pgProcesses(db, dbName))];
+      const used = {};
+      for (const p of after) {
+        const now = cpuOf(p.pid);
+        if (now === null) continue;
+        const before = at.get(p.pid);
+        const d = now - (before && before.cpu !== null ? before.cpu : 0); // a process born in the window counts whole
+        used[p.group] = (used[p.group] || 0) + d;
+      }
+      return used;
+    },
+  };
+}
+
+const fmtCpu = (used) =>
+  Object.entries(used)
+    .filter(([, v]) => v >= 0.005)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ');
+
+// ---------- child processes ----------
+
+const children = [];
+let stopping = false;
+
+/** Boots dist/apps/<app>/main.js with `env`; output goes to <logDir>/<label>.log. */
+function spawnApp(app, env, logDir, label = app) {
+  const main = path.join(ROOT, 'dist', 'apps', app, 'main.js');
+  if (!fs.existsSync(main)) throw new Error(`${main} is missing: build first (npm run build)`);
+  const logFile = path.join(logDir, `${label}.log`);
+  const log = fs.createWriteStream(logFile);
+  const child = spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  const proc = { app: label, child, logFile, main, exited: new Promise((r) => child.once('exit', (code, signal) => r({ code, signal }))) };
+  proc.exited.then(({ code, signal }) => {
+    if (!stopping) console.error(`! ${label} (pid ${child.pid}) exited early: code ${code} signal ${signal}; log: ${logFile}`);
+  });
+  children.push(proc);
+  return proc;
+}
+
+/** Registers a process that stopChildren ends too (same shape as spawnApp's answer). */
+function adoptChild(label, child, logFile = null) {
+  const proc = { app: label, child, logFile, main: null, exited: new Promise((r) => child.once('exit', (code, signal) => r({ code, signal }))) };
+  children.push(proc);
+  return proc;
+}
+
+const isGone = (p) => p.child.exitCode !== null || p.child.signalCode !== null;
+
+async function stopChildren() {
+  stopping = true;
+  await Promise.all(
+    children.map(async (p) => {
+      if (isGone(p)) return;
+      p.child.kill('SIGTERM');
+      const done = await Promise.race([p.exited.then(() => true), sleep(10_000).then(() => false)]);
+      if (!done) {
+        p.child.kill('SIGKILL');
+        await p.exited;
+      }
+    }),
+  );
+}
+
+/** On Ctrl-C or SIGTERM: stop the children, exit 130. */
+function stopOnSignals() {
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, () => {
+      console.error(`\n${sig}: stopping the apps`);
+      stopChildren().finally(() => process.exit(130));
+    });
+  }
+}
+
+// ---------- HTTP through the gateway ----------
+
+async function call(base, key, method, p, body) {
+  const headers = { authorization: `Bearer ${key}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(base + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${method} ${p} answered HTTP ${res.status} with non-JSON: ${text.slice(0, 200)}`);
+  }
+  return { status: res.status, body: json };
+}
+
+/**
+ * Waits until the gateway's /health reports PostgreSQL, Redis and the card service up (and,
+ * with `cardInstances`, at least that many card-service instances that answer requests).
+ */
+async function waitForHealth(base, procs, limitMs = 90_000, { cardInstances = 0 } = {}) {
+  const until = Date.now() + limitMs;
+  let last = 'no answer';
+  while (Date.now() < until) {
+    for (const p of procs) {
+      if (isGone(p)) throw new Error(`${p.app} exited while booting; see ${p.logFile}`);
+    }
+    try {
+      const res = await fetch(`${base}/health`);
+      const body = await res.json();
+      const d = body.data || {};
+      const card = d.services && d.services.card;
+      const serving = card && Array.isArray(card.instances) ? card.instances.filter((i) => i.role !== 'worker').length : 0;
+      // Only gateway + card-service run: /health answers 503 (points, dashboard down); what matters is these.
+      if (d.postgres === 'up' && d.redis === 'up' && card && card.status === 'up' && serving >= cardInstances) return d;
+      last = JSON.stringify({ postgres: d.postgres, redis: d.redis, card });
+    } catch (err) {
+      last = err.message;
+    }
+    await sleep(250);
+  }
+  throw new Error(`gateway /health did not report card-service up within ${limitMs / 1000} s: ${last}`);
+}
+
+// ---------- stores ----------
+
+/** Drops and creates database `dbName`, flushes the Redis logical db of `redisDbUrl`. */
+async function resetStores(dbName, redisDbUrl) {
+  const admin = new Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+  const redis = new Redis(redisDbUrl, { maxRetriesPerRequest: 1 });
+  await redis.flushdb();
+  redis.disconnect();
+}
+
+async function pgSettings(db, extra = []) {
+  const names = ['shared_buffers', 'synchronous_commit', 'max_wal_size', 'wal_level', 'fsync', 'full_page_writes', ...extra];
+  const rows = (await db.query(`SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1) ORDER BY name`, [names])).rows;
+  return rows.map((r) => `${r.name}=${r.setting}${r.unit ? r.unit : ''}`).join(' ');
+}
+
+module.exports = {
+  ROOT,
+  PG_ADMIN_URL,
+  REDIS_BASE_URL,
+  databaseUrl,
+  redisUrl,
+  sleep,
+  now,
+  fmt,
+  secs,
+  freePort,
+  sha,
+  machineLine,
+  cpuOf,
+  pgProcesses,
+  cpuSnapshot,
+  fmtCpu,
+  children,
+  spawnApp,
+  adoptChild,
+  isGone,
+  stopChildren,
+  stopOnSignals,
+  call,
+  waitForHealth,
+  resetStores,
+  pgSettings,
+};
