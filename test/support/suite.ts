@@ -70,8 +70,8 @@ export interface SuiteOptions {
   controlClock?: boolean;
 }
 
-/** The Redis key through which a suite moves its processes' clocks (see ControlledClock). */
-export const CLOCK_KEY = 'loyalty:test-clock';
+/** The Redis key (and pub/sub channel) through which a suite moves its processes' clocks (see ControlledClock). */
+const CLOCK_KEY_PREFIX = 'loyalty:test-clock';
 
 export class Suite {
   readonly rootKey = `root-${Math.random().toString(36).slice(2)}`;
@@ -125,7 +125,7 @@ export class Suite {
       PORT: String(this.port),
       HOST: '127.0.0.1',
       DB_POOL_SIZE: '10',
-      ...(this.opts.controlClock ? { CLOCK_CONTROL_KEY: CLOCK_KEY } : {}),
+      ...(this.opts.controlClock ? { CLOCK_CONTROL_KEY: this.clockKey } : {}),
       ...this.opts.env,
       ...extra,
     };
@@ -229,16 +229,21 @@ export class Suite {
     });
   }
 
+  /** Pub/sub channels are shared by every logical database of a Redis server: each suite has its own. */
+  get clockKey(): string {
+    return `${CLOCK_KEY_PREFIX}:${this.opts.name}`;
+  }
+
   /**
    * Moves the clock of every process with a controlled clock to `offsetMs` from real time
    * (0: back to real time) and waits until each live one has applied it. Needs controlClock.
    */
   async setClock(offsetMs: number): Promise<void> {
     if (!this.opts.controlClock) throw new Error('setClock needs Suite.start({ controlClock: true })');
-    await this.redis.set(CLOCK_KEY, String(offsetMs));
+    await this.redis.set(this.clockKey, String(offsetMs));
     await this.eventually(`every process to move its clock by ${offsetMs} ms`, async () => {
-      const listening = Number(await this.redis.publish(CLOCK_KEY, String(offsetMs)));
-      const seen = Object.values(await this.redis.hgetall(`${CLOCK_KEY}:seen`));
+      const listening = Number(await this.redis.publish(this.clockKey, String(offsetMs)));
+      const seen = Object.values(await this.redis.hgetall(`${this.clockKey}:seen`));
       return listening > 0 && seen.filter((v) => v === String(offsetMs)).length >= listening ? true : undefined;
     }, 10_000, 50);
   }

@@ -20,8 +20,12 @@ import { MemberRepository } from './member.repository';
 
 const CLAIMED = '领券成功';
 
-/** Batches in flight at once in this process: while one waits for a card lock, the next one gets ready. */
-const PARALLEL_BATCHES = 2;
+/**
+ * Batches in flight at once in this process: one holding its cards' locks, and the next
+ * one getting ready behind it (begun, receipts written). The next batch starts only once
+ * the previous one holds its locks, so claims arriving meanwhile gather into it.
+ */
+const MAX_BATCHES = 2;
 
 /** The answer to one claim, or (for a copy that must go through another batch) its promise. */
 type Answer = Envelope<ClaimedCodeView[]> | Promise<Envelope<ClaimedCodeView[]>>;
@@ -46,6 +50,8 @@ export class ClaimService {
   private readonly log = new Logger(ClaimService.name);
   private readonly waiting: Pending[] = [];
   private running = 0;
+  /** A batch has begun and does not hold its locks yet. */
+  private preparing = false;
 
   constructor(
     private readonly db: DataSource,
@@ -76,11 +82,20 @@ export class ClaimService {
   }
 
   private pump(): void {
-    while (this.running < PARALLEL_BATCHES && this.waiting.length) {
+    while (this.running < MAX_BATCHES && !this.preparing && this.waiting.length) {
       const batch = this.waiting.splice(0, this.cfg.claimBatchMax);
       this.running++;
-      void this.runBatch(batch).finally(() => {
+      this.preparing = true;
+      let locked = false;
+      const onLocked = () => {
+        if (locked) return;
+        locked = true;
+        this.preparing = false;
+        this.pump();
+      };
+      void this.runBatch(batch, onLocked).finally(() => {
         this.running--;
+        onLocked();
         this.pump();
       });
     }
@@ -90,21 +105,23 @@ export class ClaimService {
    * Runs a batch; when its transaction fails as a whole (a deadlock, a lost connection),
    * each claim is tried again alone, so one bad claim cannot fail the others.
    */
-  private async runBatch(batch: Pending[]): Promise<void> {
+  private async runBatch(batch: Pending[], onLocked: () => void): Promise<void> {
     try {
-      const answers = await this.claimAll(batch.map((p) => p.receipt));
+      const started = performance.now();
+      const answers = await this.claimAll(batch.map((p) => p.receipt), onLocked);
+      this.log.verbose(`claim batch of ${batch.length} in ${(performance.now() - started).toFixed(1)} ms (${this.waiting.length} waiting)`);
       batch.forEach((p, i) => p.resolve(answers[i]));
     } catch (err) {
       if (batch.length === 1) return batch[0].reject(err);
       this.log.warn(`claim batch of ${batch.length} failed (${(err as Error).message}); trying each alone`);
       for (const p of batch) {
-        await this.claimAll([p.receipt]).then((a) => p.resolve(a[0]), p.reject);
+        await this.claimAll([p.receipt], onLocked).then((a) => p.resolve(a[0]), p.reject);
       }
     }
   }
 
   /** One transaction for all these claims; answers in the same order. */
-  private async claimAll(receipts: Receipt[]): Promise<Answer[]> {
+  private async claimAll(receipts: Receipt[], onLocked: () => void = () => undefined): Promise<Answer[]> {
     // The same received_id twice in one batch: the first one claims, the others repeat its answer.
     const leaders = new Map<string, Receipt>();
     for (const r of receipts) if (!leaders.has(key(r.crm_id, r.received_id))) leaders.set(key(r.crm_id, r.received_id), r);
@@ -112,7 +129,7 @@ export class ClaimService {
     const decided = await this.db.transaction(async (em) => {
       const owned = await this.claims.insertReceipts(em, [...leaders.values()], now);
       const mine = [...leaders.values()].filter((r) => owned.has(key(r.crm_id, r.received_id)));
-      const decisions = await this.decide(em, mine, now);
+      const decisions = await this.decide(em, mine, now, onLocked);
       const refused = mine.filter((r) => 'refused' in decisions.get(key(r.crm_id, r.received_id))!);
       await this.claims.deleteReceipts(em, refused);
       const issued = await this.write(em, mine, decisions, now);
@@ -140,10 +157,11 @@ export class ClaimService {
   }
 
   /** Decides each claim in order against the locked cards and the members' counts. */
-  private async decide(em: EntityManager, mine: Receipt[], now: Date): Promise<Map<string, Decision>> {
+  private async decide(em: EntityManager, mine: Receipt[], now: Date, onLocked: () => void): Promise<Map<string, Decision>> {
     const cardKeys = new Map<string, { crm_id: string; card_id: string }>();
     for (const r of mine) for (const cardId of Object.keys(r.card_info)) cardKeys.set(key(r.crm_id, cardId), { crm_id: r.crm_id, card_id: cardId });
     const cards = cardKeys.size ? await this.claims.lockCards(em, [...cardKeys.values()]) : new Map<string, ClaimCard>();
+    onLocked();
     const pairs = new Map<string, { crm_id: string; card_id: string; member_no: string }>();
     for (const r of mine) {
       for (const cardId of Object.keys(r.card_info)) {

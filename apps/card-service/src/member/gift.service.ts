@@ -7,6 +7,7 @@ import {
   fail,
   MemberCodeView,
   ok,
+  originalPresent,
   PresentIdMsg,
   PresentListMsg,
   PresentMsg,
@@ -57,7 +58,7 @@ export class GiftService {
       const stored = await this.members.payloadHashOf('member_present', 'present_id', m.crm_id, presentId);
       if (stored !== hash) return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `present_id ${presentId} was used before with another payload`);
     }
-    return ok((await this.members.present(m.crm_id, presentId, this.cfg.appTz))!, '转增成功');
+    return ok(originalPresent((await this.members.present(m.crm_id, presentId, this.cfg.appTz))!), '转增成功');
   }
 
   /**

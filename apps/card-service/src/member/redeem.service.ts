@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CodeStatus, Envelope, ErrorCode, fail, ok, RedeemIdMsg, RedeemMsg, RedeemView, unusableAt } from '@app/domain';
+import { CodeStatus, Envelope, ErrorCode, fail, ok, originalRedeem, RedeemIdMsg, RedeemMsg, RedeemView, unusableAt } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
 import { payloadHash } from '../stock/stock.service';
 import { STATUS_WORD } from './claim.service';
@@ -49,7 +49,7 @@ export class RedeemService {
       const stored = await this.members.payloadHashOf('member_redeem', 'redeem_id', m.crm_id, m.redeem_id);
       if (stored !== hash) return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `redeem_id ${m.redeem_id} was used before with another payload`);
     }
-    return ok((await this.members.redeemRecord(m.crm_id, m.redeem_id, this.cfg.appTz))!, '核销成功');
+    return ok(originalRedeem((await this.members.redeemRecord(m.crm_id, m.redeem_id, this.cfg.appTz))!), '核销成功');
   }
 
   /**

@@ -90,3 +90,17 @@ export interface Page<T> {
   total: number;
   result: T[];
 }
+
+/**
+ * What present answered when it made the gift: the record before anyone accepted it or it
+ * went back. A repeat of the request gets this same answer, whatever became of the gift
+ * since (present_detail tells its state).
+ */
+export function originalPresent(p: PresentView): PresentView {
+  return { ...p, to_member_no: null, received_time: null, go_back_time: null, update_time: p.create_time };
+}
+
+/** What redeem answered: the redemption before any rollback. A repeat gets this same answer. */
+export function originalRedeem(r: RedeemView): RedeemView {
+  return { ...r, rollback_status: 0, rollback_time: null };
+}

@@ -32,7 +32,8 @@ export class RedisStreamsClient extends ClientProxy {
         // Reconnect once connected; a first connection that fails ends (no retry loop left behind).
         let connected = false;
         const options = { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: (times: number) => (connected ? Math.min(times * 50, 2_000) : null) };
-        this.pub = new Redis(this.opts.redisUrl, options);
+        // Requests sent in one tick leave in one write.
+        this.pub = new Redis(this.opts.redisUrl, { ...options, enableAutoPipelining: true });
         this.sub = new Redis(this.opts.redisUrl, options);
         this.sub.on('message', (_channel: string, message: string) => this.onReply(message));
         await Promise.all([this.pub.connect(), this.sub.connect()]);

@@ -62,8 +62,9 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
 
   async listen(callback: (err?: unknown) => void): Promise<void> {
     try {
-      this.cmd = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null });
-      this.reader = this.cmd.duplicate();
+      // Replies and acknowledgements of the requests finished in one tick leave in one write.
+      this.cmd = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+      this.reader = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null });
       await this.ensureGroup();
       const beat = Math.max(100, Math.floor(this.opts.claimIdleMs / 3));
       this.timers.push(setInterval(() => void this.heartbeat(), beat));
@@ -196,12 +197,14 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     } catch {
       this.log.error(`dropping unreadable entry ${entryId}`);
     }
+    const done = this.cmd!.multi();
     if (packet && Date.now() <= packet.deadline) {
       const reply = await this.handle(packet);
-      if (packet.reply && reply) await this.cmd!.publish(packet.reply, JSON.stringify(reply));
+      // The reply goes out before the acknowledgement, in the same transaction.
+      if (packet.reply && reply) done.publish(packet.reply, JSON.stringify(reply));
       this.opts.onProcessed?.();
     }
-    await this.cmd!.multi().xack(this.stream, this.group, entryId).xdel(this.stream, entryId).exec();
+    await done.xack(this.stream, this.group, entryId).xdel(this.stream, entryId).exec();
   }
 
   private async handle(packet: RequestPacket): Promise<ReplyPacket | null> {
