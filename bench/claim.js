@@ -48,7 +48,7 @@ const { Client } = require('pg');
 const EXAMPLE_CARD = require('../libs/domain/src/card/card.example.json');
 const lib = require('./lib');
 
-const { sleep, now, fmt, secs, freePort, sha, fmtCpu, children, spawnApp, adoptChild, isGone, stopChildren, call, waitForHealth, pgSettings } = lib;
+const { appEnv, sleep, now, fmt, secs, freePort, sha, fmtCpu, children, spawnApp, adoptChild, isGone, stopChildren, call, waitForHealth, pgSettings } = lib;
 const DB_NAME = 'bench_claim';
 const REDIS_DB = 13;
 const CRM_ID = 'crm_bench';
@@ -371,19 +371,12 @@ async function main() {
 
   await resetStores();
   const pass = (name) => (process.env[name] ? { [name]: process.env[name] } : {});
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: 'production',
-    DATABASE_URL,
-    REDIS_URL,
-    CRM_ROOT_API_KEY: rootKey,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DB_POOL_SIZE: process.env.DB_POOL_SIZE || '10',
+  const env = appEnv({ databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, rootKey, port }, {
+    ...pass('DB_POOL_SIZE'),
     ...pass('RPC_CONCURRENCY'),
     ...pass('RPC_TIMEOUT_MS'),
-  };
+    ...pass('CLAIM_BATCH_MAX'),
+  });
   const gateway = spawnApp('gateway', env, logDir);
   const cards = [];
   for (let i = 1; i <= opts.cardReplicas; i++) cards.push(spawnApp('card-service', env, logDir, opts.cardReplicas === 1 ? 'card-service' : `card-service-${i}`));

@@ -221,7 +221,24 @@ async function pgSettings(db, extra = []) {
   return rows.map((r) => `${r.name}=${r.setting}${r.unit ? r.unit : ''}`).join(' ');
 }
 
+/** The environment of the apps a benchmark boots: its own database and Redis db, a known root key, and `extra`. */
+function appEnv({ databaseUrl, redisUrl, rootKey, port }, extra = {}) {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    CRM_ROOT_API_KEY: rootKey,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DB_POOL_SIZE: '10',
+    ...extra,
+  };
+}
+
 module.exports = {
+  appEnv,
   ROOT,
   PG_ADMIN_URL,
   REDIS_BASE_URL,

@@ -36,7 +36,7 @@ const Redis = require('ioredis');
 const EXAMPLE_CARD = require('../libs/domain/src/card/card.example.json');
 const lib = require('./lib');
 
-const { sleep, now, fmt, secs, freePort, sha, fmtCpu, children, spawnApp, stopChildren, call, waitForHealth, pgSettings } = lib;
+const { appEnv, sleep, now, fmt, secs, freePort, sha, fmtCpu, children, spawnApp, stopChildren, call, waitForHealth, pgSettings } = lib;
 const DB_NAME = 'bench_stock';
 const REDIS_DB = 14;
 const CRM_ID = 'crm_bench';
@@ -202,18 +202,7 @@ async function main() {
   console.log(`logs: ${logDir}`);
 
   await resetStores();
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: 'production',
-    DATABASE_URL,
-    REDIS_URL,
-    CRM_ROOT_API_KEY: rootKey,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DB_POOL_SIZE: '10',
-    ...(opts.batchSize ? { STOCK_BATCH_SIZE: String(opts.batchSize) } : {}),
-  };
+  const env = appEnv({ databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, rootKey, port }, opts.batchSize ? { STOCK_BATCH_SIZE: String(opts.batchSize) } : {});
   const procs = [spawnApp('gateway', env, logDir), spawnApp('card-service', env, logDir)];
   console.log(`dist: gateway ${sha(procs[0].main)}, card-service ${sha(procs[1].main)} (sha256 prefix of main.js)`);
   const bootT0 = now();
