@@ -37,7 +37,7 @@
  *
  * Environment: BENCH_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres),
  * BENCH_REDIS_URL (default redis://127.0.0.1:6379). DB_POOL_SIZE (default 10),
- * RPC_CONCURRENCY and RPC_TIMEOUT_MS are passed to the apps when set.
+ * RPC_CONCURRENCY, RPC_TIMEOUT_MS and CLAIM_BATCH_MAX are passed to the apps when set.
  */
 const { fork } = require('node:child_process');
 const { createHash, randomBytes } = require('node:crypto');
