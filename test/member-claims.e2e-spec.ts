@@ -503,6 +503,12 @@ describe('member claims', () => {
       expect(rows).toEqual([...returned].sort().map((c) => ({ card_code: c, is_reversed: 1 })));
       const [receipt] = await s.sql(`SELECT is_reversed FROM card.member_receive WHERE crm_id = $1 AND received_id = 'rev-1'`, [crmId]);
       expect(receipt.is_reversed).toBe(1);
+      // Reads say the claim was reversed (7), not usable: the code is no longer the member's.
+      const detail = await s.get(`/api/crm/card/${crmId}/member/card_detail?member_no=m-rev&card_id=${cardId}&card_code=${returned[0]}`);
+      expect(detail.body.data).toMatchObject({ card_code: returned[0], code_status: 7, is_reversed: 1 });
+      const listed = await s.get(`/api/crm/card/${crmId}/member/card_list?member_no=m-rev&code_status=7`);
+      expect(listed.body.data.result.map((r: { card_code: string }) => r.card_code).sort()).toEqual([...returned].sort());
+      expect((await s.get(`/api/crm/card/${crmId}/member/card_list?member_no=m-rev&code_status=1`)).body.data.total).toBe(0);
 
       // The member's limit is given back: two codes again, then no more.
       const second = await receive(crmId, { received_id: 'rev-2', member_no: 'm-rev', out_str: 'rev', card_info: { [cardId]: 2 } });
@@ -610,6 +616,33 @@ describe('member claims', () => {
   });
 
   // Last: two card-service instances, then one is killed.
+  describe('tenants', () => {
+    it("a claim of one tenant does not wait for a card lock held in another tenant", async () => {
+      const cardA = await stockedCard('mc_lane_a', 5);
+      const cardB = await stockedCard('mc_lane_b', 5);
+      // Another transaction holds tenant A's card row (as a long stock batch would).
+      const { Client } = await import('pg');
+      const holder = new Client({ connectionString: s.databaseUrl });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`SELECT 1 FROM card.card_info WHERE crm_id = 'mc_lane_a' AND card_id = $1 FOR UPDATE`, [cardA]);
+        const waitingA = receive('mc_lane_a', { received_id: 'lane-a', member_no: 'm-a', out_str: 'lane', card_info: { [cardA]: 1 } });
+        // Tenant B's claim is answered while A's card is still locked (A's claim cannot be).
+        const b = await receive('mc_lane_b', { received_id: 'lane-b', member_no: 'm-b', out_str: 'lane', card_info: { [cardB]: 1 } });
+        expect(b.status).toBe(200);
+        expect(b.body.data).toHaveLength(1);
+        expect(await cardState('mc_lane_a', cardA)).toMatchObject({ received: 0 });
+        await holder.query('COMMIT');
+        const a = await waitingA;
+        expect(a.status).toBe(200);
+        expect(a.body.data).toHaveLength(1);
+      } finally {
+        await holder.end();
+      }
+    });
+  });
+
   describe('two card-service instances', () => {
     beforeAll(async () => {
       s.spawn('card-service');

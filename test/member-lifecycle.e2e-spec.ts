@@ -220,6 +220,24 @@ describe('member coupon lifecycle', () => {
       expectError(await presentReceive(friend, 'no-such-gift'), 404, 40406);
     });
 
+    it('answers concurrent repeats of an accepted gift alike, with the row as it was accepted, however the code changed since', async () => {
+      const card = await createCard();
+      const giver = uid('giver');
+      const friend = uid('friend');
+      const [code] = await claim(card, giver);
+      const presentId = (await present(giver, card, code)).body.data.present_id as string;
+      const accepted = await presentReceive(friend, presentId);
+      expect(accepted.body).toMatchObject({ code: 0, data: { code_status: 1 } });
+      expect((await redeem(friend, card, code)).body).toMatchObject({ code: 0 });
+      // More repeats at once than the service has database connections: none may wait on another's lock.
+      const repeats = await Promise.all(Array.from({ length: 24 }, () => presentReceive(friend, presentId)));
+      for (const r of repeats) {
+        expect(r.status).toBe(200);
+        expect(r.body).toEqual(accepted.body);
+      }
+      expect((await cardDetail(friend, card, code, presentId)).body.data).toMatchObject({ code_status: 3 });
+    });
+
     it('lets exactly one of several friends racing for a gift accept it', async () => {
       const card = await createCard();
       const giver = uid('giver');

@@ -14,3 +14,4 @@ export * from './card/card.ids';
 export * from './card/member.rules';
 export * from './card/member.dto';
 export * from './card/member.view';
+export * from './idempotency';

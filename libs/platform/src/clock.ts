@@ -47,7 +47,8 @@ export class ControlledClock extends Clock {
     return new Date(Date.now() + this.offsetMs);
   }
 
-  close(): void {
+  /** Nest calls this when the module stops: the clock's Redis connections go with it. */
+  onModuleDestroy(): void {
     this.sub.disconnect();
     this.cmd.disconnect();
   }

@@ -13,7 +13,13 @@ export function dataSourceOptions(cfg: AppConfig, schema: string, migrations: Mi
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'each',
     logging: ['error'],
-    extra: { max: cfg.dbPoolSize, application_name: appName },
+    extra: {
+      max: cfg.dbPoolSize,
+      application_name: appName,
+      // Waiting for a pooled connection, or holding a transaction open while idle, has a limit: neither may hang a process.
+      connectionTimeoutMillis: 15_000,
+      idle_in_transaction_session_timeout: 60_000,
+    },
   };
 }
 

@@ -9,3 +9,4 @@ export * from './transport/protocol';
 export * from './transport/redis-streams.server';
 export * from './transport/redis-streams.client';
 export * from './ping.controller';
+export * from './transport/request-context';

@@ -56,6 +56,11 @@ describe('member contracts', () => {
     expect(m).toMatchObject({ crm_id: 'instance_id22222222', present_id: 'p-1', presant_extra: 'x' });
   });
 
+  it('present on the service side needs the present_id the gateway mints', async () => {
+    const result = await checkContract(PresentMsg, { ...present, presant_extra: 'x', crm_id: 'instance_id22222222' });
+    expect(violations(result).map((v) => v.field)).toEqual(['present_id']);
+  });
+
   it('redeem needs every field of the spec', async () => {
     const names = violations(await checkContract(RedeemDto, {})).map((v) => v.field);
     expect(names.sort()).toEqual(['card_code', 'card_id', 'member_no', 'redeem_channel', 'redeem_extra', 'redeem_id']);
@@ -64,7 +69,8 @@ describe('member contracts', () => {
   it.each<[Record<string, unknown>, Violation | null]>([
     [{ member_no: 'm', code_status: '1', page_id: '2', page_size: '20' }, null],
     [{ member_no: 'm', code_status: '6' }, null],
-    [{ member_no: 'm', code_status: '7' }, { field: 'code_status', message: 'code_status must be one of the following values: 1, 2, 3, 4, 5, 6' }],
+    [{ member_no: 'm', code_status: '7' }, null],
+    [{ member_no: 'm', code_status: '8' }, { field: 'code_status', message: 'code_status must be one of the following values: 1, 2, 3, 4, 5, 6, 7' }],
     [{ member_no: 'm', page_size: '101' }, { field: 'page_size', message: 'page_size must not be greater than 100' }],
     [{ code_status: '1' }, { field: 'member_no', message: 'member_no must be a string' }],
   ])('card_list query %j', async (query, violation) => {

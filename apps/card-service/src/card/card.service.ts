@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CardIdMsg, CardView, CreateCardMsg, Envelope, ErrorCode, fail, GenerateType, ListCardsMsg, newCardId, ok } from '@app/domain';
+import { CardIdMsg, CardView, CreateCardMsg, Envelope, ErrorCode, fail, GenerateType, ListCardsMsg, newCardId, ok, payloadHash } from '@app/domain';
 import { AppConfig, CONFIG } from '@app/platform';
 import { CardRepository } from './card.repository';
-import { payloadHash, StockService } from '../stock/stock.service';
+import { StockService } from '../stock/stock.service';
 import { StockQueue } from '../stock/stock.queue';
 
 /** The stock job a new card starts with. */

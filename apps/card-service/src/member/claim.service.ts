@@ -12,9 +12,10 @@ import {
   ReceiveDetailItem,
   ReceivedIdMsg,
   ReceiveMsg,
+  STATUS_WORD,
+  payloadHash,
 } from '@app/domain';
-import { AppConfig, Clock, CONFIG } from '@app/platform';
-import { payloadHash } from '../stock/stock.service';
+import { AppConfig, Clock, CONFIG, requestDeadline } from '@app/platform';
 import { ClaimCard, claimKey as key, ClaimRepository, Grant, Receipt } from './claim.repository';
 import { MemberRepository } from './member.repository';
 
@@ -32,9 +33,24 @@ type Answer = Envelope<ClaimedCodeView[]> | Promise<Envelope<ClaimedCodeView[]>>
 
 interface Pending {
   receipt: Receipt;
+  /** Unix ms after which the caller no longer waits (the transport request's deadline). */
+  deadline: number | undefined;
   resolve: (answer: Answer) => void;
   reject: (err: unknown) => void;
 }
+
+/** The claims of one tenant: batches never mix tenants, so no tenant's claims wait for another tenant's card locks. */
+interface Lane {
+  waiting: Pending[];
+  running: number;
+  /** A batch has begun and does not hold its locks yet. */
+  preparing: boolean;
+}
+
+/** Codes one batch hands out at most (a claim may ask for 20 cards x 100 codes): the card locks are held briefly. */
+const MAX_BATCH_CODES = 2_000;
+
+const codesAsked = (r: Receipt) => Object.values(r.card_info).reduce((a, n) => a + n, 0);
 
 /** What one claim of a batch came to, decided in memory under the batch's locks. */
 type Decision = { granted: Grant[] } | { refused: Envelope<never> };
@@ -48,10 +64,7 @@ type Decision = { granted: Grant[] } | { refused: Envelope<never> };
 @Injectable()
 export class ClaimService {
   private readonly log = new Logger(ClaimService.name);
-  private readonly waiting: Pending[] = [];
-  private running = 0;
-  /** A batch has begun and does not hold its locks yet. */
-  private preparing = false;
+  private readonly lanes = new Map<string, Lane>();
 
   constructor(
     private readonly db: DataSource,
@@ -71,45 +84,64 @@ export class ClaimService {
       card_info: m.card_info,
       payload_hash: payloadHash({ op: 'receive', member_no: m.member_no, out_str: m.out_str, card_info: cardInfo }),
     };
-    return this.enqueue(receipt);
+    return this.enqueue(receipt, requestDeadline.getStore());
   }
 
-  private enqueue(receipt: Receipt): Promise<Envelope<ClaimedCodeView[]>> {
+  private enqueue(receipt: Receipt, deadline?: number): Promise<Envelope<ClaimedCodeView[]>> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ receipt, resolve, reject });
-      this.pump();
+      let lane = this.lanes.get(receipt.crm_id);
+      if (!lane) this.lanes.set(receipt.crm_id, (lane = { waiting: [], running: 0, preparing: false }));
+      lane.waiting.push({ receipt, deadline, resolve, reject });
+      this.pump(receipt.crm_id, lane);
     });
   }
 
-  private pump(): void {
-    while (this.running < MAX_BATCHES && !this.preparing && this.waiting.length) {
-      const batch = this.waiting.splice(0, this.cfg.claimBatchMax);
-      this.running++;
-      this.preparing = true;
+  private pump(crmId: string, lane: Lane): void {
+    while (lane.running < MAX_BATCHES && !lane.preparing && lane.waiting.length) {
+      const batch = this.nextBatch(lane.waiting);
+      lane.running++;
+      lane.preparing = true;
       let locked = false;
       const onLocked = () => {
         if (locked) return;
         locked = true;
-        this.preparing = false;
-        this.pump();
+        lane.preparing = false;
+        this.pump(crmId, lane);
       };
       void this.runBatch(batch, onLocked).finally(() => {
-        this.running--;
+        lane.running--;
         onLocked();
-        this.pump();
+        this.pump(crmId, lane);
       });
     }
+    if (!lane.running && !lane.waiting.length) this.lanes.delete(crmId);
+  }
+
+  /** Takes the claims waiting longest, up to CLAIM_BATCH_MAX claims and MAX_BATCH_CODES codes (at least one claim). */
+  private nextBatch(waiting: Pending[]): Pending[] {
+    let n = 0;
+    let codes = 0;
+    while (n < waiting.length && n < this.cfg.claimBatchMax && (n === 0 || codes + codesAsked(waiting[n].receipt) <= MAX_BATCH_CODES)) {
+      codes += codesAsked(waiting[n].receipt);
+      n++;
+    }
+    return waiting.splice(0, n);
   }
 
   /**
    * Runs a batch; when its transaction fails as a whole (a deadlock, a lost connection),
    * each claim is tried again alone, so one bad claim cannot fail the others.
    */
-  private async runBatch(batch: Pending[], onLocked: () => void): Promise<void> {
+  private async runBatch(pending: Pending[], onLocked: () => void): Promise<void> {
+    // A claim whose caller has given up (its deadline passed while it waited) takes nothing.
+    const realNow = Date.now();
+    const batch = pending.filter((p) => p.deadline === undefined || p.deadline >= realNow);
+    for (const p of pending) if (!batch.includes(p)) p.resolve(fail(ErrorCode.SERVICE_UNAVAILABLE, 'the claim waited past its deadline; nothing was taken'));
+    if (!batch.length) return;
     try {
       const started = performance.now();
       const answers = await this.claimAll(batch.map((p) => p.receipt), onLocked);
-      this.log.verbose(`claim batch of ${batch.length} in ${(performance.now() - started).toFixed(1)} ms (${this.waiting.length} waiting)`);
+      this.log.verbose(`claim batch of ${batch.length} in ${(performance.now() - started).toFixed(1)} ms (${pending.length - batch.length} past their deadline)`);
       batch.forEach((p, i) => p.resolve(answers[i]));
     } catch (err) {
       if (batch.length === 1) return batch[0].reject(err);
@@ -285,12 +317,3 @@ export class ClaimService {
 
 const conflict = (receivedId: string) =>
   fail(ErrorCode.IDEMPOTENCY_CONFLICT, `received_id ${receivedId} was used before with another payload`);
-
-export const STATUS_WORD: Record<number, string> = {
-  [CodeStatus.USABLE]: 'usable',
-  [CodeStatus.GIFTING]: 'being gifted',
-  [CodeStatus.REDEEMED]: 'redeemed',
-  [CodeStatus.EXPIRED]: 'expired',
-  [CodeStatus.VOID]: 'void',
-  [CodeStatus.GIVEN]: 'given away',
-};

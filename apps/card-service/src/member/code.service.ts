@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CardDetailMsg, CardListMsg, CodeStatus, Envelope, ErrorCode, fail, MemberCodeView, ObsoleteMsg, ok, Page } from '@app/domain';
+import { CardDetailMsg, CardListMsg, CodeStatus, Envelope, ErrorCode, fail, MemberCodeView, ObsoleteMsg, ok, Page, STATUS_WORD } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
-import { STATUS_WORD } from './claim.service';
 import { MemberRepository } from './member.repository';
 
 /** A member's codes: listing, detail, voiding, and the expiry sweep. */
@@ -35,7 +34,7 @@ export class CodeService {
         if (h.code_status !== CodeStatus.USABLE && h.code_status !== CodeStatus.EXPIRED) {
           return fail(ErrorCode.CODE_NOT_USABLE, `code ${m.card_code} is ${STATUS_WORD[h.code_status]} and cannot be voided`);
         }
-        await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.VOID, now, 'obsoleted_time');
+        await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.VOID, now, { obsoleted_time: now });
         await this.members.recordObsoleted(em, h, m.operator, now);
       }
       return ok(await this.members.codeById(em, m.crm_id, h.auto_id, this.cfg.appTz, now), '作废成功');

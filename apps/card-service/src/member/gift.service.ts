@@ -7,22 +7,20 @@ import {
   fail,
   MemberCodeView,
   ok,
+  originalGiftRow,
   originalPresent,
   PresentIdMsg,
   PresentListMsg,
   PresentMsg,
   PresentReceiveMsg,
   PresentView,
+  STATUS_WORD,
+  payloadHash,
 } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
-import { payloadHash } from '../stock/stock.service';
-import { STATUS_WORD } from './claim.service';
 import { MemberRepository } from './member.repository';
 
 const HOUR_MS = 3_600_000;
-
-/** Thrown inside a transaction to roll it back when the idempotency id turns out to be taken. */
-class IdTaken extends Error {}
 
 /** Gifts: a member gives a usable code; the first friend to accept it gets it; unaccepted gifts go back. */
 @Injectable()
@@ -39,25 +37,23 @@ export class GiftService {
     const presentId = m.present_id!;
     const hash = payloadHash({ op: 'present', member_no: m.member_no, card_id: m.card_id, card_code: m.card_code, present_extra: m.presant_extra });
     const now = this.clock.now();
-    try {
-      const refused = await this.db.transaction(async (em): Promise<Envelope<never> | null> => {
-        const h = await this.members.lockHolding(em, m.crm_id, m.member_no, m.card_id, m.card_code);
-        // A repeat finds its own gift (the holding is then being gifted): decided below.
-        if (await this.members.present(m.crm_id, presentId, this.cfg.appTz, em)) throw new IdTaken();
-        if (!h) return fail(ErrorCode.CODE_NOT_FOUND, `member ${m.member_no} holds no code ${m.card_code} of card ${m.card_id}`);
-        if (!h.can_give_friend) return fail(ErrorCode.GIFT_NOT_ALLOWED, `card ${m.card_id} may not be given to a friend`);
-        const refusal = notUsable(h, now);
-        if (refusal) return refusal;
-        if (!(await this.members.insertPresent(em, { crm_id: m.crm_id, present_id: presentId, h, extra: m.presant_extra, hash, now }))) throw new IdTaken();
-        await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.GIFTING, now, 'present_time');
-        return null;
-      });
-      if (refused) return refused;
-    } catch (err) {
-      if (!(err instanceof IdTaken)) throw err;
-      const stored = await this.members.payloadHashOf('member_present', 'present_id', m.crm_id, presentId);
-      if (stored !== hash) return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `present_id ${presentId} was used before with another payload`);
+    // 'taken': the present_id is recorded already (nothing was written): a repeat or a conflict.
+    const outcome = await this.db.transaction(async (em): Promise<Envelope<never> | 'taken' | 'done'> => {
+      const h = await this.members.lockHolding(em, m.crm_id, m.member_no, m.card_id, m.card_code);
+      // A repeat finds its own gift (the holding is then being gifted): decided below.
+      if (await this.members.present(m.crm_id, presentId, this.cfg.appTz, em)) return 'taken';
+      if (!h) return fail(ErrorCode.CODE_NOT_FOUND, `member ${m.member_no} holds no code ${m.card_code} of card ${m.card_id}`);
+      if (!h.can_give_friend) return fail(ErrorCode.GIFT_NOT_ALLOWED, `card ${m.card_id} may not be given to a friend`);
+      const refusal = notUsable(h, now);
+      if (refusal) return refusal;
+      if (!(await this.members.insertPresent(em, { crm_id: m.crm_id, present_id: presentId, h, extra: m.presant_extra, hash, now }))) return 'taken';
+      await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.GIFTING, now, { present_time: now });
+      return 'done';
+    });
+    if (outcome === 'taken' && (await this.members.payloadHashOf('member_present', 'present_id', m.crm_id, presentId)) !== hash) {
+      return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `present_id ${presentId} was used before with another payload`);
     }
+    if (outcome !== 'taken' && outcome !== 'done') return outcome;
     return ok(originalPresent((await this.members.present(m.crm_id, presentId, this.cfg.appTz))!), '转增成功');
   }
 
@@ -68,12 +64,12 @@ export class GiftService {
    */
   async accept(m: PresentReceiveMsg): Promise<Envelope<MemberCodeView>> {
     const now = this.clock.now();
-    return this.db.transaction(async (em): Promise<Envelope<MemberCodeView>> => {
+    const outcome = await this.db.transaction(async (em): Promise<Envelope<MemberCodeView> | 'repeat'> => {
       const p = await this.members.lockPresent(em, m.crm_id, m.present_id);
       if (!p) return fail(ErrorCode.PRESENT_NOT_FOUND, `no gift with present_id ${m.present_id}`);
       if (p.received_time) {
         if (p.to_member_no !== m.member_no) return fail(ErrorCode.PRESENT_CLOSED, `gift ${m.present_id} has been accepted by another member`);
-        return ok(await this.friendRow(m.crm_id, m.member_no, m.present_id, now), '领取成功');
+        return 'repeat'; // answered below, after this transaction has let go of the gift
       }
       if (p.go_back_time) return fail(ErrorCode.PRESENT_CLOSED, `gift ${m.present_id} was not accepted in time and went back to the giver`);
       if (p.from_member_no === m.member_no) return fail(ErrorCode.GIFT_NOT_ALLOWED, `member ${m.member_no} cannot accept their own gift`);
@@ -94,11 +90,11 @@ export class GiftService {
       await this.members.acceptPresent(em, m.crm_id, m.present_id, m.member_no, now);
       return ok(await this.members.codeById(em, m.crm_id, rowId, this.cfg.appTz, now), '领取成功');
     });
-  }
-
-  private async friendRow(crmId: string, memberNo: string, presentId: string, now: Date): Promise<MemberCodeView> {
-    const p = (await this.members.present(crmId, presentId, this.cfg.appTz))!;
-    return (await this.members.findCode(crmId, memberNo, p.card_id, p.card_code, presentId, this.cfg.appTz, now))!;
+    if (outcome !== 'repeat') return outcome;
+    // The same friend again: the friend's row as it was when accepted, whatever became of it since.
+    const p = (await this.members.present(m.crm_id, m.present_id, this.cfg.appTz))!;
+    const row = (await this.members.findCode(m.crm_id, m.member_no, p.card_id, p.card_code, m.present_id, this.cfg.appTz, now))!;
+    return ok(originalGiftRow(row), '领取成功');
   }
 
   async list(m: PresentListMsg): Promise<Envelope<{ total: number; data: PresentView[] }>> {

@@ -4,17 +4,15 @@ import { CodeStatus, MemberCodeView, Page, PoolCodeView, PresentView, ReceiveDet
 import { num } from '@app/platform';
 import { fmtTime } from '../card/card.repository';
 
-/** node-postgres through TypeORM answers UPDATE/DELETE with [rows, count] and the rest with rows. */
-export const rowsOf = <T>(result: unknown): T[] =>
-  Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number' ? (result[0] as T[]) : (result as T[]);
-
 /**
  * Columns of a member's code as the API answers them. $2 is the zone, $3 the clock's now:
  * a usable code past its end answers status 4 before the sweep has marked it.
  */
 const CODE_COLUMNS = `
   m.auto_id, m.crm_id, m.received_id, m.card_id, m.member_no, m.card_code, m.out_str, m.receive_type, m.is_reversed,
-  CASE WHEN m.code_status = ${CodeStatus.USABLE} AND m.end_time < $3 THEN ${CodeStatus.EXPIRED} ELSE m.code_status END AS code_status,
+  CASE WHEN m.is_reversed = 1 THEN ${CodeStatus.REVERSED}
+       WHEN m.code_status = ${CodeStatus.USABLE} AND m.end_time < $3 THEN ${CodeStatus.EXPIRED}
+       ELSE m.code_status END AS code_status,
   ${fmtTime('m.begin_time', '$2')} AS start_time, ${fmtTime('m.end_time', '$2')} AS end_time_s,
   ${fmtTime('m.received_time', '$2')} AS received_time, ${fmtTime('m.redeem_time', '$2')} AS redeem_time,
   ${fmtTime('m.present_time', '$2')} AS present_time, ${fmtTime('coalesce(m.expired_time, m.end_time)', '$2')} AS expired_time,
@@ -128,10 +126,11 @@ export class MemberRepository {
   }
 
   async listCodes(crmId: string, memberNo: string, status: number | undefined, page: number, size: number, tz: string, now: Date): Promise<Page<MemberCodeView>> {
-    const where = [`m.crm_id = $1`, `m.member_no = $4`, `m.is_reversed = 0`];
+    const where = [`m.crm_id = $1`, `m.member_no = $4`, status === CodeStatus.REVERSED ? `m.is_reversed = 1` : `m.is_reversed = 0`];
+    // Reads answer what a code is now: a usable code past its end is expired before the sweep marks it.
     if (status === CodeStatus.USABLE) where.push(`m.code_status = ${CodeStatus.USABLE} AND (m.end_time IS NULL OR m.end_time >= $3)`);
     else if (status === CodeStatus.EXPIRED) where.push(`(m.code_status = ${CodeStatus.EXPIRED} OR (m.code_status = ${CodeStatus.USABLE} AND m.end_time < $3))`);
-    else if (status !== undefined) where.push(`m.code_status = ${Number(status)}`);
+    else if (status !== undefined && status !== CodeStatus.REVERSED) where.push(`m.code_status = ${Number(status)}`);
     const filter = where.join(' AND ');
     const [{ total }] = await this.db.query(
       `SELECT count(*)::int AS total FROM card.member_card_code m WHERE ${filter} AND $2::text IS NOT NULL AND $3::timestamptz IS NOT NULL`,
@@ -258,12 +257,27 @@ export class MemberRepository {
 
   // ---------- writes ----------
 
-  async setStatus(em: EntityManager, crmId: string, autoId: number, status: number, now: Date, stamp?: 'redeem_time' | 'present_time' | 'obsoleted_time' | 'expired_time' | 'clear_redeem_time'): Promise<void> {
-    const extra =
-      stamp === 'clear_redeem_time' ? ', redeem_time = NULL'
-      : stamp === 'expired_time' ? ', expired_time = end_time'
-      : stamp ? `, ${stamp} = $4` : '';
-    await em.query(`UPDATE card.member_card_code SET code_status = $3, update_time = $4${extra} WHERE crm_id = $1 AND auto_id = $2`, [crmId, autoId, status, now]);
+  /**
+   * Moves a holding to `status` and sets the given time columns (null clears one);
+   * `expired` stamps expired_time with the code's own end.
+   */
+  async setStatus(
+    em: EntityManager,
+    crmId: string,
+    autoId: number,
+    status: number,
+    now: Date,
+    times: Partial<Record<'redeem_time' | 'present_time' | 'obsoleted_time', Date | null>> & { expired?: boolean } = {},
+  ): Promise<void> {
+    const sets = ['code_status = $3', 'update_time = $4'];
+    const params: unknown[] = [crmId, autoId, status, now];
+    for (const column of ['redeem_time', 'present_time', 'obsoleted_time'] as const) {
+      if (times[column] === undefined) continue;
+      params.push(times[column]);
+      sets.push(`${column} = $${params.length}`);
+    }
+    if (times.expired) sets.push('expired_time = end_time');
+    await em.query(`UPDATE card.member_card_code SET ${sets.join(', ')} WHERE crm_id = $1 AND auto_id = $2`, params);
   }
 
   /** Adds to a member's counts of a card (a negative delta gives back). */

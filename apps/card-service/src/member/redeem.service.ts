@@ -1,13 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CodeStatus, Envelope, ErrorCode, fail, ok, originalRedeem, RedeemIdMsg, RedeemMsg, RedeemView, unusableAt } from '@app/domain';
+import { CodeStatus, Envelope, ErrorCode, fail, ok, originalRedeem, RedeemIdMsg, RedeemMsg, RedeemView, unusableAt, STATUS_WORD, payloadHash } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
-import { payloadHash } from '../stock/stock.service';
-import { STATUS_WORD } from './claim.service';
 import { MemberRepository } from './member.repository';
-
-/** Thrown inside a transaction to roll it back when the redeem_id turns out to be taken. */
-class IdTaken extends Error {}
 
 /** Redemptions and their reversal. */
 @Injectable()
@@ -26,29 +21,27 @@ export class RedeemService {
   async redeem(m: RedeemMsg): Promise<Envelope<RedeemView>> {
     const hash = payloadHash({ op: 'redeem', member_no: m.member_no, card_id: m.card_id, card_code: m.card_code, redeem_channel: m.redeem_channel, redeem_extra: m.redeem_extra });
     const now = this.clock.now();
-    try {
-      const refused = await this.db.transaction(async (em): Promise<Envelope<never> | null> => {
-        const h = await this.members.lockHolding(em, m.crm_id, m.member_no, m.card_id, m.card_code);
-        if (await this.members.redeemRecord(m.crm_id, m.redeem_id, this.cfg.appTz, em)) throw new IdTaken();
-        if (!h) return fail(ErrorCode.CODE_NOT_FOUND, `member ${m.member_no} holds no code ${m.card_code} of card ${m.card_id}`);
-        if (h.code_status !== CodeStatus.USABLE) return fail(ErrorCode.CODE_NOT_USABLE, `code ${m.card_code} is ${STATUS_WORD[h.code_status] ?? `in status ${h.code_status}`}`);
-        const why = unusableAt(h, { begin: h.begin_time, end: h.end_time }, now, this.cfg.appTz);
-        if (why) return fail(ErrorCode.CODE_NOT_USABLE, `code ${m.card_code} ${why.message}`);
-        if (h.use_limit > 0) {
-          const used = (await this.members.memberRecord(em, m.crm_id, m.card_id, m.member_no, true)).used_sum;
-          if (used + 1 > h.use_limit) return fail(ErrorCode.USE_LIMIT_REACHED, `member ${m.member_no} may redeem at most ${h.use_limit} of card ${m.card_id} and has redeemed ${used}`);
-        }
-        if (!(await this.members.insertRedeem(em, { crm_id: m.crm_id, redeem_id: m.redeem_id, h, channel: m.redeem_channel, extra: m.redeem_extra, hash, now }))) throw new IdTaken();
-        await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.REDEEMED, now, 'redeem_time');
-        await this.members.addToRecord(em, m.crm_id, m.card_id, m.member_no, 0, 1, now);
-        return null;
-      });
-      if (refused) return refused;
-    } catch (err) {
-      if (!(err instanceof IdTaken)) throw err;
-      const stored = await this.members.payloadHashOf('member_redeem', 'redeem_id', m.crm_id, m.redeem_id);
-      if (stored !== hash) return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `redeem_id ${m.redeem_id} was used before with another payload`);
+    // 'taken': the redeem_id is recorded already (nothing was written): a repeat or a conflict.
+    const outcome = await this.db.transaction(async (em): Promise<Envelope<never> | 'taken' | 'done'> => {
+      const h = await this.members.lockHolding(em, m.crm_id, m.member_no, m.card_id, m.card_code);
+      if (await this.members.redeemRecord(m.crm_id, m.redeem_id, this.cfg.appTz, em)) return 'taken';
+      if (!h) return fail(ErrorCode.CODE_NOT_FOUND, `member ${m.member_no} holds no code ${m.card_code} of card ${m.card_id}`);
+      if (h.code_status !== CodeStatus.USABLE) return fail(ErrorCode.CODE_NOT_USABLE, `code ${m.card_code} is ${STATUS_WORD[h.code_status] ?? `in status ${h.code_status}`}`);
+      const why = unusableAt(h, { begin: h.begin_time, end: h.end_time }, now, this.cfg.appTz);
+      if (why) return fail(ErrorCode.CODE_NOT_USABLE, `code ${m.card_code} ${why.message}`);
+      if (h.use_limit > 0) {
+        const used = (await this.members.memberRecord(em, m.crm_id, m.card_id, m.member_no, true)).used_sum;
+        if (used + 1 > h.use_limit) return fail(ErrorCode.USE_LIMIT_REACHED, `member ${m.member_no} may redeem at most ${h.use_limit} of card ${m.card_id} and has redeemed ${used}`);
+      }
+      if (!(await this.members.insertRedeem(em, { crm_id: m.crm_id, redeem_id: m.redeem_id, h, channel: m.redeem_channel, extra: m.redeem_extra, hash, now }))) return 'taken';
+      await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.REDEEMED, now, { redeem_time: now });
+      await this.members.addToRecord(em, m.crm_id, m.card_id, m.member_no, 0, 1, now);
+      return 'done';
+    });
+    if (outcome === 'taken' && (await this.members.payloadHashOf('member_redeem', 'redeem_id', m.crm_id, m.redeem_id)) !== hash) {
+      return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `redeem_id ${m.redeem_id} was used before with another payload`);
     }
+    if (outcome !== 'taken' && outcome !== 'done') return outcome;
     return ok(originalRedeem((await this.members.redeemRecord(m.crm_id, m.redeem_id, this.cfg.appTz))!), '核销成功');
   }
 
@@ -65,11 +58,8 @@ export class RedeemService {
       const h = await this.members.lockHoldingById(em, m.crm_id, r.holder_id);
       if (h.code_status !== CodeStatus.REDEEMED) throw new Error(`redemption ${m.redeem_id}: its code is ${STATUS_WORD[h.code_status]}, not redeemed`);
       const expired = h.end_time !== null && now > h.end_time;
-      await this.members.setStatus(em, m.crm_id, h.auto_id, expired ? CodeStatus.EXPIRED : CodeStatus.USABLE, now, 'clear_redeem_time');
-      if (expired) {
-        await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.EXPIRED, now, 'expired_time');
-        await this.members.recordExpired(em, h, now);
-      }
+      await this.members.setStatus(em, m.crm_id, h.auto_id, expired ? CodeStatus.EXPIRED : CodeStatus.USABLE, now, { redeem_time: null, expired });
+      if (expired) await this.members.recordExpired(em, h, now);
       await this.members.addToRecord(em, m.crm_id, r.card_id, r.member_no, 0, -1, now);
       await this.members.rollBackRedeem(em, m.crm_id, m.redeem_id, now);
       return null;

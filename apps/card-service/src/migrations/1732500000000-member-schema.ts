@@ -152,6 +152,7 @@ export class MemberSchema1732500000000 implements MigrationInterface {
         PRIMARY KEY (crm_id, present_id)
       )`);
     await q.query(`CREATE INDEX member_present_from ON card.member_present (crm_id, from_member_no, auto_id DESC)`);
+    await q.query(`CREATE INDEX member_present_listing ON card.member_present (crm_id, auto_id DESC)`);
     await q.query(`
       CREATE INDEX member_present_open ON card.member_present (present_time)
        WHERE received_time IS NULL AND go_back_time IS NULL`);

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   addRejects,
   AddStockMsg,
@@ -15,6 +15,7 @@ import {
   newGenerateId,
   numericCodes,
   ok,
+  payloadHash,
   RejectReason,
   screenCodes,
   StockStatusMsg,
@@ -29,8 +30,6 @@ import { CodeFileRefusedError, linesFromUrl } from './code-file';
 
 const IMPORT_BATCH = 5_000;
 const MAX_COLLISION_RETRIES = 5;
-
-export const payloadHash = (payload: unknown) => createHash('sha256').update(JSON.stringify(payload)).digest('hex');
 
 /**
  * Another worker has imported lines of this file since this one read its starting point

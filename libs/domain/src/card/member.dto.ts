@@ -112,7 +112,7 @@ export class CardListQueryDto extends PageDto {
   @IsString() @MinLength(1) @MaxLength(64)
   member_no: string;
 
-  /** 1 usable, 2 being gifted, 3 redeemed, 4 expired, 5 void, 6 given away; all when absent. @example 1 */
+  /** 1 usable, 2 being gifted, 3 redeemed, 4 expired, 5 void, 6 given away, 7 claim reversed; all but 7 when absent. @example 1 */
   @IsOptional() @ToNumber() @IsInt() @IsIn([...CODE_STATUSES])
   code_status?: number;
 }
@@ -151,7 +151,12 @@ export class ObsoleteDto extends MemberCodeDto {
 
 export class ReceiveMsg extends ForTenant(ReceiveDto) {}
 export class ReceivedIdMsg extends ForTenant(ReceivedIdDto) {}
-export class PresentMsg extends ForTenant(PresentDto) {}
+export class PresentMsg extends ForTenant(PresentDto) implements CrossFieldRules {
+  /** The gateway mints a present_id when the caller gave none: the service always needs one. */
+  ruleViolations(): Violation[] {
+    return this.present_id === undefined ? [{ field: 'present_id', message: 'present_id must be a string' }] : [];
+  }
+}
 export class PresentReceiveMsg extends ForTenant(PresentReceiveDto) {}
 export class PresentIdMsg extends ForTenant(PresentIdDto) {}
 export class PresentListMsg extends ForTenant(PresentListQueryDto) {}

@@ -20,14 +20,15 @@ describe('codeValidity', () => {
   ])('%s', (_what, card, claimed, begin, end) => {
     const v = codeValidity(rule(card), sh(claimed), TZ);
     expect(v.begin).toEqual(sh(begin));
-    expect(v.end).toEqual(end === null ? null : sh(end));
+    // The end is the last millisecond of its last second.
+    expect(v.end).toEqual(end === null ? null : new Date(sh(end).getTime() + 999));
   });
 
   it('follows daylight saving in zones that have it: a day is 23 or 25 hours there', () => {
     // Europe/Berlin springs forward on 2021-03-28: that day has 23 hours.
     const v = codeValidity(rule({ date_type: 2, start_day_count: 0, expire_day_count: 1 }), new Date('2021-03-28T10:00:00Z'), 'Europe/Berlin');
     expect(v.begin).toEqual(new Date('2021-03-27T23:00:00Z'));
-    expect(v.end).toEqual(new Date('2021-03-28T21:59:59Z'));
+    expect(v.end).toEqual(new Date('2021-03-28T21:59:59.999Z'));
   });
 });
 
@@ -37,6 +38,7 @@ describe('claimRefusal', () => {
     ['before the range', fixed, '2021-08-07 23:59:59', 'not_started'],
     ['at its begin', fixed, '2021-08-08 00:00:00', null],
     ['at its end', fixed, '2021-09-10 23:59:59', null],
+    ['within its last second', fixed, '2021-09-10 23:59:59.900', null],
     ['after the range', fixed, '2021-09-11 00:00:00', 'ended'],
     ['relative: always', rule({ date_type: 2, start_day_count: 0, expire_day_count: 1 }), '2000-01-01 00:00:00', null],
     ['permanent: always', rule({ date_type: 3 }), '2099-01-01 00:00:00', null],
@@ -47,13 +49,14 @@ describe('claimRefusal', () => {
 
 describe('unusableAt', () => {
   const always: UsageRule = { weekdays: null, monthdays: null, day_begin_time: null, day_end_time: null };
-  const validity = { begin: sh('2021-08-02 00:00:00'), end: sh('2021-08-31 23:59:59') };
+  const validity = { begin: sh('2021-08-02 00:00:00'), end: sh('2021-08-31 23:59:59.999') };
   // 2021-08-02 is a Monday.
   it.each<[string, Partial<UsageRule>, string, UnusableReason | null]>([
     ['no restriction', {}, '2021-08-10 12:00:00', null],
     ['before the validity', {}, '2021-08-01 23:59:59', 'not_yet_valid'],
     ['at the first second', {}, '2021-08-02 00:00:00', null],
     ['at the last second', {}, '2021-08-31 23:59:59', null],
+    ['within the last second', {}, '2021-08-31 23:59:59.500', null],
     ['after the validity', {}, '2021-09-01 00:00:00', 'expired'],
     ['weekday listed (Monday = 1)', { weekdays: '1,3,5' }, '2021-08-02 09:00:00', null],
     ['weekday not listed (Tuesday)', { weekdays: '1,3,5' }, '2021-08-03 09:00:00', 'weekday'],

@@ -1,8 +1,12 @@
 import { DateTime } from 'luxon';
 import { DateType, parseDayList, SECONDS_PER_DAY } from './card.rules';
 
-/** Status of a member's code (spec: 1 usable, 2 being gifted, 3 redeemed, 4 expired, 5 void); 6: given to a friend who accepted. */
-export const CodeStatus = { USABLE: 1, GIFTING: 2, REDEEMED: 3, EXPIRED: 4, VOID: 5, GIVEN: 6 } as const;
+/**
+ * Status of a member's code (spec: 1 usable, 2 being gifted, 3 redeemed, 4 expired, 5 void);
+ * 6: given to a friend who accepted; 7: its claim was reversed (the code went back to the pool).
+ * 7 is only answered: the row keeps its last status and is_reversed = 1.
+ */
+export const CodeStatus = { USABLE: 1, GIFTING: 2, REDEEMED: 3, EXPIRED: 4, VOID: 5, GIVEN: 6, REVERSED: 7 } as const;
 export type CodeStatus = (typeof CodeStatus)[keyof typeof CodeStatus];
 export const CODE_STATUSES: readonly number[] = Object.values(CodeStatus);
 
@@ -20,9 +24,12 @@ export interface ValidityRule {
 
 export interface Validity {
   begin: Date;
-  /** null: never ends. */
+  /** The last moment it is valid (the last millisecond of its last second: 23:59:59 is valid to its end); null: never ends. */
   end: Date | null;
 }
+
+/** The last millisecond of the second `unixSeconds`. */
+const endOfSecond = (unixSeconds: number) => new Date(unixSeconds * 1000 + 999);
 
 /**
  * When a code claimed at `claimedAt` may be used:
@@ -33,12 +40,12 @@ export interface Validity {
  */
 export function codeValidity(card: ValidityRule, claimedAt: Date, tz: string): Validity {
   if (card.date_type === DateType.FIXED) {
-    return { begin: new Date((card.begin_time ?? 0) * 1000), end: card.end_time === null ? null : new Date(card.end_time * 1000) };
+    return { begin: new Date((card.begin_time ?? 0) * 1000), end: card.end_time === null ? null : endOfSecond(card.end_time) };
   }
   if (card.date_type === DateType.RELATIVE) {
     const first = DateTime.fromJSDate(claimedAt, { zone: tz }).startOf('day').plus({ days: card.start_day_count ?? 0 });
     const afterLast = first.plus({ days: card.expire_day_count ?? 1 });
-    return { begin: first.toJSDate(), end: new Date(afterLast.toMillis() - 1000) };
+    return { begin: first.toJSDate(), end: new Date(afterLast.toMillis() - 1) };
   }
   return { begin: claimedAt, end: null };
 }
@@ -48,7 +55,7 @@ export type ClaimRefusal = 'not_started' | 'ended';
 /** A date_type 1 card is claimable within its range only; the others always. */
 export function claimRefusal(card: Pick<ValidityRule, 'date_type' | 'begin_time' | 'end_time'>, now: Date): ClaimRefusal | null {
   if (card.date_type !== DateType.FIXED) return null;
-  const t = now.getTime() / 1000;
+  const t = Math.floor(now.getTime() / 1000); // within the second of end_time is still within the range
   if (card.begin_time !== null && t < card.begin_time) return 'not_started';
   if (card.end_time !== null && t > card.end_time) return 'ended';
   return null;
@@ -88,3 +95,14 @@ export function unusableAt(card: UsageRule, validity: Validity, now: Date, tz: s
 
 const clock = (s: number) =>
   [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60].map((n) => String(n).padStart(2, '0')).join(':');
+
+/** A status in words, for messages. */
+export const STATUS_WORD: Record<number, string> = {
+  [CodeStatus.USABLE]: 'usable',
+  [CodeStatus.GIFTING]: 'being gifted',
+  [CodeStatus.REDEEMED]: 'redeemed',
+  [CodeStatus.EXPIRED]: 'expired',
+  [CodeStatus.VOID]: 'void',
+  [CodeStatus.GIVEN]: 'given away',
+  [CodeStatus.REVERSED]: 'reversed',
+};

@@ -104,3 +104,8 @@ export function originalPresent(p: PresentView): PresentView {
 export function originalRedeem(r: RedeemView): RedeemView {
   return { ...r, rollback_status: 0, rollback_time: null };
 }
+
+/** What present_receive answered: the friend's new row, usable, as it was when accepted. A repeat gets this same answer. */
+export function originalGiftRow(c: MemberCodeView): MemberCodeView {
+  return { ...c, code_status: 1, redeem_time: null, present_time: null, obsoleted_time: null, is_reversed: 0, update_time: c.create_time };
+}

@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { ErrorCode, fail, isEnvelope } from '@app/domain';
 import { groupName, PACKET_FIELD, ReplyPacket, RequestPacket, streamKey } from './protocol';
+import { requestDeadline } from './request-context';
 
 export interface RedisStreamsServerOptions {
   service: string;
@@ -62,7 +63,8 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
 
   async listen(callback: (err?: unknown) => void): Promise<void> {
     try {
-      // Replies and acknowledgements of the requests finished in one tick leave in one write.
+      // Commands issued in the same tick (heartbeats, claims of requests) leave in one write;
+      // a request's reply and acknowledgement go together in one MULTI (one round trip).
       this.cmd = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
       this.reader = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null });
       await this.ensureGroup();
@@ -212,7 +214,9 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     const handler = this.getHandlerByPattern(packet.pattern);
     if (!handler) return { id: packet.id, response: fail(ErrorCode.ROUTE_NOT_FOUND, `no handler for ${packet.pattern}`) };
     try {
-      const response = await lastValueFrom(this.transformToObservable(await handler(packet.data)), { defaultValue: undefined });
+      const response = await requestDeadline.run(packet.deadline, async () =>
+        lastValueFrom(this.transformToObservable(await handler(packet.data)), { defaultValue: undefined }),
+      );
       return { id: packet.id, response };
     } catch (err) {
       // An envelope thrown by a pipe (e.g. validation) is an answer, not a failure.
