@@ -15,7 +15,7 @@ import {
   STATUS_WORD,
   payloadHash,
 } from '@app/domain';
-import { AppConfig, Clock, CONFIG, requestDeadline } from '@app/platform';
+import { AppConfig, Clock, CONFIG } from '@app/platform';
 import { ClaimCard, claimKey as key, ClaimRepository, Grant, Receipt } from './claim.repository';
 import { MemberRepository } from './member.repository';
 
@@ -74,7 +74,8 @@ export class ClaimService {
     @Inject(CONFIG) private readonly cfg: AppConfig,
   ) {}
 
-  receive(m: ReceiveMsg): Promise<Envelope<ClaimedCodeView[]>> {
+  /** `deadline`: Unix ms after which the caller no longer waits (the transport request's). */
+  receive(m: ReceiveMsg, deadline?: number): Promise<Envelope<ClaimedCodeView[]>> {
     const cardInfo = Object.fromEntries(Object.entries(m.card_info).sort(([a], [b]) => (a < b ? -1 : 1)));
     const receipt: Receipt = {
       crm_id: m.crm_id,
@@ -84,7 +85,7 @@ export class ClaimService {
       card_info: m.card_info,
       payload_hash: payloadHash({ op: 'receive', member_no: m.member_no, out_str: m.out_str, card_info: cardInfo }),
     };
-    return this.enqueue(receipt, requestDeadline.getStore());
+    return this.enqueue(receipt, deadline);
   }
 
   private enqueue(receipt: Receipt, deadline?: number): Promise<Envelope<ClaimedCodeView[]>> {

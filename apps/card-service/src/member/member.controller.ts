@@ -1,5 +1,5 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import {
   CardDetailMsg,
   CardListMsg,
@@ -14,6 +14,7 @@ import {
   RedeemIdMsg,
   RedeemMsg,
 } from '@app/domain';
+import { StreamContext } from '@app/platform';
 import { ClaimService } from './claim.service';
 import { CodeService } from './code.service';
 import { GiftService } from './gift.service';
@@ -29,8 +30,8 @@ export class MemberController {
   ) {}
 
   @MessagePattern(MemberPattern.RECEIVE)
-  receive(@Payload() m: ReceiveMsg) {
-    return this.claims.receive(m);
+  receive(@Payload() m: ReceiveMsg, @Ctx() ctx: StreamContext) {
+    return this.claims.receive(m, ctx.deadline);
   }
 
   @MessagePattern(MemberPattern.RECEIVE_DETAIL)

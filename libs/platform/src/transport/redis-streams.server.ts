@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { ErrorCode, fail, isEnvelope } from '@app/domain';
 import { groupName, PACKET_FIELD, ReplyPacket, RequestPacket, streamKey } from './protocol';
-import { requestDeadline } from './request-context';
+import { StreamContext } from './request-context';
 
 export interface RedisStreamsServerOptions {
   service: string;
@@ -214,9 +214,9 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     const handler = this.getHandlerByPattern(packet.pattern);
     if (!handler) return { id: packet.id, response: fail(ErrorCode.ROUTE_NOT_FOUND, `no handler for ${packet.pattern}`) };
     try {
-      const response = await requestDeadline.run(packet.deadline, async () =>
-        lastValueFrom(this.transformToObservable(await handler(packet.data)), { defaultValue: undefined }),
-      );
+      const response = await lastValueFrom(this.transformToObservable(await handler(packet.data, new StreamContext([packet.deadline]))), {
+        defaultValue: undefined,
+      });
       return { id: packet.id, response };
     } catch (err) {
       // An envelope thrown by a pipe (e.g. validation) is an answer, not a failure.

@@ -1,7 +1,13 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { BaseRpcContext } from '@nestjs/microservices';
 
 /**
- * The deadline (Unix ms) of the transport request being handled, for handlers that queue
- * work: past it the caller has given up, and work not begun yet should not be done.
+ * The context of a request taken from a stream (`@Ctx()` in a message handler): its
+ * deadline, for handlers that queue work. Past it the caller has given up, and work not
+ * begun yet should not be done.
  */
-export const requestDeadline = new AsyncLocalStorage<number>();
+export class StreamContext extends BaseRpcContext<[deadline: number]> {
+  /** Unix ms. */
+  get deadline(): number {
+    return this.args[0];
+  }
+}
