@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { AddStockDto, EXAMPLE_CARD, CardExtraInfoDto, CreateCardDto, CreateCardMsg, ImportCodesDto, IssueKeyDto, ListCardsQueryDto, Violation } from '@app/domain';
-import { checkContract, ContractResult } from './contract.pipe';
+import { checkContract } from './contract.pipe';
+import { value, violations } from './testing/contract-results';
 
 /** A valid card without stock, as in the spec's example. */
 function cardBody(over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -11,16 +12,6 @@ function without(body: Record<string, unknown>, ...keys: string[]): Record<strin
   const out = { ...body };
   for (const k of keys) delete out[k];
   return out;
-}
-
-function violations<T>(result: ContractResult<T>): Violation[] {
-  if (result.ok) throw new Error(`expected violations, got ${JSON.stringify(result.value)}`);
-  return result.violations;
-}
-
-function value<T>(result: ContractResult<T>): T {
-  if (!result.ok) throw new Error(`expected a valid input, got ${JSON.stringify(result.violations)}`);
-  return result.value;
 }
 
 describe('checkContract', () => {

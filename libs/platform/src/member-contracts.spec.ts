@@ -1,16 +1,7 @@
 import 'reflect-metadata';
 import { CardListQueryDto, PresentDto, PresentMsg, ReceiveDto, RedeemDto, Violation } from '@app/domain';
-import { checkContract, ContractResult } from './contract.pipe';
-
-function violations<T>(result: ContractResult<T>): Violation[] {
-  if (result.ok) throw new Error(`expected violations, got ${JSON.stringify(result.value)}`);
-  return result.violations;
-}
-
-function value<T>(result: ContractResult<T>): T {
-  if (!result.ok) throw new Error(`expected a valid input, got ${JSON.stringify(result.violations)}`);
-  return result.value;
-}
+import { checkContract } from './contract.pipe';
+import { value, violations } from './testing/contract-results';
 
 const CARD = '21008fdbabd30c04548a56be6eed016c';
 /** The spec's receive example, with a card id of ours. */
