@@ -489,6 +489,21 @@ describe('member coupon lifecycle', () => {
     });
   });
 
+  describe('a removed card', () => {
+    it('takes no more claims, but the codes already claimed can still be gifted, accepted and redeemed', async () => {
+      const card = await createCard();
+      const giver = uid('giver');
+      const friend = uid('friend');
+      const [kept, gifted] = await claim(card, giver, 2);
+      expect((await s.post(`/api/crm/card/${crm}/remove`, { card_id: card })).body).toMatchObject({ code: 0 });
+      expectError(await s.post(`${member()}/receive`, { received_id: uid('rcv'), member_no: giver, out_str: 'e2e', card_info: { [card]: 1 } }), 409, 40902);
+      expect((await redeem(giver, card, kept)).body).toMatchObject({ code: 0 });
+      const presentId = (await present(giver, card, gifted)).body.data.present_id as string;
+      expect((await presentReceive(friend, presentId)).body).toMatchObject({ code: 0, data: { member_no: friend, card_code: gifted } });
+      expect((await redeem(friend, card, gifted)).body).toMatchObject({ code: 0 });
+    });
+  });
+
   describe('voiding', () => {
     it('voids with admin and root keys, once, recording the operator; client keys get 403; redeemed codes are 42203', async () => {
       const card = await createCard();
