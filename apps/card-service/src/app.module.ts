@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BullModule } from '@nestjs/bull';
 import { CardPattern, Queue, Service } from '@app/domain';
-import { AppConfig, Clock, CONFIG, ControlledClock, dataSourceOptions, instanceId, pingController, SystemClock } from '@app/platform';
+import { AppConfig, clockProvider, CONFIG, dataSourceOptions, instanceId, pingController } from '@app/platform';
 import { CARD_MIGRATIONS } from './migrations';
 import { CardController } from './card/card.controller';
 import { CardRepository } from './card/card.repository';
@@ -43,10 +43,7 @@ export class CardServiceModule {
       controllers: api ? [CardController, StockController, MemberController, pingController(Service.CARD, CardPattern.PING)] : [],
       providers: [
         { provide: CONFIG, useValue: cfg },
-        {
-          provide: Clock,
-          useFactory: async () => (cfg.clockControlKey ? ControlledClock.start(cfg.redisUrl, cfg.clockControlKey, instanceId) : new SystemClock()),
-        },
+        clockProvider(cfg, instanceId),
         ClaimRepository,
         ClaimService,
         MemberRepository,

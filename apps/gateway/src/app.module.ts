@@ -10,6 +10,7 @@ import { KeysController } from './auth/keys.controller';
 import { CardController } from './card/card.controller';
 import { HealthController } from './health/health.controller';
 import { MemberController } from './member/member.controller';
+import { PointsController } from './points/points.controller';
 import { EnvelopeFilter } from './http/envelope.filter';
 import { EnvelopeStatusInterceptor } from './http/envelope.interceptor';
 import { GatewaySchema1732400000000 } from './migrations/1732400000000-gateway-schema';
@@ -37,7 +38,7 @@ export class GatewayModule implements OnApplicationShutdown {
     return {
       module: GatewayModule,
       imports: [TypeOrmModule.forRoot(dataSourceOptions(cfg, GATEWAY_SCHEMA, GATEWAY_MIGRATIONS, 'gateway'))],
-      controllers: [CardController, MemberController, KeysController, HealthController],
+      controllers: [CardController, MemberController, PointsController, KeysController, HealthController],
       providers: [
         { provide: CONFIG, useValue: cfg },
         clientProvider(CARD_CLIENT, Service.CARD),

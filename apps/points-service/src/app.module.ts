@@ -1,11 +1,15 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { PointsPattern, Service } from '@app/domain';
-import { AppConfig, CONFIG, dataSourceOptions, pingController } from '@app/platform';
+import { AppConfig, clockProvider, CONFIG, dataSourceOptions, instanceId, pingController } from '@app/platform';
 import { PointsSchema1732400000000 } from './migrations/1732400000000-points-schema';
+import { LedgerSchema1732600000000 } from './migrations/1732600000000-ledger-schema';
+import { LedgerController } from './ledger/ledger.controller';
+import { LedgerRepository } from './ledger/ledger.repository';
+import { LedgerService } from './ledger/ledger.service';
 
 export const POINTS_SCHEMA = 'points';
-export const POINTS_MIGRATIONS = [PointsSchema1732400000000];
+export const POINTS_MIGRATIONS = [PointsSchema1732400000000, LedgerSchema1732600000000];
 
 @Module({})
 export class PointsServiceModule {
@@ -13,8 +17,8 @@ export class PointsServiceModule {
     return {
       module: PointsServiceModule,
       imports: [TypeOrmModule.forRoot(dataSourceOptions(cfg, POINTS_SCHEMA, POINTS_MIGRATIONS, 'points-service'))],
-      controllers: cfg.role !== 'worker' ? [pingController(Service.POINTS, PointsPattern.PING)] : [],
-      providers: [{ provide: CONFIG, useValue: cfg }],
+      controllers: cfg.role !== 'worker' ? [LedgerController, pingController(Service.POINTS, PointsPattern.PING)] : [],
+      providers: [{ provide: CONFIG, useValue: cfg }, clockProvider(cfg, instanceId), LedgerRepository, LedgerService],
     };
   }
 }

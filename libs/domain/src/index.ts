@@ -15,3 +15,5 @@ export * from './card/member.rules';
 export * from './card/member.dto';
 export * from './card/member.view';
 export * from './idempotency';
+export * from './points/points.dto';
+export * from './points/points.view';

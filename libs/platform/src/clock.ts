@@ -53,3 +53,9 @@ export class ControlledClock extends Clock {
     this.cmd.disconnect();
   }
 }
+
+/** The Clock of a service: the system clock, or, when CLOCK_CONTROL_KEY is set (tests), one a test can move. */
+export const clockProvider = (cfg: { redisUrl: string; clockControlKey: string | undefined }, instance: string) => ({
+  provide: Clock,
+  useFactory: async (): Promise<Clock> => (cfg.clockControlKey ? ControlledClock.start(cfg.redisUrl, cfg.clockControlKey, instance) : new SystemClock()),
+});

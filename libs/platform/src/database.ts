@@ -52,3 +52,6 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const name = e?.constraint ?? e?.driverError?.constraint;
   return code === PG_UNIQUE_VIOLATION && (!constraint || name === constraint);
 }
+
+/** Formats a timestamptz column as `YYYY-MM-DD HH:mm:ss` in the zone given as a parameter (e.g. `$3`). */
+export const fmtTime = (col: string, tzParam: string) => `to_char(${col} AT TIME ZONE ${tzParam}, 'YYYY-MM-DD HH24:MI:SS')`;

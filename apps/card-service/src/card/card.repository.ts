@@ -1,10 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { CardView, CreateCardDto, ListCardsQueryDto, MAX_PAGE_SIZE } from '@app/domain';
-import { num, numOrNull } from '@app/platform';
-
-/** Formats a timestamptz column as `YYYY-MM-DD HH:mm:ss` in the zone given as parameter $tz. */
-export const fmtTime = (col: string, tzParam: string) => `to_char(${col} AT TIME ZONE ${tzParam}, 'YYYY-MM-DD HH24:MI:SS')`;
+import { fmtTime, num, numOrNull } from '@app/platform';
 
 const CARD_COLUMNS = `
   c.coupon_id, c.crm_id, c.card_id, c.card_type, c.title, c.subtitle, c.source, c.scene, c.notice, c.rule,

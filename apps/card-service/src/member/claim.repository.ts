@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { ClaimedCodeView } from '@app/domain';
-import { num } from '@app/platform';
-import { fmtTime } from '../card/card.repository';
+import { fmtTime, num } from '@app/platform';
 
 /** A claim as the batch writes it. */
 export interface Receipt {

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { CodeStatus, MemberCodeView, Page, PoolCodeView, PresentView, ReceiveDetailItem, RedeemView } from '@app/domain';
-import { num } from '@app/platform';
-import { fmtTime } from '../card/card.repository';
+import { fmtTime, num } from '@app/platform';
 
 /**
  * Columns of a member's code as the API answers them. $2 is the zone, $3 the clock's now:

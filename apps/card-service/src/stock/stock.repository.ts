@@ -5,8 +5,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { GenerateStatus, GenerateView, RejectReason, StockStatusView } from '@app/domain';
-import { num } from '@app/platform';
-import { fmtTime } from '../card/card.repository';
+import { fmtTime, num } from '@app/platform';
 
 /** A stock job record as the worker sees it (locked for the length of a batch). */
 export interface GenerateRecord {

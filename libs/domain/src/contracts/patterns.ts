@@ -36,6 +36,10 @@ export const MemberPattern = {
 
 export const PointsPattern = {
   PING: 'points.ping',
+  PRODUCE_DIRECT: 'points.produce.direct',
+  CONSUME_DIRECT: 'points.consume.direct',
+  SUMMARY: 'points.summary',
+  HISTORY: 'points.history',
 } as const;
 
 export const DashboardPattern = {

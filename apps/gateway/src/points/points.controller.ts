@@ -1,0 +1,48 @@
+import { Body, Controller, Get, Inject, Param, Post, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ConsumeDirectDto, HistoryDto, MemberQueryDto, PointsPattern, ProduceDirectDto } from '@app/domain';
+import { ClientAllowed } from '../auth/auth.decorators';
+import { CardExamples } from '../card/card.examples';
+import { CrmIdPipe } from '../http/crm-id.pipe';
+import { POINTS_CLIENT, ServiceClient } from '../rpc/service-client';
+import { PointsExamples } from './points.examples';
+
+/** The points ledger: each route forwards to points-service. */
+@ApiTags('points')
+@ApiBearerAuth()
+@ApiBadRequestResponse({ description: 'Invalid input; the failing fields are named', ...CardExamples.validation })
+@Controller('api/crm/points/:crm_id')
+export class PointsController {
+  constructor(@Inject(POINTS_CLIENT) private readonly points: ServiceClient) {}
+
+  @Post('produce/direct')
+  @ApiOperation({ summary: 'Earn points: a lot with its expiry (expire_days) and freezing (freeze_hours); idempotent by event_no' })
+  @ApiOkResponse(PointsExamples.produce)
+  produceDirect(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: ProduceDirectDto) {
+    return this.points.call(PointsPattern.PRODUCE_DIRECT, { ...body, crm_id: crmId });
+  }
+
+  @Post('consume/direct')
+  @ApiOperation({ summary: 'Spend points from spendable lots, soonest expiry first; idempotent by event_no' })
+  @ApiOkResponse(PointsExamples.consume)
+  @ApiConflictResponse({ description: 'Not enough spendable points (40908), event_no reused with another payload (40901)', ...PointsExamples.insufficient })
+  consumeDirect(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: ConsumeDirectDto) {
+    return this.points.call(PointsPattern.CONSUME_DIRECT, { ...body, crm_id: crmId });
+  }
+
+  @Get('summary')
+  @ClientAllowed()
+  @ApiOperation({ summary: "A member's points now: total = active + freeze + expired + used" })
+  @ApiOkResponse(PointsExamples.summary)
+  summary(@Param('crm_id', CrmIdPipe) crmId: string, @Query() query: MemberQueryDto) {
+    return this.points.call(PointsPattern.SUMMARY, { ...query, crm_id: crmId });
+  }
+
+  @Post('history')
+  @ClientAllowed()
+  @ApiOperation({ summary: 'The journal, newest first, filtered as in the spec' })
+  @ApiOkResponse(PointsExamples.history)
+  history(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: HistoryDto) {
+    return this.points.call(PointsPattern.HISTORY, { ...body, crm_id: crmId });
+  }
+}

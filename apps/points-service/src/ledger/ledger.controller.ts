@@ -1,0 +1,29 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { ConsumeDirectMsg, HistoryMsg, MemberQueryMsg, PointsPattern, ProduceDirectMsg } from '@app/domain';
+import { LedgerService } from './ledger.service';
+
+@Controller()
+export class LedgerController {
+  constructor(private readonly ledger: LedgerService) {}
+
+  @MessagePattern(PointsPattern.PRODUCE_DIRECT)
+  produceDirect(@Payload() m: ProduceDirectMsg) {
+    return this.ledger.produceDirect(m);
+  }
+
+  @MessagePattern(PointsPattern.CONSUME_DIRECT)
+  consumeDirect(@Payload() m: ConsumeDirectMsg) {
+    return this.ledger.consumeDirect(m);
+  }
+
+  @MessagePattern(PointsPattern.SUMMARY)
+  summary(@Payload() m: MemberQueryMsg) {
+    return this.ledger.summary(m);
+  }
+
+  @MessagePattern(PointsPattern.HISTORY)
+  history(@Payload() m: HistoryMsg) {
+    return this.ledger.history(m);
+  }
+}

@@ -1,0 +1,184 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { HistoryMsg, Page, PointsEventView, PointsSummaryView } from '@app/domain';
+import { fmtTime, num } from '@app/platform';
+
+/** A journal row to write. Amounts are decimal text, never binary floating point. */
+export interface NewEvent {
+  crm_id: string;
+  event_no: string;
+  member_no: string;
+  event_type: string;
+  points: string;
+  event_at: Date;
+  expire_time: Date | null;
+  unfreeze_time: Date | null;
+  action_scene: string | null;
+  store_code: string | null;
+  cost_center: string | null;
+  campaign_code: string | null;
+  operator: string | null;
+  event_desc: string | null;
+  order_items: unknown;
+  payload_hash: string;
+}
+
+type Row = Record<string, any>;
+
+/** $2 is the zone in every query that formats times. */
+const EVENT_COLUMNS = `
+  e.auto_id, e.crm_id, e.member_no, e.event_no, e.origin_event_no, e.from_transfer_no, e.action_scene, e.event_type,
+  e.reverse_status, e.points, e.store_code, e.cost_center, e.campaign_code, e.operator, e.event_desc, e.order_items,
+  ${fmtTime('e.event_at', '$2')} AS event_at, ${fmtTime('e.expire_time', '$2')} AS expire_time,
+  ${fmtTime('e.unfreeze_time', '$2')} AS unfreeze_time, ${fmtTime('e.create_time', '$2')} AS create_time,
+  ${fmtTime('e.update_time', '$2')} AS update_time`;
+
+const toEventView = (r: Row): PointsEventView => ({ ...(r as PointsEventView), auto_id: num(r.auto_id), points: num(r.points) });
+
+/** Every query of the ledger. */
+@Injectable()
+export class LedgerRepository {
+  constructor(private readonly db: DataSource) {}
+
+  /** Creates the member's row if needed and locks it: every change of a member's points takes this lock first. */
+  async lockMember(em: EntityManager, crmId: string, memberNo: string, now: Date): Promise<void> {
+    await em.query(
+      `INSERT INTO points.member (crm_id, member_no, create_time, update_time) VALUES ($1, $2, $3, $3)
+       ON CONFLICT (crm_id, member_no) DO UPDATE SET update_time = points.member.update_time`,
+      [crmId, memberNo, now],
+    );
+  }
+
+  async payloadHash(crmId: string, eventNo: string, em: EntityManager = this.db.manager): Promise<string | null> {
+    const rows = await em.query(`SELECT payload_hash FROM points.event WHERE crm_id = $1 AND event_no = $2`, [crmId, eventNo]);
+    return rows[0]?.payload_hash ?? null;
+  }
+
+  /** Writes the journal row; null when the event_no is recorded already (waits for a concurrent writer of it to finish). */
+  async insertEvent(em: EntityManager, e: NewEvent, now: Date): Promise<number | null> {
+    const rows = await em.query(
+      `INSERT INTO points.event (crm_id, event_no, member_no, event_type, points, event_at, expire_time, unfreeze_time, action_scene,
+                                 store_code, cost_center, campaign_code, operator, event_desc, order_items, payload_hash, create_time, update_time)
+       VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+       ON CONFLICT (crm_id, event_no) DO NOTHING RETURNING auto_id`,
+      [
+        e.crm_id, e.event_no, e.member_no, e.event_type, e.points, e.event_at, e.expire_time, e.unfreeze_time, e.action_scene,
+        e.store_code, e.cost_center, e.campaign_code, e.operator, e.event_desc, e.order_items === undefined ? null : JSON.stringify(e.order_items), e.payload_hash, now,
+      ],
+    );
+    return rows.length ? num(rows[0].auto_id) : null;
+  }
+
+  /** An earn: a new lot, and the member's total. */
+  async addLot(em: EntityManager, e: NewEvent, now: Date): Promise<void> {
+    await em.query(
+      `INSERT INTO points.lot (crm_id, member_no, event_no, amount, remaining, expire_time, unfreeze_time, create_time)
+       VALUES ($1, $2, $3, $4::numeric, $4::numeric, $5, $6, $7)`,
+      [e.crm_id, e.member_no, e.event_no, e.points, e.expire_time, e.unfreeze_time, now],
+    );
+    await em.query(`UPDATE points.member SET total_points = total_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [
+      e.crm_id, e.member_no, e.points, now,
+    ]);
+  }
+
+  /** Points the member can spend at `now` (unfrozen, unexpired lots), and whether that covers `points`. */
+  async spendable(em: EntityManager, crmId: string, memberNo: string, now: Date, points: string): Promise<{ available: string; enough: boolean }> {
+    const [row] = await em.query(
+      `SELECT trim_scale(coalesce(sum(remaining), 0))::text AS available, coalesce(sum(remaining), 0) >= $4::numeric AS enough FROM points.lot
+        WHERE crm_id = $1 AND member_no = $2 AND remaining > 0
+          AND (unfreeze_time IS NULL OR unfreeze_time <= $3) AND (expire_time IS NULL OR expire_time > $3)`,
+      [crmId, memberNo, now, points],
+    );
+    return { available: row.available, enough: row.enough };
+  }
+
+  /**
+   * A spend: takes `points` from the spendable lots, soonest expiry first (lots that never
+   * expire last), records each lot taken from, and adds to the member's used points.
+   * The caller holds the member's lock and has checked there is enough.
+   */
+  async spend(em: EntityManager, crmId: string, memberNo: string, eventId: number, points: string, now: Date): Promise<void> {
+    const rows: Array<{ n: string }> = await em.query(
+      `WITH spendable AS (
+         SELECT lot_id, remaining, sum(remaining) OVER (ORDER BY expire_time ASC NULLS LAST, lot_id) AS upto
+           FROM points.lot
+          WHERE crm_id = $1 AND member_no = $2 AND remaining > 0
+            AND (unfreeze_time IS NULL OR unfreeze_time <= $3) AND (expire_time IS NULL OR expire_time > $3)),
+       take AS (
+         SELECT lot_id, LEAST(remaining, $4::numeric - (upto - remaining)) AS n FROM spendable WHERE upto - remaining < $4::numeric),
+       taken AS (
+         UPDATE points.lot l SET remaining = l.remaining - take.n FROM take WHERE l.crm_id = $1 AND l.lot_id = take.lot_id
+         RETURNING l.lot_id, take.n)
+       INSERT INTO points.allocation (crm_id, event_id, lot_id, points) SELECT $1, $5, lot_id, n FROM taken RETURNING points::text AS n`,
+      [crmId, memberNo, now, points, eventId],
+    );
+    const [{ ok }] = await em.query(`SELECT coalesce(sum(x), 0) = $1::numeric AS ok FROM unnest($2::numeric[]) AS x`, [points, rows.map((r) => r.n)]);
+    if (!ok) throw new Error(`spend ${eventId}: took ${rows.map((r) => r.n).join('+')} for ${points}`);
+    await em.query(`UPDATE points.member SET used_points = used_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [
+      crmId, memberNo, points, now,
+    ]);
+  }
+
+  async event(crmId: string, eventNo: string, tz: string, em: EntityManager = this.db.manager): Promise<PointsEventView | null> {
+    const rows: Row[] = await em.query(`SELECT ${EVENT_COLUMNS} FROM points.event e WHERE e.crm_id = $1 AND e.event_no = $3`, [crmId, tz, eventNo]);
+    return rows.length ? toEventView(rows[0]) : null;
+  }
+
+  /** A member's points at `now`, from the lots (by their times) and the member's counters. */
+  async summary(crmId: string, memberNo: string, now: Date, tz: string): Promise<PointsSummaryView> {
+    const rows: Row[] = await this.db.query(
+      `SELECT m.detail_id, m.total_points::text AS total_points, m.used_points::text AS used_points,
+              ${fmtTime('m.create_time', '$2')} AS create_time, ${fmtTime('m.update_time', '$2')} AS update_time,
+              coalesce(sum(l.remaining) FILTER (WHERE (l.expire_time IS NULL OR l.expire_time > $3) AND (l.unfreeze_time IS NULL OR l.unfreeze_time <= $3)), 0)::text AS active,
+              coalesce(sum(l.remaining) FILTER (WHERE (l.expire_time IS NULL OR l.expire_time > $3) AND l.unfreeze_time > $3), 0)::text AS frozen,
+              coalesce(sum(l.remaining) FILTER (WHERE l.expire_time <= $3), 0)::text AS expired,
+              coalesce(sum(l.remaining) FILTER (WHERE l.expire_time > $3 AND l.expire_time <= $3 + interval '7 days'
+                                                 AND (l.unfreeze_time IS NULL OR l.unfreeze_time <= $3)), 0)::text AS soon
+         FROM points.member m
+         LEFT JOIN points.lot l ON l.crm_id = m.crm_id AND l.member_no = m.member_no AND l.remaining > 0
+        WHERE m.crm_id = $1 AND m.member_no = $4
+        GROUP BY m.crm_id, m.member_no`,
+      [crmId, tz, now, memberNo],
+    );
+    const r = rows[0];
+    return {
+      detail_id: r ? num(r.detail_id) : null,
+      crm_id: crmId,
+      member_no: memberNo,
+      total_points: num(r?.total_points),
+      freeze_points: num(r?.frozen),
+      expired_points: num(r?.expired),
+      active_points: num(r?.active),
+      used_points: num(r?.used_points),
+      future_expired: num(r?.soon),
+      create_time: r?.create_time ?? null,
+      update_time: r?.update_time ?? null,
+    };
+  }
+
+  /** The journal, newest first, by the spec's filters; times in the tenant's zone. */
+  async history(m: HistoryMsg, tz: string): Promise<Page<PointsEventView>> {
+    const where = ['e.crm_id = $1'];
+    const params: unknown[] = [m.crm_id, tz];
+    const add = (sql: string, v: unknown) => {
+      params.push(v);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (m.member_no !== undefined) add('e.member_no = ?', m.member_no);
+    if (m.search_type !== undefined) add('e.event_type = ?', m.search_type);
+    if (m.action_scene !== undefined) add('e.action_scene = ?', m.action_scene);
+    if (m.campaign_code !== undefined) add('e.campaign_code = ?', m.campaign_code);
+    if (m.store_code !== undefined) add('e.store_code = ?', m.store_code);
+    if (m.cost_center !== undefined) add('e.cost_center = ?', m.cost_center);
+    if (m.start_time !== undefined) add('e.event_at >= (?::timestamp AT TIME ZONE $2)', m.start_time);
+    if (m.end_time !== undefined) add('e.event_at < (?::timestamp AT TIME ZONE $2)', m.end_time);
+    const filter = where.join(' AND ');
+    const [{ total }] = await this.db.query(`SELECT count(*)::int AS total FROM points.event e WHERE ${filter} AND $2::text IS NOT NULL`, params);
+    const size = m.page_size ?? 20;
+    const rows: Row[] = await this.db.query(
+      `SELECT ${EVENT_COLUMNS} FROM points.event e WHERE ${filter} ORDER BY e.auto_id DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+      [...params, size, ((m.page_id ?? 1) - 1) * size],
+    );
+    return { total, result: rows.map(toEventView) };
+  }
+}

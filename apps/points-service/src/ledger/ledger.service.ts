@@ -1,0 +1,157 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { DateTime } from 'luxon';
+import {
+  ConsumeDirectMsg,
+  Envelope,
+  ErrorCode,
+  fail,
+  HistoryMsg,
+  MemberQueryMsg,
+  ok,
+  Page,
+  payloadHash,
+  PointsEventView,
+  PointsSummaryView,
+  ProduceDirectMsg,
+} from '@app/domain';
+import { AppConfig, Clock, CONFIG } from '@app/platform';
+import { LedgerRepository, NewEvent } from './ledger.repository';
+
+/**
+ * Decimal text of an amount that passed validation (a JSON number with at most 4 decimal
+ * places): its shortest representation is its exact decimal value. Arithmetic happens in
+ * PostgreSQL numeric only.
+ */
+const decimal = (points: number): string => {
+  const text = String(points);
+  if (!/^\d+(\.\d{1,4})?$/.test(text)) throw new Error(`points ${text} is not a plain decimal with at most 4 places`);
+  return text;
+};
+
+/** What makes an event's payload, in a fixed order (the order of the request's keys does not matter). */
+const eventFields = (e: NewEvent) => ({
+  member_no: e.member_no,
+  points: e.points,
+  action_scene: e.action_scene,
+  store_code: e.store_code,
+  cost_center: e.cost_center,
+  campaign_code: e.campaign_code,
+  operator: e.operator,
+  event_desc: e.event_desc,
+  order_items: e.order_items,
+});
+
+/** Earning and spending points: one transaction per event, under the member's lock; idempotent by event_no. */
+@Injectable()
+export class LedgerService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly ledger: LedgerRepository,
+    private readonly clock: Clock,
+    @Inject(CONFIG) private readonly cfg: AppConfig,
+  ) {}
+
+  /** The event time given (tenant zone), else now. */
+  private eventAt(text: string | undefined, now: Date): DateTime {
+    return text ? DateTime.fromFormat(text, 'yyyy-MM-dd HH:mm:ss', { zone: this.cfg.appTz }) : DateTime.fromJSDate(now, { zone: this.cfg.appTz });
+  }
+
+  /** Earns points: a lot that expires `expire_days` after the event (never when absent) and can be spent `freeze_hours` after it. */
+  async produceDirect(m: ProduceDirectMsg): Promise<Envelope<PointsEventView>> {
+    const now = this.clock.now();
+    const at = this.eventAt(m.event_at, now);
+    const e: NewEvent = {
+      crm_id: m.crm_id,
+      event_no: m.event_no,
+      member_no: m.member_no,
+      event_type: 'produce',
+      points: decimal(m.points),
+      event_at: at.toJSDate(),
+      expire_time: m.expire_days ? at.plus({ days: m.expire_days }).toJSDate() : null,
+      unfreeze_time: m.freeze_hours ? at.plus({ hours: m.freeze_hours }).toJSDate() : null,
+      action_scene: m.action_scene ?? m.event_type,
+      store_code: m.store_code ?? null,
+      cost_center: m.cost_center ?? null,
+      campaign_code: null,
+      operator: m.operator ?? null,
+      event_desc: m.event_desc ?? null,
+      order_items: m.order_info ?? null,
+      payload_hash: '',
+    };
+    e.payload_hash = payloadHash({ op: 'produce', ...eventFields(e), event_type: m.event_type, expire_days: m.expire_days ?? null, freeze_hours: m.freeze_hours ?? null, event_at: m.event_at ?? null });
+    return this.record(e, now, '积分累积成功', async () => null, (em) => this.ledger.addLot(em, e, now));
+  }
+
+  /** Spends points from the spendable lots, soonest expiry first. Not enough: 40908, nothing changed. */
+  async consumeDirect(m: ConsumeDirectMsg): Promise<Envelope<PointsEventView>> {
+    const now = this.clock.now();
+    const e: NewEvent = {
+      crm_id: m.crm_id,
+      event_no: m.event_no,
+      member_no: m.member_no,
+      event_type: 'consume',
+      points: decimal(m.points),
+      event_at: this.eventAt(m.event_at, now).toJSDate(),
+      expire_time: null,
+      unfreeze_time: null,
+      action_scene: m.action_scene ?? null,
+      store_code: m.store_code ?? null,
+      cost_center: m.cost_center ?? null,
+      campaign_code: m.campaign_code ?? null,
+      operator: m.operator ?? null,
+      event_desc: m.event_desc ?? null,
+      order_items: null,
+      payload_hash: '',
+    };
+    e.payload_hash = payloadHash({ op: 'consume', ...eventFields(e), event_at: m.event_at ?? null });
+    return this.record(
+      e,
+      now,
+      '积分消耗成功',
+      async (em) => {
+        const { available, enough } = await this.ledger.spendable(em, e.crm_id, e.member_no, now, e.points);
+        return enough ? null : fail(ErrorCode.POINTS_INSUFFICIENT, `member ${e.member_no} has ${available} spendable points, ${e.points} asked`);
+      },
+      async (em, eventId) => this.ledger.spend(em, e.crm_id, e.member_no, eventId, e.points, now),
+    );
+  }
+
+  /**
+   * One event in one transaction: the member's lock, then the event_no (a repeat answers
+   * the original event, another payload under it is 40901), then `check` (a refusal
+   * changes nothing), the journal row, and `apply`.
+   */
+  private async record(
+    e: NewEvent,
+    now: Date,
+    msg: string,
+    check: (em: EntityManager) => Promise<Envelope<never> | null>,
+    apply: (em: EntityManager, eventId: number) => Promise<void>,
+  ): Promise<Envelope<PointsEventView>> {
+    const outcome = await this.db.transaction(async (em): Promise<Envelope<never> | 'taken' | 'done'> => {
+      await this.ledger.lockMember(em, e.crm_id, e.member_no, now);
+      if (await this.ledger.payloadHash(e.crm_id, e.event_no, em)) return 'taken';
+      const refused = await check(em);
+      if (refused) return refused;
+      const eventId = await this.ledger.insertEvent(em, e, now);
+      if (eventId === null) return 'taken'; // recorded meanwhile for another member: nothing written here
+      await apply(em, eventId);
+      return 'done';
+    });
+    if (outcome === 'taken' && (await this.ledger.payloadHash(e.crm_id, e.event_no)) !== e.payload_hash) {
+      return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `event_no ${e.event_no} was used before with another payload`);
+    }
+    if (outcome !== 'taken' && outcome !== 'done') return outcome;
+    return ok((await this.ledger.event(e.crm_id, e.event_no, this.cfg.appTz))!, msg);
+  }
+
+  async summary(m: MemberQueryMsg): Promise<Envelope<PointsSummaryView>> {
+    return ok(await this.ledger.summary(m.crm_id, m.member_no, this.clock.now(), this.cfg.appTz), 'OK');
+  }
+
+  async history(m: HistoryMsg): Promise<Envelope<{ total: number; items: PointsEventView[] }>> {
+    const page: Page<PointsEventView> = await this.ledger.history(m, this.cfg.appTz);
+    return ok({ total: page.total, items: page.result }, 'OK');
+  }
+}

@@ -1,0 +1,145 @@
+import { IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { DateTime } from 'luxon';
+import { CrossFieldRules, Violation } from '../envelope';
+import { CALLER_ID_PATTERN, ForTenant, ToNumber } from '../validation';
+import { MAX_PAGE_SIZE } from '../card/card.dto';
+
+/** Points have 4 decimal places; more is refused, never rounded. */
+const POINTS = { maxDecimalPlaces: 4, allowNaN: false, allowInfinity: false };
+export const MAX_POINTS = 1_000_000_000;
+const TIME_TEXT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+
+/** A `YYYY-MM-DD HH:mm:ss` field that is not a real moment (2022-02-30 ...), or null. */
+export function badTime(field: string, text: string | undefined): Violation | null {
+  if (text === undefined || DateTime.fromFormat(text, 'yyyy-MM-dd HH:mm:ss', { zone: 'UTC' }).isValid) return null;
+  return { field, message: `${field} is not a real date and time` };
+}
+
+class PointsEventDto implements CrossFieldRules {
+  /** Idempotency id of the event, unique per tenant. @example "EACH20220615202826397549953503" */
+  @IsString() @Matches(CALLER_ID_PATTERN, { message: 'event_no must be 1-64 letters, digits, _ . : or -' })
+  event_no: string;
+
+  /** @example "ec_18165fd7455_JGhyfyLmX" */
+  @IsString() @MinLength(1) @MaxLength(64)
+  member_no: string;
+
+  /** Up to 4 decimal places. @example 20 */
+  @IsNumber(POINTS, { message: 'points must be a number with at most 4 decimal places' }) @Min(0.0001) @Max(MAX_POINTS)
+  points: number;
+
+  /** @example "order_pay" */
+  @IsOptional() @IsString() @MaxLength(64)
+  action_scene?: string;
+
+  /** When it happened, in the tenant's zone; the time of the request when absent. @example "2022-06-15 18:00:00" */
+  @IsOptional() @IsString() @Matches(TIME_TEXT, { message: 'event_at must be YYYY-MM-DD HH:mm:ss' })
+  event_at?: string;
+
+  /** @example "ec_mall" */
+  @IsOptional() @IsString() @MaxLength(64)
+  store_code?: string;
+
+  /** @example "cost_center001" */
+  @IsOptional() @IsString() @MaxLength(64)
+  cost_center?: string;
+
+  /** @example "小程序" */
+  @IsOptional() @IsString() @MaxLength(64)
+  operator?: string;
+
+  /** @example "用户购买了100元酸奶" */
+  @IsOptional() @IsString() @MaxLength(1024)
+  event_desc?: string;
+
+  ruleViolations(): Violation[] {
+    const bad = badTime('event_at', this.event_at);
+    return bad ? [bad] : [];
+  }
+}
+
+export class ProduceDirectDto extends PointsEventDto {
+  /** The kind of business event. @example "order" */
+  @IsString() @MinLength(1) @MaxLength(32)
+  event_type: string;
+
+  /** Days until these points expire; never when absent. @example 180 */
+  @IsOptional() @IsInt() @Min(1) @Max(36_500)
+  expire_days?: number;
+
+  /** Hours before these points can be spent; 0 or absent: at once. @example 0 */
+  @IsOptional() @IsInt() @Min(0) @Max(87_600)
+  freeze_hours?: number;
+
+  /** The order the points are for (kept with the event). @example {"order_sn": "SN1", "pay_amount": 100, "item_list": []} */
+  @IsOptional() @IsObject()
+  order_info?: Record<string, unknown>;
+}
+
+export class ConsumeDirectDto extends PointsEventDto {
+  /** @example "618" */
+  @IsOptional() @IsString() @MaxLength(64)
+  campaign_code?: string;
+}
+
+export class MemberQueryDto {
+  /** @example "ec_18165fd7455_JGhyfyLmX" */
+  @IsString() @MinLength(1) @MaxLength(64)
+  member_no: string;
+}
+
+export const HISTORY_TYPES = ['produce', 'consume'] as const;
+
+export class HistoryDto implements CrossFieldRules {
+  /** The spec spells the store filter `stroe_code`; both are read. */
+  static readonly ALIASES = { stroe_code: 'store_code' };
+
+  /** Event kind. @example "produce" */
+  @IsOptional() @IsIn([...HISTORY_TYPES])
+  search_type?: string;
+
+  /** From this time (inclusive), tenant zone. @example "2022-06-01 12:00:00" */
+  @IsOptional() @IsString() @Matches(TIME_TEXT, { message: 'start_time must be YYYY-MM-DD HH:mm:ss' })
+  start_time?: string;
+
+  /** Until this time (exclusive), tenant zone. @example "2022-07-01 12:00:00" */
+  @IsOptional() @IsString() @Matches(TIME_TEXT, { message: 'end_time must be YYYY-MM-DD HH:mm:ss' })
+  end_time?: string;
+
+  /** @example "ec_18165fd7455_JGhyfyLmX" */
+  @IsOptional() @IsString() @MinLength(1) @MaxLength(64)
+  member_no?: string;
+
+  /** @example "order_pay" */
+  @IsOptional() @IsString() @MaxLength(64)
+  action_scene?: string;
+
+  /** @example "618" */
+  @IsOptional() @IsString() @MaxLength(64)
+  campaign_code?: string;
+
+  /** @example "ec_mall" */
+  @IsOptional() @IsString() @MaxLength(64)
+  store_code?: string;
+
+  /** @example "cost_center001" */
+  @IsOptional() @IsString() @MaxLength(64)
+  cost_center?: string;
+
+  /** @example 1 */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) @Max(1_000_000)
+  page_id?: number;
+
+  /** At most 100; 20 when absent. @example 20 */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) @Max(MAX_PAGE_SIZE)
+  page_size?: number;
+
+  ruleViolations(): Violation[] {
+    return [badTime('start_time', this.start_time), badTime('end_time', this.end_time)].filter((v): v is Violation => v !== null);
+  }
+}
+
+export class ProduceDirectMsg extends ForTenant(ProduceDirectDto) {}
+export class ConsumeDirectMsg extends ForTenant(ConsumeDirectDto) {}
+export class MemberQueryMsg extends ForTenant(MemberQueryDto) {}
+export class HistoryMsg extends ForTenant(HistoryDto) {}
