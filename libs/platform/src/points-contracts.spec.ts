@@ -1,0 +1,56 @@
+import 'reflect-metadata';
+import { ConsumeDirectDto, HistoryDto, ProduceDirectDto, Violation } from '@app/domain';
+import { checkContract } from './contract.pipe';
+import { value, violations } from './testing/contract-results';
+
+/** The spec's produce/direct example. */
+const produce = (over: Record<string, unknown> = {}) => ({
+  event_no: 'EACH20220615202826397549953503',
+  member_no: 'ec_18165fd7455_JGhyfyLmX',
+  action_scene: 'order_pay',
+  event_type: 'order',
+  points: 20,
+  event_at: '2022-06-15 18:00:00',
+  expire_days: 180,
+  freeze_hours: 0,
+  store_code: 'ec_mall',
+  cost_center: 'cost_center001',
+  operator: '小程序',
+  event_desc: '用户购买了100元酸奶',
+  order_info: {},
+  ...over,
+});
+
+describe('points contracts', () => {
+  it('accepts the spec example of produce/direct and of consume/direct', async () => {
+    expect(value(await checkContract(ProduceDirectDto, produce())).points).toBe(20);
+    const consume = { event_no: 'EACH20220615202826397549953504', member_no: 'ec_18165fd7455_JGhyfyLmX', action_scene: 'user_discount', points: 10, event_at: '2022-06-15 18:00:00', store_code: 'ec_mall', cost_center: 'cost_center001', campaign_code: '618', operator: '积分商城', event_desc: '用户消耗了10个积分' };
+    expect(value(await checkContract(ConsumeDirectDto, consume)).campaign_code).toBe('618');
+  });
+
+  it.each([[0.0001], [0.1], [1.2345], [1_000_000_000]])('takes %p points', async (points) => {
+    expect(value(await checkContract(ProduceDirectDto, produce({ points }))).points).toBe(points);
+  });
+
+  it.each<[string, Record<string, unknown>, Violation]>([
+    ['5 decimal places', { points: 1.23456 }, { field: 'points', message: 'points must be a number with at most 4 decimal places' }],
+    ['points as text', { points: '20' }, { field: 'points', message: 'points must be a number with at most 4 decimal places' }],
+    ['0 points', { points: 0 }, { field: 'points', message: 'points must not be less than 0.0001' }],
+    ['negative points', { points: -5 }, { field: 'points', message: 'points must not be less than 0.0001' }],
+    ['no event_no', { event_no: undefined }, { field: 'event_no', message: 'event_no must be a string' }],
+    ['an event_no with a space', { event_no: 'a b' }, { field: 'event_no', message: 'event_no must be 1-64 letters, digits, _ . : or -' }],
+    ['no event_type', { event_type: undefined }, { field: 'event_type', message: 'event_type must be a string' }],
+    ['a date-only event_at', { event_at: '2022-06-15' }, { field: 'event_at', message: 'event_at must be YYYY-MM-DD HH:mm:ss' }],
+    ['an event_at that is no real day', { event_at: '2022-02-30 10:00:00' }, { field: 'event_at', message: 'event_at is not a real date and time' }],
+    ['expire_days 0', { expire_days: 0 }, { field: 'expire_days', message: 'expire_days must not be less than 1' }],
+    ['negative freeze_hours', { freeze_hours: -1 }, { field: 'freeze_hours', message: 'freeze_hours must not be less than 0' }],
+  ])('produce/direct with %s names the field', async (_what, over, violation) => {
+    expect(violations(await checkContract(ProduceDirectDto, produce(over)))).toEqual([violation]);
+  });
+
+  it('history reads the spec spelling stroe_code as store_code, and checks the times', async () => {
+    expect(value(await checkContract(HistoryDto, { stroe_code: 'ec_mall', page_size: '5' }))).toMatchObject({ store_code: 'ec_mall', page_size: 5 });
+    expect(violations(await checkContract(HistoryDto, { search_type: 'refund' })).map((v) => v.field)).toEqual(['search_type']);
+    expect(violations(await checkContract(HistoryDto, { start_time: '2022-13-01 00:00:00' }))).toEqual([{ field: 'start_time', message: 'start_time is not a real date and time' }]);
+  });
+});
