@@ -42,6 +42,7 @@ describe('points contracts', () => {
     ['no event_type', { event_type: undefined }, { field: 'event_type', message: 'event_type must be a string' }],
     ['a date-only event_at', { event_at: '2022-06-15' }, { field: 'event_at', message: 'event_at must be YYYY-MM-DD HH:mm:ss' }],
     ['an event_at that is no real day', { event_at: '2022-02-30 10:00:00' }, { field: 'event_at', message: 'event_at is not a real date and time' }],
+    ['an event_at at hour 24', { event_at: '2022-06-15 24:00:00' }, { field: 'event_at', message: 'event_at must be YYYY-MM-DD HH:mm:ss' }],
     ['expire_days 0', { expire_days: 0 }, { field: 'expire_days', message: 'expire_days must not be less than 1' }],
     ['negative freeze_hours', { freeze_hours: -1 }, { field: 'freeze_hours', message: 'freeze_hours must not be less than 0' }],
   ])('produce/direct with %s names the field', async (_what, over, violation) => {

@@ -29,6 +29,16 @@ const decimal = (points: number): string => {
   return text;
 };
 
+/**
+ * An event that records nothing (refused, or its event_no is taken): thrown inside the
+ * transaction so that even the member row it may have created is rolled back.
+ */
+class Unrecorded extends Error {
+  constructor(readonly outcome: Envelope<never> | 'taken') {
+    super('unrecorded');
+  }
+}
+
 /** What makes an event's payload, in a fixed order (the order of the request's keys does not matter). */
 const eventFields = (e: NewEvent) => ({
   member_no: e.member_no,
@@ -119,8 +129,8 @@ export class LedgerService {
 
   /**
    * One event in one transaction: the member's lock, then the event_no (a repeat answers
-   * the original event, another payload under it is 40901), then `check` (a refusal
-   * changes nothing), the journal row, and `apply`.
+   * the original event, another payload under it is 40901), then `check`, the journal
+   * row, and `apply`. A refusal or a taken event_no rolls everything back.
    */
   private async record(
     e: NewEvent,
@@ -129,16 +139,22 @@ export class LedgerService {
     check: (em: EntityManager) => Promise<Envelope<never> | null>,
     apply: (em: EntityManager, eventId: number) => Promise<void>,
   ): Promise<Envelope<PointsEventView>> {
-    const outcome = await this.db.transaction(async (em): Promise<Envelope<never> | 'taken' | 'done'> => {
-      await this.ledger.lockMember(em, e.crm_id, e.member_no, now);
-      if (await this.ledger.payloadHash(e.crm_id, e.event_no, em)) return 'taken';
-      const refused = await check(em);
-      if (refused) return refused;
-      const eventId = await this.ledger.insertEvent(em, e, now);
-      if (eventId === null) return 'taken'; // recorded meanwhile for another member: nothing written here
-      await apply(em, eventId);
-      return 'done';
-    });
+    let outcome: Envelope<never> | 'taken' | 'done';
+    try {
+      outcome = await this.db.transaction(async (em): Promise<'done'> => {
+        await this.ledger.lockMember(em, e.crm_id, e.member_no, now);
+        if (await this.ledger.payloadHash(e.crm_id, e.event_no, em)) throw new Unrecorded('taken');
+        const refused = await check(em);
+        if (refused) throw new Unrecorded(refused);
+        const eventId = await this.ledger.insertEvent(em, e, now);
+        if (eventId === null) throw new Unrecorded('taken'); // recorded meanwhile for another member
+        await apply(em, eventId);
+        return 'done';
+      });
+    } catch (err) {
+      if (!(err instanceof Unrecorded)) throw err;
+      outcome = err.outcome;
+    }
     if (outcome === 'taken' && (await this.ledger.payloadHash(e.crm_id, e.event_no)) !== e.payload_hash) {
       return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `event_no ${e.event_no} was used before with another payload`);
     }

@@ -7,7 +7,7 @@ import { MAX_PAGE_SIZE } from '../card/card.dto';
 /** Points have 4 decimal places; more is refused, never rounded. */
 const POINTS = { maxDecimalPlaces: 4, allowNaN: false, allowInfinity: false };
 export const MAX_POINTS = 1_000_000_000;
-const TIME_TEXT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+const TIME_TEXT = /^\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d:[0-5]\d$/;
 
 /** A `YYYY-MM-DD HH:mm:ss` field that is not a real moment (2022-02-30 ...), or null. */
 export function badTime(field: string, text: string | undefined): Violation | null {

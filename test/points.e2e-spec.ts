@@ -1,0 +1,567 @@
+import { Answer, Suite } from './support/suite';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Asia/Shanghai has no daylight saving time: local time is UTC + 8 hours all year. */
+const SHANGHAI = 8 * HOUR;
+const TIME = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/;
+/** A JSON number with at most 4 decimal places. */
+const FOUR_PLACES = /^-?\d+(\.\d{1,4})?$/;
+
+/** 'YYYY-MM-DD HH:mm:ss' of an instant in Shanghai, computed without the app's libraries. */
+const shanghaiText = (ms: number): string => new Date(ms + SHANGHAI).toISOString().slice(0, 19).replace('T', ' ');
+/** The instant of a Shanghai 'YYYY-MM-DD HH:mm:ss'. */
+const shanghaiMs = (text: string): number => Date.parse(`${text.replace(' ', 'T')}+08:00`);
+
+interface Summary {
+  detail_id: number | null;
+  crm_id: string;
+  member_no: string;
+  total_points: number;
+  freeze_points: number;
+  expired_points: number;
+  active_points: number;
+  used_points: number;
+  future_expired: number;
+  create_time: string | null;
+  update_time: string | null;
+}
+
+/**
+ * The points ledger through real HTTP (gateway -> points-service) against real PostgreSQL
+ * and Redis: no double spend under concurrent spends, idempotency by event_no under
+ * concurrent duplicates, spends from the soonest-expiring lots first, exact decimals,
+ * freezing and expiry moved by the services' clock (no sweep: the summary is computed at
+ * the moment asked), event_at, history filters and paging, validation and client keys.
+ */
+describe('points ledger', () => {
+  let s: Suite;
+  const crm = 'crm_points';
+  /** A tenant of its own for history, so that unfiltered listings are exactly known. */
+  const histCrm = 'crm_points_hist';
+  const otherCrm = 'crm_points_other';
+  const base = (crmId = crm) => `/api/crm/points/${crmId}`;
+  let adminKey: string;
+  let clientKey: string;
+  let histAdminKey: string;
+  let seq = 0;
+  const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++seq}`;
+
+  beforeAll(async () => {
+    s = await Suite.start({ name: 'points', redisDb: 6, services: ['points-service'], controlClock: true });
+    const issue = async (crmId: string, scope: string) => {
+      const res = await s.post(`/api/crm/keys/${crmId}`, { scope });
+      expect(res.body).toMatchObject({ code: 0 });
+      expect(res.status).toBe(200);
+      return res.body.data.key as string;
+    };
+    adminKey = await issue(crm, 'admin');
+    clientKey = await issue(crm, 'client');
+    histAdminKey = await issue(histCrm, 'admin');
+  });
+  afterEach(async () => {
+    await s.setClock(0);
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  const produce = (memberNo: string, points: unknown, extra: Record<string, unknown> = {}, key: string | null = adminKey, crmId = crm) =>
+    s.post(`${base(crmId)}/produce/direct`, { event_no: uid('earn'), member_no: memberNo, event_type: 'order', points, ...extra }, key);
+  const consume = (memberNo: string, points: unknown, extra: Record<string, unknown> = {}, key: string | null = adminKey, crmId = crm) =>
+    s.post(`${base(crmId)}/consume/direct`, { event_no: uid('spend'), member_no: memberNo, points, ...extra }, key);
+
+  /** An earn that must succeed; answers the journal row. */
+  async function earn(memberNo: string, points: number, extra: Record<string, unknown> = {}): Promise<Record<string, any>> {
+    const res = await produce(memberNo, points, extra);
+    expect(res.body).toMatchObject({ code: 0, data: { event_type: 'produce', member_no: memberNo, points } });
+    expect(res.status).toBe(200);
+    return res.body.data;
+  }
+
+  /** A spend that must succeed; answers the journal row. */
+  async function spend(memberNo: string, points: number, extra: Record<string, unknown> = {}): Promise<Record<string, any>> {
+    const res = await consume(memberNo, points, extra);
+    expect(res.body).toMatchObject({ code: 0, data: { event_type: 'consume', member_no: memberNo, points } });
+    expect(res.status).toBe(200);
+    return res.body.data;
+  }
+
+  function expectError(res: Answer, status: number, code: number, msg?: RegExp): void {
+    expect(res.body.code).toBe(code);
+    expect(res.status).toBe(status);
+    if (msg) expect(res.body.msg).toMatch(msg);
+  }
+
+  /** 400 naming `field`, in the message and in the errors list. */
+  function expectInvalid(res: Answer, field: string): void {
+    expectError(res, 400, 40001, new RegExp(field));
+    expect(res.body.errors?.map((e) => e.field)).toContain(field);
+    expect(res.body).not.toHaveProperty('data');
+  }
+
+  /** Exact units of 0.0001 of an answered amount, which must have at most 4 decimal places. */
+  function units(v: number): number {
+    expect(typeof v).toBe('number');
+    expect(String(v)).toMatch(FOUR_PLACES);
+    return Math.round(v * 10_000);
+  }
+
+  /** The member's summary now (admin key unless told), with every amount checked: at most 4 places, and the identity. */
+  async function summary(memberNo: string, key: string = adminKey, crmId = crm): Promise<Summary> {
+    const res = await s.get<Summary>(`${base(crmId)}/summary?member_no=${encodeURIComponent(memberNo)}`, key);
+    expect(res.body).toMatchObject({ code: 0, data: { crm_id: crmId, member_no: memberNo } });
+    expect(res.status).toBe(200);
+    const d = res.body.data!;
+    // total = active + freeze + expired + used, in exact units.
+    expect(units(d.total_points)).toBe(units(d.active_points) + units(d.freeze_points) + units(d.expired_points) + units(d.used_points));
+    expect(units(d.future_expired)).toBeLessThanOrEqual(units(d.active_points));
+    return d;
+  }
+
+  const amounts = (d: Summary) => ({
+    total_points: d.total_points,
+    active_points: d.active_points,
+    freeze_points: d.freeze_points,
+    expired_points: d.expired_points,
+    used_points: d.used_points,
+    future_expired: d.future_expired,
+  });
+
+  const count = async (sql: string, params: unknown[]) => (await s.sql<{ n: number }>(sql, params))[0].n;
+  const eventRows = (eventNo: string, crmId = crm) => count(`SELECT count(*)::int AS n FROM points.event WHERE crm_id = $1 AND event_no = $2`, [crmId, eventNo]);
+  /** Everything written for a member: member row, journal rows, lots. */
+  const writtenFor = async (memberNo: string, crmId = crm) => ({
+    members: await count(`SELECT count(*)::int AS n FROM points.member WHERE crm_id = $1 AND member_no = $2`, [crmId, memberNo]),
+    events: await count(`SELECT count(*)::int AS n FROM points.event WHERE crm_id = $1 AND member_no = $2`, [crmId, memberNo]),
+    lots: await count(`SELECT count(*)::int AS n FROM points.lot WHERE crm_id = $1 AND member_no = $2`, [crmId, memberNo]),
+  });
+  /** Which lots (by the event_no that earned them) a spend took from, and how much of each. */
+  const allocationsOf = (spendEventNo: string) =>
+    s.sql<{ lot: string; points: string }>(
+      `SELECT l.event_no AS lot, a.points::text AS points
+         FROM points.allocation a
+         JOIN points.event e ON e.crm_id = a.crm_id AND e.auto_id = a.event_id
+         JOIN points.lot l ON l.crm_id = a.crm_id AND l.lot_id = a.lot_id
+        WHERE a.crm_id = $1 AND e.event_no = $2
+        ORDER BY l.event_no`,
+      [crm, spendEventNo],
+    );
+  const lotsOf = (memberNo: string) =>
+    s.sql<{ event_no: string; amount: string; remaining: string }>(
+      `SELECT event_no, amount::text AS amount, remaining::text AS remaining FROM points.lot WHERE crm_id = $1 AND member_no = $2 ORDER BY lot_id`,
+      [crm, memberNo],
+    );
+
+  describe('spending', () => {
+    it('never spends a point twice: 100 concurrent spends of 10 from 500, exactly 50 succeed', async () => {
+      const m = uid('race');
+      await earn(m, 500);
+      const answers = await Promise.all(Array.from({ length: 100 }, () => consume(m, 10)));
+      const won = answers.filter((a) => a.body.code === 0);
+      const lost = answers.filter((a) => a.body.code !== 0);
+      expect(won).toHaveLength(50);
+      expect(lost).toHaveLength(50);
+      for (const a of won) {
+        expect(a.status).toBe(200);
+        expect(a.body.data).toMatchObject({ event_type: 'consume', member_no: m, points: 10 });
+      }
+      for (const a of lost) expectError(a, 409, 40908);
+      expect(new Set(won.map((a) => a.body.data.event_no)).size).toBe(50);
+
+      expect(amounts(await summary(m))).toEqual({ total_points: 500, active_points: 0, freeze_points: 0, expired_points: 0, used_points: 500, future_expired: 0 });
+      const [alloc] = await s.sql<{ total: string; n: number }>(
+        `SELECT coalesce(sum(a.points), 0)::text AS total, count(*)::int AS n
+           FROM points.allocation a JOIN points.lot l ON l.crm_id = a.crm_id AND l.lot_id = a.lot_id
+          WHERE l.crm_id = $1 AND l.member_no = $2`,
+        [crm, m],
+      );
+      expect(alloc).toEqual({ total: '500.0000', n: 50 });
+      const [lots] = await s.sql<{ n: number; low: string }>(`SELECT count(*)::int AS n, min(remaining)::text AS low FROM points.lot WHERE crm_id = $1 AND member_no = $2`, [crm, m]);
+      expect(lots).toEqual({ n: 1, low: '0.0000' });
+      expect(await count(`SELECT count(*)::int AS n FROM points.event WHERE crm_id = $1 AND member_no = $2 AND event_type = 'consume'`, [crm, m])).toBe(50);
+      // Nothing left: one more spend is refused.
+      expectError(await consume(m, 0.0001), 409, 40908);
+    });
+
+    it('changes nothing when a spend is refused', async () => {
+      const m = uid('short');
+      await earn(m, 5);
+      const before = await summary(m);
+      const lotsBefore = await lotsOf(m);
+      const refusedNo = uid('spend');
+      const refused = await consume(m, 10, { event_no: refusedNo });
+      expectError(refused, 409, 40908, /\b5\b/);
+      expect(refused.body).not.toHaveProperty('data');
+      expect(await eventRows(refusedNo)).toBe(0);
+      expect(await summary(m)).toEqual(before);
+      expect(await lotsOf(m)).toEqual(lotsBefore);
+      expect(await writtenFor(m)).toEqual({ members: 1, events: 1, lots: 1 });
+    });
+
+    /** What the summary answers for a member without events (api-notes: zeros and detail_id null). */
+    const unknownSummary = (memberNo: string): Summary => ({
+      detail_id: null,
+      crm_id: crm,
+      member_no: memberNo,
+      total_points: 0,
+      freeze_points: 0,
+      expired_points: 0,
+      active_points: 0,
+      used_points: 0,
+      future_expired: 0,
+      create_time: null,
+      update_time: null,
+    });
+
+    it('leaves a member never seen unknown after a refused spend (40908 records nothing)', async () => {
+      const stranger = uid('stranger');
+      expect(await summary(stranger)).toEqual(unknownSummary(stranger));
+      const eventNo = uid('spend');
+      expectError(await consume(stranger, 1, { event_no: eventNo }), 409, 40908);
+      expect(await eventRows(eventNo)).toBe(0);
+      expect(await summary(stranger)).toEqual(unknownSummary(stranger));
+      expect(await writtenFor(stranger)).toEqual({ members: 0, events: 0, lots: 0 });
+    });
+
+    it('leaves a member never seen unknown after a refused reuse of an event_no (40901)', async () => {
+      const owner = uid('owner');
+      const taken = await earn(owner, 3);
+      const stranger = uid('stranger');
+      expectError(await produce(stranger, 3, { event_no: taken.event_no }), 409, 40901);
+      expectError(await consume(stranger, 3, { event_no: taken.event_no }), 409, 40901);
+      expect(await eventRows(taken.event_no)).toBe(1);
+      expect(await summary(stranger)).toEqual(unknownSummary(stranger));
+      expect(await writtenFor(stranger)).toEqual({ members: 0, events: 0, lots: 0 });
+    });
+
+    it('spends the soonest-expiring lots first and lots that never expire last', async () => {
+      const m = uid('fifo');
+      const a = await earn(m, 10, { expire_days: 30 });
+      const b = await earn(m, 10, { expire_days: 7 });
+      const c = await earn(m, 10);
+      const d = await earn(m, 10, { expire_days: 90 });
+      expect(c.expire_time).toBeNull();
+      for (const [row, days] of [[a, 30], [b, 7], [d, 90]] as const) {
+        expect(row.expire_time).toBe(shanghaiText(shanghaiMs(row.event_at) + days * DAY));
+      }
+      expect(amounts(await summary(m))).toEqual({ total_points: 40, active_points: 40, freeze_points: 0, expired_points: 0, used_points: 0, future_expired: 10 });
+
+      const spent = await spend(m, 25);
+      expect(await allocationsOf(spent.event_no)).toEqual(
+        [
+          { lot: a.event_no, points: '10.0000' },
+          { lot: b.event_no, points: '10.0000' },
+          { lot: d.event_no, points: '5.0000' },
+        ].sort((x, y) => x.lot.localeCompare(y.lot)),
+      );
+      expect(await lotsOf(m)).toEqual([
+        { event_no: a.event_no, amount: '10.0000', remaining: '0.0000' },
+        { event_no: b.event_no, amount: '10.0000', remaining: '0.0000' },
+        { event_no: c.event_no, amount: '10.0000', remaining: '10.0000' },
+        { event_no: d.event_no, amount: '10.0000', remaining: '5.0000' },
+      ]);
+      expect(amounts(await summary(m))).toEqual({ total_points: 40, active_points: 15, freeze_points: 0, expired_points: 0, used_points: 25, future_expired: 0 });
+
+      // The next spend finishes D before touching C, which never expires.
+      const next = await spend(m, 8);
+      expect(await allocationsOf(next.event_no)).toEqual(
+        [
+          { lot: c.event_no, points: '3.0000' },
+          { lot: d.event_no, points: '5.0000' },
+        ].sort((x, y) => x.lot.localeCompare(y.lot)),
+      );
+    });
+
+    it('keeps points exact to 4 decimal places', async () => {
+      const m = uid('dec');
+      for (let i = 0; i < 3; i++) await earn(m, 0.1);
+      const spent = await spend(m, 0.3);
+      expect(spent.points).toBe(0.3);
+      const afterSpend = await summary(m);
+      expect(afterSpend.active_points).toBe(0);
+      expect(amounts(afterSpend)).toEqual({ total_points: 0.3, active_points: 0, freeze_points: 0, expired_points: 0, used_points: 0.3, future_expired: 0 });
+      expectError(await consume(m, 0.0001), 409, 40908);
+
+      // More than 4 places is refused, never rounded, and writes nothing.
+      const tooFine = uid('earn');
+      expectInvalid(await produce(m, 1.23456, { event_no: tooFine }), 'points');
+      expectInvalid(await consume(m, 1.23456), 'points');
+      expect(await eventRows(tooFine)).toBe(0);
+
+      const tiny = await earn(m, 0.0001);
+      expect(tiny.points).toBe(0.0001);
+      const [lot] = await s.sql(`SELECT amount::text AS amount FROM points.lot WHERE crm_id = $1 AND event_no = $2`, [crm, tiny.event_no]);
+      expect(lot).toEqual({ amount: '0.0001' });
+      await earn(m, 12.3456);
+      expect(amounts(await summary(m))).toEqual({ total_points: 12.6457, active_points: 12.3457, freeze_points: 0, expired_points: 0, used_points: 0.3, future_expired: 0 });
+      await spend(m, 12.3457);
+      expect(amounts(await summary(m))).toEqual({ total_points: 12.6457, active_points: 0, freeze_points: 0, expired_points: 0, used_points: 12.6457, future_expired: 0 });
+      const [member] = await s.sql(`SELECT total_points::text AS total, used_points::text AS used FROM points.member WHERE crm_id = $1 AND member_no = $2`, [crm, m]);
+      expect(member).toEqual({ total: '12.6457', used: '12.6457' });
+    });
+  });
+
+  describe('idempotency by event_no', () => {
+    it('answers 20 concurrent copies of an earn alike and records it once', async () => {
+      const m = uid('dup');
+      const body = { event_no: uid('earn'), member_no: m, event_type: 'order', points: 7.5, action_scene: 'order_pay', store_code: 'ec_mall', expire_days: 30 };
+      const answers = await Promise.all(Array.from({ length: 20 }, () => s.post(`${base()}/produce/direct`, body, adminKey)));
+      expect(answers[0].body).toMatchObject({ code: 0, data: { event_no: body.event_no, points: 7.5, event_type: 'produce' } });
+      for (const a of answers) {
+        expect(a.status).toBe(200);
+        expect(a.body).toEqual(answers[0].body);
+      }
+      expect(await eventRows(body.event_no)).toBe(1);
+      expect(await count(`SELECT count(*)::int AS n FROM points.lot WHERE crm_id = $1 AND event_no = $2`, [crm, body.event_no])).toBe(1);
+      expect(amounts(await summary(m))).toMatchObject({ total_points: 7.5, active_points: 7.5, used_points: 0 });
+
+      // Later, the same request again: the original answer.
+      const again = await s.post(`${base()}/produce/direct`, body, adminKey);
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual(answers[0].body);
+
+      // Another payload under the used event_no: 40901, nothing written.
+      expectError(await s.post(`${base()}/produce/direct`, { ...body, points: 8 }, adminKey), 409, 40901);
+      expectError(await s.post(`${base()}/produce/direct`, { ...body, expire_days: 31 }, adminKey), 409, 40901);
+      expectError(await s.post(`${base()}/produce/direct`, { ...body, member_no: uid('other') }, adminKey), 409, 40901);
+      expectError(await s.post(`${base()}/consume/direct`, { event_no: body.event_no, member_no: m, points: 7.5 }, adminKey), 409, 40901);
+      expect(await eventRows(body.event_no)).toBe(1);
+      expect(amounts(await summary(m))).toMatchObject({ total_points: 7.5, active_points: 7.5, used_points: 0 });
+    });
+
+    it('answers 20 concurrent copies of a spend alike and spends once', async () => {
+      const m = uid('dup');
+      await earn(m, 10);
+      const body = { event_no: uid('spend'), member_no: m, points: 2.5, action_scene: 'user_discount', campaign_code: '618' };
+      const answers = await Promise.all(Array.from({ length: 20 }, () => s.post(`${base()}/consume/direct`, body, adminKey)));
+      expect(answers[0].body).toMatchObject({ code: 0, data: { event_no: body.event_no, points: 2.5, event_type: 'consume', campaign_code: '618' } });
+      for (const a of answers) {
+        expect(a.status).toBe(200);
+        expect(a.body).toEqual(answers[0].body);
+      }
+      expect(await eventRows(body.event_no)).toBe(1);
+      expect(await allocationsOf(body.event_no)).toHaveLength(1);
+      expect(amounts(await summary(m))).toEqual({ total_points: 10, active_points: 7.5, freeze_points: 0, expired_points: 0, used_points: 2.5, future_expired: 0 });
+
+      // Repeated after the balance changed: still the original answer, and no second spend.
+      await spend(m, 7.5);
+      const again = await s.post(`${base()}/consume/direct`, body, adminKey);
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual(answers[0].body);
+      expectError(await s.post(`${base()}/consume/direct`, { ...body, points: 3 }, adminKey), 409, 40901);
+      expectError(await s.post(`${base()}/consume/direct`, { ...body, campaign_code: '1111' }, adminKey), 409, 40901);
+      expectError(await s.post(`${base()}/produce/direct`, { ...body, event_type: 'order' }, adminKey), 409, 40901);
+      expect(await eventRows(body.event_no)).toBe(1);
+      expect(amounts(await summary(m))).toEqual({ total_points: 10, active_points: 0, freeze_points: 0, expired_points: 0, used_points: 10, future_expired: 0 });
+    });
+
+    it('lets exactly one of concurrent earns with one event_no for different members win; the rest are 40901', async () => {
+      const eventNo = uid('earn');
+      const members = Array.from({ length: 8 }, () => uid('claimant'));
+      const answers = await Promise.all(members.map((m) => s.post(`${base()}/produce/direct`, { event_no: eventNo, member_no: m, event_type: 'order', points: 3 }, adminKey)));
+      const won = answers.filter((a) => a.body.code === 0);
+      expect(won).toHaveLength(1);
+      for (const a of answers.filter((x) => x.body.code !== 0)) expectError(a, 409, 40901);
+      const winner = won[0].body.data.member_no as string;
+      expect(await s.sql(`SELECT member_no FROM points.event WHERE crm_id = $1 AND event_no = $2`, [crm, eventNo])).toEqual([{ member_no: winner }]);
+      expect(await s.sql(`SELECT member_no FROM points.lot WHERE crm_id = $1 AND event_no = $2`, [crm, eventNo])).toEqual([{ member_no: winner }]);
+      for (const m of members) expect((await summary(m)).total_points).toBe(m === winner ? 3 : 0);
+    });
+  });
+
+  describe('time', () => {
+    it('keeps frozen points out of reach until freeze_hours have passed', async () => {
+      const m = uid('frozen');
+      const row = await earn(m, 10, { freeze_hours: 48 });
+      expect(row.event_at).toMatch(TIME);
+      expect(row.unfreeze_time).toBe(shanghaiText(shanghaiMs(row.event_at) + 48 * HOUR));
+      expect(row.expire_time).toBeNull();
+      expect(amounts(await summary(m))).toEqual({ total_points: 10, active_points: 0, freeze_points: 10, expired_points: 0, used_points: 0, future_expired: 0 });
+      expectError(await consume(m, 5), 409, 40908);
+
+      await s.setClock(47 * HOUR);
+      expect(amounts(await summary(m))).toMatchObject({ active_points: 0, freeze_points: 10 });
+      expectError(await consume(m, 5), 409, 40908);
+
+      await s.setClock(49 * HOUR);
+      expect(amounts(await summary(m))).toEqual({ total_points: 10, active_points: 10, freeze_points: 0, expired_points: 0, used_points: 0, future_expired: 0 });
+      await spend(m, 5);
+      expect(amounts(await summary(m))).toEqual({ total_points: 10, active_points: 5, freeze_points: 0, expired_points: 0, used_points: 5, future_expired: 0 });
+    });
+
+    it('expires points after expire_days without a sweep; future_expired counts the next 7 days', async () => {
+      const m = uid('expiry');
+      const soon = await earn(m, 10, { expire_days: 3 });
+      const never = await earn(m, 10);
+      expect(soon.expire_time).toBe(shanghaiText(shanghaiMs(soon.event_at) + 3 * DAY));
+      expect(never.expire_time).toBeNull();
+      expect(amounts(await summary(m))).toEqual({ total_points: 20, active_points: 20, freeze_points: 0, expired_points: 0, used_points: 0, future_expired: 10 });
+
+      await s.setClock(4 * DAY);
+      expect(amounts(await summary(m))).toEqual({ total_points: 20, active_points: 10, freeze_points: 0, expired_points: 10, used_points: 0, future_expired: 0 });
+      expectError(await consume(m, 15), 409, 40908);
+      const spent = await spend(m, 10);
+      expect(await allocationsOf(spent.event_no)).toEqual([{ lot: never.event_no, points: '10.0000' }]);
+      expect(await lotsOf(m)).toEqual([
+        { event_no: soon.event_no, amount: '10.0000', remaining: '10.0000' },
+        { event_no: never.event_no, amount: '10.0000', remaining: '0.0000' },
+      ]);
+      expect(amounts(await summary(m))).toEqual({ total_points: 20, active_points: 0, freeze_points: 0, expired_points: 10, used_points: 10, future_expired: 0 });
+    });
+
+    it('counts expire_days and freeze_hours from event_at in Shanghai time; a date that does not exist is 400', async () => {
+      const m = uid('at');
+      const row = await earn(m, 10, { event_at: '2022-06-15 18:00:00', expire_days: 180, freeze_hours: 48 });
+      expect(row).toMatchObject({ event_at: '2022-06-15 18:00:00', expire_time: '2022-12-12 18:00:00', unfreeze_time: '2022-06-17 18:00:00' });
+      const [stored] = await s.sql(`SELECT expire_time, unfreeze_time FROM points.lot WHERE crm_id = $1 AND event_no = $2`, [crm, row.event_no]);
+      expect((stored.expire_time as Date).toISOString()).toBe('2022-12-12T10:00:00.000Z');
+      expect((stored.unfreeze_time as Date).toISOString()).toBe('2022-06-17T10:00:00.000Z');
+      // Long expired by now.
+      expect(amounts(await summary(m))).toEqual({ total_points: 10, active_points: 0, freeze_points: 0, expired_points: 10, used_points: 0, future_expired: 0 });
+
+      for (const bad of ['2022-02-30 10:00:00', '2022-13-01 10:00:00', '2022-06-15 18:61:00', '2022/06/15 18:00:00', '2022-06-15']) {
+        const eventNo = uid('earn');
+        expectInvalid(await produce(m, 10, { event_no: eventNo, event_at: bad }), 'event_at');
+        expectInvalid(await consume(m, 1, { event_no: eventNo, event_at: bad }), 'event_at');
+        expect(await eventRows(eventNo)).toBe(0);
+      }
+      expect((await writtenFor(m)).events).toBe(1);
+    });
+  });
+
+  describe('history', () => {
+    const hist = (body: Record<string, unknown>, key: string = histAdminKey) => s.post(`${base(histCrm)}/history`, body, key);
+    /** The event_nos a history query lists, checking the envelope and the total. */
+    async function listed(body: Record<string, unknown>, total?: number): Promise<string[]> {
+      const res = await hist(body);
+      expect(res.body).toMatchObject({ code: 0 });
+      expect(res.status).toBe(200);
+      if (total !== undefined) expect(res.body.data.total).toBe(total);
+      return res.body.data.items.map((i: { event_no: string }) => i.event_no);
+    }
+
+    it('filters by type, member, scene, campaign, store (and stroe_code), cost center and time, newest first, in pages', async () => {
+      const m1 = uid('hist');
+      const m2 = uid('hist');
+      const post = async (kind: 'produce' | 'consume', body: Record<string, unknown>) => {
+        const res = await s.post(`${base(histCrm)}/${kind}/direct`, body, histAdminKey);
+        expect(res.body).toMatchObject({ code: 0 });
+        return res.body.data as Record<string, any>;
+      };
+      // In the order written, which is also the order of event_at.
+      const p1 = await post('produce', { event_no: uid('p1'), member_no: m1, event_type: 'order', points: 30, event_at: '2022-06-01 10:00:00', action_scene: 'order_pay', store_code: 'ec_mall', cost_center: 'cc1' });
+      const p2 = await post('produce', { event_no: uid('p2'), member_no: m1, event_type: 'event', points: 5, event_at: '2022-06-10 10:00:00', action_scene: 'user_login', store_code: 'ec_mini' });
+      const c1 = await post('consume', { event_no: uid('c1'), member_no: m1, points: 10, event_at: '2022-06-20 10:00:00', action_scene: 'user_discount', campaign_code: '618', store_code: 'ec_mall' });
+      const p3 = await post('produce', { event_no: uid('p3'), member_no: m1, event_type: 'order', points: 20, event_at: '2022-07-01 12:00:00', action_scene: 'order_pay', store_code: 'ec_mall' });
+      const c2 = await post('consume', { event_no: uid('c2'), member_no: m1, points: 4, event_at: '2022-07-05 10:00:00', action_scene: 'user_discount', campaign_code: '1111', store_code: 'ec_mini' });
+      const q1 = await post('produce', { event_no: uid('q1'), member_no: m2, event_type: 'order', points: 8, event_at: '2022-07-10 09:00:00', action_scene: 'order_pay', store_code: 'ec_mall' });
+      const [P1, P2, C1, P3, C2, Q1] = [p1, p2, c1, p3, c2, q1].map((r) => r.event_no as string);
+
+      expect(await listed({}, 6)).toEqual([Q1, C2, P3, C1, P2, P1]);
+      expect(await listed({ member_no: m1 }, 5)).toEqual([C2, P3, C1, P2, P1]);
+      expect(await listed({ member_no: m2 }, 1)).toEqual([Q1]);
+      expect(await listed({ search_type: 'produce', member_no: m1 }, 3)).toEqual([P3, P2, P1]);
+      expect(await listed({ search_type: 'consume' }, 2)).toEqual([C2, C1]);
+      expect(await listed({ action_scene: 'order_pay' }, 3)).toEqual([Q1, P3, P1]);
+      expect(await listed({ action_scene: 'user_discount', member_no: m1 }, 2)).toEqual([C2, C1]);
+      expect(await listed({ campaign_code: '618' }, 1)).toEqual([C1]);
+      expect(await listed({ store_code: 'ec_mall' }, 4)).toEqual([Q1, P3, C1, P1]);
+      expect(await listed({ stroe_code: 'ec_mall' }, 4)).toEqual([Q1, P3, C1, P1]);
+      expect(await listed({ stroe_code: 'ec_mini', member_no: m1 }, 2)).toEqual([C2, P2]);
+      expect(await listed({ cost_center: 'cc1' }, 1)).toEqual([P1]);
+      expect(await listed({ store_code: 'nowhere' }, 0)).toEqual([]);
+      // start_time inclusive, end_time exclusive, both in Shanghai time.
+      expect(await listed({ start_time: '2022-06-10 10:00:00', end_time: '2022-07-01 12:00:00' }, 2)).toEqual([C1, P2]);
+      expect(await listed({ start_time: '2022-06-10 10:00:01', end_time: '2022-07-01 12:00:01' }, 2)).toEqual([P3, C1]);
+      expect(await listed({ start_time: '2022-07-05 10:00:00' }, 2)).toEqual([Q1, C2]);
+      expect(await listed({ end_time: '2022-06-10 10:00:00' }, 1)).toEqual([P1]);
+      expect(await listed({ search_type: 'produce', store_code: 'ec_mall', member_no: m1, start_time: '2022-06-01 00:00:00', end_time: '2022-07-02 00:00:00' }, 2)).toEqual([P3, P1]);
+
+      // The items are the journal rows.
+      const [item] = (await hist({ campaign_code: '618' })).body.data.items;
+      expect(item).toMatchObject({
+        crm_id: histCrm,
+        member_no: m1,
+        event_no: C1,
+        event_type: 'consume',
+        points: 10,
+        action_scene: 'user_discount',
+        campaign_code: '618',
+        store_code: 'ec_mall',
+        expire_time: null,
+        unfreeze_time: null,
+        create_time: expect.stringMatching(TIME),
+        update_time: expect.stringMatching(TIME),
+      });
+      expect(item).toEqual(c1);
+
+      // Paging: the total stays, each page has the next items.
+      expect(await listed({ member_no: m1, page_size: 2 }, 5)).toEqual([C2, P3]);
+      expect(await listed({ member_no: m1, page_size: 2, page_id: 1 }, 5)).toEqual([C2, P3]);
+      expect(await listed({ member_no: m1, page_size: 2, page_id: 2 }, 5)).toEqual([C1, P2]);
+      expect(await listed({ member_no: m1, page_size: 2, page_id: 3 }, 5)).toEqual([P1]);
+      expect(await listed({ member_no: m1, page_size: 2, page_id: 4 }, 5)).toEqual([]);
+      expect(await listed({ member_no: m1, page_size: 4, page_id: 2 }, 5)).toEqual([P1]);
+
+      expectInvalid(await hist({ search_type: 'refund' }), 'search_type');
+      expectInvalid(await hist({ start_time: '2022-02-30 00:00:00' }), 'start_time');
+      expectInvalid(await hist({ page_size: 0 }), 'page_size');
+    });
+  });
+
+  describe('validation', () => {
+    const valid = () => ({ event_no: uid('v'), member_no: uid('valid'), event_type: 'order', points: 10 });
+
+    it.each([
+      ['event_no', 'missing', (b: Record<string, unknown>) => delete b.event_no],
+      ['member_no', 'missing', (b: Record<string, unknown>) => delete b.member_no],
+      ['points', 'missing', (b: Record<string, unknown>) => delete b.points],
+      ['points', 'zero', (b: Record<string, unknown>) => (b.points = 0)],
+      ['points', 'negative', (b: Record<string, unknown>) => (b.points = -5)],
+      ['points', 'text', (b: Record<string, unknown>) => (b.points = '10')],
+      ['event_type', 'missing on an earn', (b: Record<string, unknown>) => delete b.event_type],
+    ])('refuses %s %s with 400 naming it, writing nothing', async (field, _how, change) => {
+      for (const kind of ['produce', 'consume'] as const) {
+        if (field === 'event_type' && kind === 'consume') continue;
+        const body: Record<string, unknown> = valid();
+        change(body);
+        const res = await s.post(`${base()}/${kind}/direct`, body, adminKey);
+        expectInvalid(res, field);
+        const memberNo = (body.member_no as string | undefined) ?? '';
+        if (memberNo) expect(await writtenFor(memberNo)).toEqual({ members: 0, events: 0, lots: 0 });
+        if (body.event_no) expect(await eventRows(body.event_no as string)).toBe(0);
+      }
+    });
+
+    it('refuses a summary without member_no', async () => {
+      expectInvalid(await s.get(`${base()}/summary`, adminKey), 'member_no');
+    });
+  });
+
+  describe('access', () => {
+    it('lets a client key read summary and history but neither earn nor spend', async () => {
+      const m = uid('client');
+      await earn(m, 10, { store_code: 'ec_client' });
+      const sum = await summary(m, clientKey);
+      expect(amounts(sum)).toMatchObject({ total_points: 10, active_points: 10 });
+      const history = await s.post(`${base()}/history`, { member_no: m }, clientKey);
+      expect(history.status).toBe(200);
+      expect(history.body).toMatchObject({ code: 0, data: { total: 1, items: [{ member_no: m, points: 10, store_code: 'ec_client' }] } });
+
+      const earnNo = uid('earn');
+      const spendNo = uid('spend');
+      expectError(await produce(m, 5, { event_no: earnNo }, clientKey), 403, 40301);
+      expectError(await consume(m, 5, { event_no: spendNo }, clientKey), 403, 40301);
+      expect(await eventRows(earnNo)).toBe(0);
+      expect(await eventRows(spendNo)).toBe(0);
+      expect(amounts(await summary(m))).toMatchObject({ total_points: 10, active_points: 10, used_points: 0 });
+
+      // Not another tenant's, and not without a key.
+      expectError(await s.get(`${base(otherCrm)}/summary?member_no=${m}`, clientKey), 403, 40301);
+      expectError(await s.post(`${base(otherCrm)}/history`, {}, clientKey), 403, 40301);
+      expectError(await produce(m, 5, {}, adminKey, otherCrm), 403, 40301);
+      expectError(await s.get(`${base()}/summary?member_no=${m}`, null), 401, 40101);
+    });
+  });
+});
