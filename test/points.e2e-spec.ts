@@ -302,6 +302,65 @@ describe('points ledger', () => {
     });
   });
 
+  describe('reversing a spend', () => {
+    const reverse = (memberNo: string, origin: string, extra: Record<string, unknown> = {}) =>
+      s.post(`${base()}/reverse/consume`, { event_no: uid('rev'), member_no: memberNo, origin_event_no: origin, ...extra }, adminKey);
+
+    it('gives the points back to the lots they came from, latest expiry first, with their own expiry', async () => {
+      const m = uid('m-rev');
+      const soon = await earn(m, 10, { expire_days: 7 });
+      const late = await earn(m, 10, { expire_days: 30 });
+      const spent = await spend(m, 15);
+      // The spend took the lot expiring soonest wholly, then 5 of the other.
+      expect(await allocationsOf(spent.event_no)).toEqual(
+        [{ lot: soon.event_no, points: '10.0000' }, { lot: late.event_no, points: '5.0000' }].sort((a, b) => (a.lot < b.lot ? -1 : 1)),
+      );
+      const part = await reverse(m, spent.event_no, { reverse_points: 4 });
+      expect(part.body).toMatchObject({ code: 0, data: { event_type: 'reverse_consume', origin_event_no: spent.event_no, points: 4 } });
+      expect((await lotsOf(m)).map((l) => l.remaining)).toEqual(['0.0000', '9.0000']);
+      expect(amounts(await summary(m))).toMatchObject({ total_points: 20, active_points: 9, used_points: 11 });
+      // The rest: 1 more to the later lot, then 10 to the soonest one, which keeps its 7-day expiry.
+      const rest = await reverse(m, spent.event_no);
+      expect(rest.body).toMatchObject({ code: 0, data: { points: 11 } });
+      expect((await lotsOf(m)).map((l) => l.remaining)).toEqual(['10.0000', '10.0000']);
+      expect(amounts(await summary(m))).toMatchObject({ total_points: 20, active_points: 20, used_points: 0, future_expired: 10 });
+      const [origin] = await s.sql(`SELECT reverse_status, reversed_points::text AS reversed FROM points.event WHERE crm_id = $1 AND event_no = $2`, [crm, spent.event_no]);
+      expect(origin).toEqual({ reverse_status: 2, reversed: '15.0000' });
+      expectError(await reverse(m, spent.event_no), 409, 40909, /reversed wholly/);
+    });
+
+    it('never gives back more than the spend, however many partial reversals arrive at once', async () => {
+      const m = uid('m-rev-race');
+      await earn(m, 50);
+      const spent = await spend(m, 20);
+      const answers = await Promise.all(Array.from({ length: 10 }, () => reverse(m, spent.event_no, { reverse_points: 3 })));
+      const codes = answers.map((a) => a.body.code).sort();
+      expect(codes.filter((c) => c === 0)).toHaveLength(6);
+      expect(codes.filter((c) => c === 40909)).toHaveLength(4);
+      expect(amounts(await summary(m))).toMatchObject({ total_points: 50, active_points: 48, used_points: 2 });
+      expectError(await reverse(m, spent.event_no, { reverse_points: 3 }), 409, 40909, /has 2 left to reverse, 3 asked/);
+      expect((await reverse(m, spent.event_no, { reverse_points: 2 })).body).toMatchObject({ code: 0 });
+      expect(amounts(await summary(m))).toMatchObject({ active_points: 50, used_points: 0 });
+    });
+
+    it('is idempotent by event_no, and refuses what is not a spend of that member', async () => {
+      const m = uid('m-rev-idem');
+      const earned = await earn(m, 10);
+      const spent = await spend(m, 6);
+      const eventNo = uid('rev');
+      const copies = await Promise.all(Array.from({ length: 10 }, () => s.post(`${base()}/reverse/consume`, { event_no: eventNo, member_no: m, origin_event_no: spent.event_no, reverse_points: 1 }, adminKey)));
+      for (const c of copies) expect(c.body).toEqual(copies[0].body);
+      expect(copies[0].body).toMatchObject({ code: 0 });
+      expect(amounts(await summary(m))).toMatchObject({ active_points: 5, used_points: 5 });
+      expectError(await s.post(`${base()}/reverse/consume`, { event_no: eventNo, member_no: m, origin_event_no: spent.event_no, reverse_points: 2 }, adminKey), 409, 40901);
+      expectError(await reverse(m, earned.event_no), 404, 40409);
+      expectError(await reverse(uid('someone-else'), spent.event_no), 404, 40409);
+      expectError(await reverse(m, 'no-such-event'), 404, 40409);
+      expectInvalid(await reverse(m, spent.event_no, { reverse_points: 1.23456 }), 'reverse_points');
+      expect(amounts(await summary(m))).toMatchObject({ active_points: 5, used_points: 5 });
+    });
+  });
+
   describe('idempotency by event_no', () => {
     it('answers 20 concurrent copies of an earn alike and records it once', async () => {
       const m = uid('dup');

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ConsumeDirectDto, HistoryDto, ProduceDirectDto, Violation } from '@app/domain';
+import { ConsumeDirectDto, HistoryDto, ProduceDirectDto, ReverseConsumeDto, Violation } from '@app/domain';
 import { checkContract } from './contract.pipe';
 import { value, violations } from './testing/contract-results';
 
@@ -47,6 +47,13 @@ describe('points contracts', () => {
     ['negative freeze_hours', { freeze_hours: -1 }, { field: 'freeze_hours', message: 'freeze_hours must not be less than 0' }],
   ])('produce/direct with %s names the field', async (_what, over, violation) => {
     expect(violations(await checkContract(ProduceDirectDto, produce(over)))).toEqual([violation]);
+  });
+
+  it('reverse/consume takes the spec example, and needs origin_event_no', async () => {
+    const example = { event_no: '20220615202826397549953514', member_no: 'ec_18165fd7455_JGhyfyLmX', origin_event_no: '20220615202826397549953513', reverse_points: 20 };
+    expect(value(await checkContract(ReverseConsumeDto, example)).reverse_points).toBe(20);
+    expect(violations(await checkContract(ReverseConsumeDto, { ...example, origin_event_no: undefined })).map((v) => v.field)).toEqual(['origin_event_no']);
+    expect(violations(await checkContract(ReverseConsumeDto, { ...example, reverse_points: 0 })).map((v) => v.field)).toEqual(['reverse_points']);
   });
 
   it('history reads the spec spelling stroe_code as store_code, and checks the times', async () => {

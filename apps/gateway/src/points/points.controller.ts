@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBearerAuth, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ConsumeDirectDto, HistoryDto, MemberQueryDto, PointsPattern, ProduceDirectDto } from '@app/domain';
+import { ConsumeDirectDto, HistoryDto, MemberQueryDto, PointsPattern, ProduceDirectDto, ReverseConsumeDto } from '@app/domain';
 import { ClientAllowed } from '../auth/auth.decorators';
 import { CardExamples } from '../card/card.examples';
 import { CrmIdPipe } from '../http/crm-id.pipe';
@@ -28,6 +28,14 @@ export class PointsController {
   @ApiConflictResponse({ description: 'Not enough spendable points (40908), event_no reused with another payload (40901)', ...PointsExamples.insufficient })
   consumeDirect(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: ConsumeDirectDto) {
     return this.points.call(PointsPattern.CONSUME_DIRECT, { ...body, crm_id: crmId });
+  }
+
+  @Post('reverse/consume')
+  @ApiOperation({ summary: 'Reverse a spend, whole or in part (reverse_points): the points go back to the lots they came from, with their expiry' })
+  @ApiOkResponse(PointsExamples.reverseConsume)
+  @ApiConflictResponse({ description: 'More than is left of the spend (40909), event_no reused with another payload (40901)' })
+  reverseConsume(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: ReverseConsumeDto) {
+    return this.points.call(PointsPattern.REVERSE_CONSUME, { ...body, crm_id: crmId });
   }
 
   @Get('summary')

@@ -20,7 +20,18 @@ export interface NewEvent {
   operator: string | null;
   event_desc: string | null;
   order_items: unknown;
+  origin_event_no: string | null;
   payload_hash: string;
+}
+
+/** An event another one refers to (a reversal's origin), locked. Amounts as decimal text. */
+export interface OriginEvent {
+  auto_id: number;
+  member_no: string;
+  event_type: string;
+  points: string;
+  /** What is left to reverse: points - reversed_points. */
+  open: string;
 }
 
 type Row = Record<string, any>;
@@ -58,12 +69,14 @@ export class LedgerRepository {
   async insertEvent(em: EntityManager, e: NewEvent, now: Date): Promise<number | null> {
     const rows = await em.query(
       `INSERT INTO points.event (crm_id, event_no, member_no, event_type, points, event_at, expire_time, unfreeze_time, action_scene,
-                                 store_code, cost_center, campaign_code, operator, event_desc, order_items, payload_hash, create_time, update_time)
-       VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+                                 store_code, cost_center, campaign_code, operator, event_desc, order_items, payload_hash, create_time, update_time,
+                                 origin_event_no)
+       VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)
        ON CONFLICT (crm_id, event_no) DO NOTHING RETURNING auto_id`,
       [
         e.crm_id, e.event_no, e.member_no, e.event_type, e.points, e.event_at, e.expire_time, e.unfreeze_time, e.action_scene,
         e.store_code, e.cost_center, e.campaign_code, e.operator, e.event_desc, e.order_items === undefined ? null : JSON.stringify(e.order_items), e.payload_hash, now,
+        e.origin_event_no,
       ],
     );
     return rows.length ? num(rows[0].auto_id) : null;
@@ -115,6 +128,56 @@ export class LedgerRepository {
     const [{ ok }] = await em.query(`SELECT coalesce(sum(x), 0) = $1::numeric AS ok FROM unnest($2::numeric[]) AS x`, [points, rows.map((r) => r.n)]);
     if (!ok) throw new Error(`spend ${eventId}: took ${rows.map((r) => r.n).join('+')} for ${points}`);
     await em.query(`UPDATE points.member SET used_points = used_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [
+      crmId, memberNo, points, now,
+    ]);
+  }
+
+  /** The event a reversal names, locked; null when the tenant has none by that number. */
+  async lockOrigin(em: EntityManager, crmId: string, eventNo: string): Promise<OriginEvent | null> {
+    const rows: Row[] = await em.query(
+      `SELECT auto_id, member_no, event_type, trim_scale(points)::text AS points, trim_scale(points - reversed_points)::text AS open
+         FROM points.event WHERE crm_id = $1 AND event_no = $2 FOR UPDATE`,
+      [crmId, eventNo],
+    );
+    return rows.length ? { ...(rows[0] as OriginEvent), auto_id: num(rows[0].auto_id) } : null;
+  }
+
+  /** Whether `a` <= `b`, both decimal text (compared by PostgreSQL, exactly). */
+  async atMost(em: EntityManager, a: string, b: string): Promise<boolean> {
+    const [{ ok }] = await em.query(`SELECT $1::numeric <= $2::numeric AS ok`, [a, b]);
+    return ok;
+  }
+
+  /**
+   * A spend reversed (in part): gives `points` back to the lots the spend took them from,
+   * which keep their own expiry; the lots expiring latest first (the reverse of the
+   * order they were taken in). Marks the spend reversed and takes the points off the
+   * member's used points.
+   */
+  async giveBack(em: EntityManager, crmId: string, memberNo: string, origin: OriginEvent, points: string, now: Date): Promise<void> {
+    const rows: Array<{ n: string }> = await em.query(
+      `WITH alloc AS (
+         SELECT a.lot_id, a.points - a.returned AS open,
+                sum(a.points - a.returned) OVER (ORDER BY l.expire_time DESC NULLS FIRST, a.lot_id DESC) AS upto
+           FROM points.allocation a JOIN points.lot l ON l.crm_id = a.crm_id AND l.lot_id = a.lot_id
+          WHERE a.crm_id = $1 AND a.event_id = $2 AND a.points > a.returned),
+       give AS (SELECT lot_id, LEAST(open, $3::numeric - (upto - open)) AS n FROM alloc WHERE upto - open < $3::numeric),
+       lots AS (UPDATE points.lot l SET remaining = l.remaining + give.n FROM give WHERE l.crm_id = $1 AND l.lot_id = give.lot_id RETURNING 1)
+       UPDATE points.allocation a SET returned = a.returned + give.n FROM give
+        WHERE a.crm_id = $1 AND a.event_id = $2 AND a.lot_id = give.lot_id
+       RETURNING give.n::text AS n`,
+      [crmId, origin.auto_id, points],
+    );
+    const given: string[] = (Array.isArray(rows[0]) ? (rows[0] as unknown as Array<{ n: string }>) : rows).map((r) => r.n);
+    const [{ ok }] = await em.query(`SELECT coalesce(sum(x), 0) = $1::numeric AS ok FROM unnest($2::numeric[]) AS x`, [points, given]);
+    if (!ok) throw new Error(`reversal of spend ${origin.auto_id}: gave back ${given.join('+')} for ${points}`);
+    await em.query(
+      `UPDATE points.event SET reversed_points = reversed_points + $3::numeric,
+              reverse_status = CASE WHEN reversed_points + $3::numeric = points THEN 2 ELSE 1 END, update_time = $4
+        WHERE crm_id = $1 AND auto_id = $2`,
+      [crmId, origin.auto_id, points, now],
+    );
+    await em.query(`UPDATE points.member SET used_points = used_points - $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [
       crmId, memberNo, points, now,
     ]);
   }

@@ -14,9 +14,10 @@ import {
   PointsEventView,
   PointsSummaryView,
   ProduceDirectMsg,
+  ReverseConsumeMsg,
 } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
-import { LedgerRepository, NewEvent } from './ledger.repository';
+import { LedgerRepository, NewEvent, OriginEvent } from './ledger.repository';
 
 /**
  * Decimal text of an amount that passed validation (a JSON number with at most 4 decimal
@@ -87,6 +88,7 @@ export class LedgerService {
       operator: m.operator ?? null,
       event_desc: m.event_desc ?? null,
       order_items: m.order_info ?? null,
+      origin_event_no: null,
       payload_hash: '',
     };
     e.payload_hash = payloadHash({ op: 'produce', ...eventFields(e), event_type: m.event_type, expire_days: m.expire_days ?? null, freeze_hours: m.freeze_hours ?? null, event_at: m.event_at ?? null });
@@ -112,6 +114,7 @@ export class LedgerService {
       operator: m.operator ?? null,
       event_desc: m.event_desc ?? null,
       order_items: null,
+      origin_event_no: null,
       payload_hash: '',
     };
     e.payload_hash = payloadHash({ op: 'consume', ...eventFields(e), event_at: m.event_at ?? null });
@@ -124,6 +127,56 @@ export class LedgerService {
         return enough ? null : fail(ErrorCode.POINTS_INSUFFICIENT, `member ${e.member_no} has ${available} spendable points, ${e.points} asked`);
       },
       async (em, eventId) => this.ledger.spend(em, e.crm_id, e.member_no, eventId, e.points, now),
+    );
+  }
+
+  /**
+   * Reverses a spend, whole or in part: the points go back to the lots they came from,
+   * with those lots' expiry. However many partial reversals arrive, together they never
+   * give back more than the spend took (409 40909).
+   */
+  async reverseConsume(m: ReverseConsumeMsg): Promise<Envelope<PointsEventView>> {
+    const now = this.clock.now();
+    const e: NewEvent = {
+      crm_id: m.crm_id,
+      event_no: m.event_no,
+      member_no: m.member_no,
+      event_type: 'reverse_consume',
+      points: '',
+      event_at: this.eventAt(m.event_at, now).toJSDate(),
+      expire_time: null,
+      unfreeze_time: null,
+      action_scene: null,
+      store_code: null,
+      cost_center: null,
+      campaign_code: null,
+      operator: null,
+      event_desc: null,
+      order_items: null,
+      origin_event_no: m.origin_event_no,
+      payload_hash: payloadHash({
+        op: 'reverse_consume', member_no: m.member_no, origin_event_no: m.origin_event_no,
+        reverse_points: m.reverse_points === undefined ? null : decimal(m.reverse_points), event_at: m.event_at ?? null,
+      }),
+    };
+    let origin: OriginEvent | null = null;
+    return this.record(
+      e,
+      now,
+      '冲正成功',
+      async (em) => {
+        origin = await this.ledger.lockOrigin(em, m.crm_id, m.origin_event_no);
+        if (!origin || origin.member_no !== m.member_no || origin.event_type !== 'consume') {
+          return fail(ErrorCode.EVENT_NOT_FOUND, `member ${m.member_no} has no spend with event_no ${m.origin_event_no}`);
+        }
+        if (origin.open === '0') return fail(ErrorCode.REVERSE_EXCEEDS, `spend ${m.origin_event_no} has been reversed wholly already`);
+        e.points = m.reverse_points === undefined ? origin.open : decimal(m.reverse_points);
+        if (!(await this.ledger.atMost(em, e.points, origin.open))) {
+          return fail(ErrorCode.REVERSE_EXCEEDS, `spend ${m.origin_event_no} of ${origin.points} points has ${origin.open} left to reverse, ${e.points} asked`);
+        }
+        return null;
+      },
+      (em) => this.ledger.giveBack(em, e.crm_id, e.member_no, origin!, e.points, now),
     );
   }
 

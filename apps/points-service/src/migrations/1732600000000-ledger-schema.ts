@@ -55,6 +55,7 @@ export class LedgerSchema1732600000000 implements MigrationInterface {
         origin_event_no  varchar(64),
         from_transfer_no varchar(64),
         reverse_status   smallint NOT NULL DEFAULT 0,
+        reversed_points  numeric(18,4) NOT NULL DEFAULT 0,
         store_code       varchar(64),
         cost_center      varchar(64),
         campaign_code    varchar(64),
@@ -69,13 +70,14 @@ export class LedgerSchema1732600000000 implements MigrationInterface {
     await q.query(`CREATE UNIQUE INDEX event_no_unique ON points.event (crm_id, event_no)`);
     await q.query(`CREATE INDEX event_member ON points.event (crm_id, member_no, auto_id DESC)`);
     await q.query(`CREATE INDEX event_listing ON points.event (crm_id, auto_id DESC)`);
-    // Which lots a spend took from, and how much of each.
+    // Which lots a spend took from, how much of each, and how much a reversal gave back.
     await q.query(`
       CREATE TABLE points.allocation (
         crm_id    varchar(32) NOT NULL,
         event_id  bigint NOT NULL,
         lot_id    bigint NOT NULL,
         points    numeric(18,4) NOT NULL CHECK (points > 0),
+        returned  numeric(18,4) NOT NULL DEFAULT 0 CHECK (returned >= 0 AND returned <= points),
         PRIMARY KEY (crm_id, event_id, lot_id)
       )`);
   }

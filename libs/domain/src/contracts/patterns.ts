@@ -38,6 +38,7 @@ export const PointsPattern = {
   PING: 'points.ping',
   PRODUCE_DIRECT: 'points.produce.direct',
   CONSUME_DIRECT: 'points.consume.direct',
+  REVERSE_CONSUME: 'points.reverse.consume',
   SUMMARY: 'points.summary',
   HISTORY: 'points.history',
 } as const;

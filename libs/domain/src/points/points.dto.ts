@@ -82,13 +82,40 @@ export class ConsumeDirectDto extends PointsEventDto {
   campaign_code?: string;
 }
 
+export class ReverseConsumeDto implements CrossFieldRules {
+  /** Idempotency id of the reversal. @example "20220615202826397549953514" */
+  @IsString() @Matches(CALLER_ID_PATTERN, { message: 'event_no must be 1-64 letters, digits, _ . : or -' })
+  event_no: string;
+
+  /** @example "ec_18165fd7455_JGhyfyLmX" */
+  @IsString() @MinLength(1) @MaxLength(64)
+  member_no: string;
+
+  /** The spend to reverse. @example "20220615202826397549953513" */
+  @IsString() @Matches(CALLER_ID_PATTERN, { message: 'origin_event_no must be 1-64 letters, digits, _ . : or -' })
+  origin_event_no: string;
+
+  /** How much to give back; all that is left of the spend when absent. @example 20 */
+  @IsOptional() @IsNumber(POINTS, { message: 'reverse_points must be a number with at most 4 decimal places' }) @Min(0.0001) @Max(MAX_POINTS)
+  reverse_points?: number;
+
+  /** @example "2022-06-16 09:00:00" */
+  @IsOptional() @IsString() @Matches(TIME_TEXT, { message: 'event_at must be YYYY-MM-DD HH:mm:ss' })
+  event_at?: string;
+
+  ruleViolations(): Violation[] {
+    const bad = badTime('event_at', this.event_at);
+    return bad ? [bad] : [];
+  }
+}
+
 export class MemberQueryDto {
   /** @example "ec_18165fd7455_JGhyfyLmX" */
   @IsString() @MinLength(1) @MaxLength(64)
   member_no: string;
 }
 
-export const HISTORY_TYPES = ['produce', 'consume'] as const;
+export const HISTORY_TYPES = ['produce', 'consume', 'reverse_consume'] as const;
 
 export class HistoryDto implements CrossFieldRules {
   /** The spec spells the store filter `stroe_code`; both are read. */
@@ -142,4 +169,5 @@ export class HistoryDto implements CrossFieldRules {
 export class ProduceDirectMsg extends ForTenant(ProduceDirectDto) {}
 export class ConsumeDirectMsg extends ForTenant(ConsumeDirectDto) {}
 export class MemberQueryMsg extends ForTenant(MemberQueryDto) {}
+export class ReverseConsumeMsg extends ForTenant(ReverseConsumeDto) {}
 export class HistoryMsg extends ForTenant(HistoryDto) {}
