@@ -115,7 +115,8 @@ describe('points ledger', () => {
     const d = res.body.data!;
     // total = active + freeze + expired + used, in exact units.
     expect(units(d.total_points)).toBe(units(d.active_points) + units(d.freeze_points) + units(d.expired_points) + units(d.used_points));
-    expect(units(d.future_expired)).toBeLessThanOrEqual(units(d.active_points));
+    // Points soon expiring are among the active ones (none when a debt makes the balance negative).
+    expect(units(d.future_expired)).toBeLessThanOrEqual(Math.max(0, units(d.active_points)));
     return d;
   }
 
@@ -299,6 +300,67 @@ describe('points ledger', () => {
       expect(amounts(await summary(m))).toEqual({ total_points: 12.6457, active_points: 0, freeze_points: 0, expired_points: 0, used_points: 12.6457, future_expired: 0 });
       const [member] = await s.sql(`SELECT total_points::text AS total, used_points::text AS used FROM points.member WHERE crm_id = $1 AND member_no = $2`, [crm, m]);
       expect(member).toEqual({ total: '12.6457', used: '12.6457' });
+    });
+  });
+
+  describe('reversing an earn', () => {
+    const reverseEarn = (memberNo: string, origin: string, extra: Record<string, unknown> = {}) =>
+      s.post(`${base()}/reverse/produce`, { event_no: uid('revp'), member_no: memberNo, origin_event_no: origin, allow_negative: false, ...extra }, adminKey);
+
+    it('takes the points back from the earn\'s own lot first, in part and then the rest', async () => {
+      const m = uid('m-revp');
+      const kept = await earn(m, 10);
+      const target = await earn(m, 10, { expire_days: 30 });
+      const part = await reverseEarn(m, target.event_no, { reverse_points: 4 });
+      expect(part.body).toMatchObject({ code: 0, data: { event_type: 'reverse_produce', origin_event_no: target.event_no, points: 4 } });
+      expect((await lotsOf(m)).map((l) => [l.event_no, l.remaining])).toEqual([[kept.event_no, '10.0000'], [target.event_no, '6.0000']]);
+      expect(amounts(await summary(m))).toMatchObject({ total_points: 16, active_points: 16, used_points: 0 });
+      expect((await reverseEarn(m, target.event_no)).body).toMatchObject({ code: 0, data: { points: 6 } });
+      expect(amounts(await summary(m))).toMatchObject({ total_points: 10, active_points: 10 });
+      expectError(await reverseEarn(m, target.event_no), 409, 40909, /reversed wholly/);
+    });
+
+    it('takes what was spent of it from the other lots; when those fall short, refuses without allow_negative and goes negative with it', async () => {
+      const m = uid('m-revp-neg');
+      const target = await earn(m, 10);
+      await spend(m, 8); // 2 left in the earn's lot
+      const other = await earn(m, 3);
+      // 10 to give back: 2 from its lot, 3 from the other, 5 short.
+      const before = await lotsOf(m);
+      expectError(await reverseEarn(m, target.event_no), 409, 40908, /allow_negative/);
+      expect(await lotsOf(m)).toEqual(before);
+      expect(amounts(await summary(m))).toMatchObject({ total_points: 13, active_points: 5, used_points: 8 });
+      const neg = await reverseEarn(m, target.event_no, { allow_negative: true });
+      expect(neg.body).toMatchObject({ code: 0, data: { points: 10 } });
+      expect((await lotsOf(m)).map((l) => [l.event_no, l.remaining])).toEqual([[target.event_no, '0.0000'], [other.event_no, '0.0000']]);
+      expect(amounts(await summary(m))).toMatchObject({ total_points: 3, active_points: -5, used_points: 8 });
+      expectError(await consume(m, 1), 409, 40908);
+      // A later earn pays the debt first.
+      await earn(m, 7);
+      expect(amounts(await summary(m))).toMatchObject({ total_points: 10, active_points: 2, used_points: 8 });
+      expect((await consume(m, 2)).body).toMatchObject({ code: 0 });
+      expectError(await consume(m, 0.0001), 409, 40908);
+    });
+
+    it('never takes back more than the earn, however many partial reversals arrive at once', async () => {
+      const m = uid('m-revp-race');
+      const target = await earn(m, 10);
+      await earn(m, 100);
+      const answers = await Promise.all(Array.from({ length: 8 }, () => reverseEarn(m, target.event_no, { reverse_points: 3 })));
+      expect(answers.filter((a) => a.body.code === 0)).toHaveLength(3);
+      expect(answers.filter((a) => a.body.code === 40909)).toHaveLength(5);
+      expect(amounts(await summary(m))).toMatchObject({ total_points: 101, active_points: 101 });
+      expect((await lotsOf(m))[0].remaining).toBe('1.0000');
+    });
+
+    it('refuses an event that is not an earn of this member', async () => {
+      const m = uid('m-revp-bad');
+      const earned = await earn(m, 5);
+      const spent = await spend(m, 1);
+      expectError(await reverseEarn(m, spent.event_no), 404, 40409);
+      expectError(await reverseEarn(uid('other'), earned.event_no), 404, 40409);
+      expectInvalid(await s.post(`${base()}/reverse/produce`, { event_no: uid('revp'), member_no: m, origin_event_no: earned.event_no }, adminKey), 'allow_negative');
+      expect(amounts(await summary(m))).toMatchObject({ total_points: 5, active_points: 4, used_points: 1 });
     });
   });
 

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ConsumeDirectDto, HistoryDto, ProduceDirectDto, ReverseConsumeDto, Violation } from '@app/domain';
+import { ConsumeDirectDto, HistoryDto, ProduceDirectDto, ReverseConsumeDto, ReverseProduceDto, Violation } from '@app/domain';
 import { checkContract } from './contract.pipe';
 import { value, violations } from './testing/contract-results';
 
@@ -54,6 +54,13 @@ describe('points contracts', () => {
     expect(value(await checkContract(ReverseConsumeDto, example)).reverse_points).toBe(20);
     expect(violations(await checkContract(ReverseConsumeDto, { ...example, origin_event_no: undefined })).map((v) => v.field)).toEqual(['origin_event_no']);
     expect(violations(await checkContract(ReverseConsumeDto, { ...example, reverse_points: 0 })).map((v) => v.field)).toEqual(['reverse_points']);
+  });
+
+  it('reverse/produce takes the spec example, and needs allow_negative as a boolean', async () => {
+    const example = { event_no: '20220615202826397549953509', member_no: 'ec_18165fd7455_JGhyfyLmX', origin_event_no: '20220615202826397549953508', allow_negative: false, reverse_points: 10 };
+    expect(value(await checkContract(ReverseProduceDto, example)).allow_negative).toBe(false);
+    expect(violations(await checkContract(ReverseProduceDto, { ...example, allow_negative: 'no' })).map((v) => v.field)).toEqual(['allow_negative']);
+    expect(violations(await checkContract(ReverseProduceDto, { ...example, allow_negative: undefined })).map((v) => v.field)).toEqual(['allow_negative']);
   });
 
   it('history reads the spec spelling stroe_code as store_code, and checks the times', async () => {

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBearerAuth, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ConsumeDirectDto, HistoryDto, MemberQueryDto, PointsPattern, ProduceDirectDto, ReverseConsumeDto } from '@app/domain';
+import { ConsumeDirectDto, HistoryDto, MemberQueryDto, PointsPattern, ProduceDirectDto, ReverseConsumeDto, ReverseProduceDto } from '@app/domain';
 import { ClientAllowed } from '../auth/auth.decorators';
 import { CardExamples } from '../card/card.examples';
 import { CrmIdPipe } from '../http/crm-id.pipe';
@@ -28,6 +28,14 @@ export class PointsController {
   @ApiConflictResponse({ description: 'Not enough spendable points (40908), event_no reused with another payload (40901)', ...PointsExamples.insufficient })
   consumeDirect(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: ConsumeDirectDto) {
     return this.points.call(PointsPattern.CONSUME_DIRECT, { ...body, crm_id: crmId });
+  }
+
+  @Post('reverse/produce')
+  @ApiOperation({ summary: 'Reverse an earn, whole or in part: from its lot, then other spendable lots, then (allow_negative) a debt' })
+  @ApiOkResponse(PointsExamples.reverseProduce)
+  @ApiConflictResponse({ description: 'Too few points to give back without allow_negative (40908), more than is left of the earn (40909), event_no reused (40901)' })
+  reverseProduce(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: ReverseProduceDto) {
+    return this.points.call(PointsPattern.REVERSE_PRODUCE, { ...body, crm_id: crmId });
   }
 
   @Post('reverse/consume')

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { ConsumeDirectMsg, HistoryMsg, MemberQueryMsg, PointsPattern, ProduceDirectMsg, ReverseConsumeMsg } from '@app/domain';
+import { ConsumeDirectMsg, HistoryMsg, MemberQueryMsg, PointsPattern, ProduceDirectMsg, ReverseConsumeMsg, ReverseProduceMsg } from '@app/domain';
 import { LedgerService } from './ledger.service';
 
 @Controller()
@@ -15,6 +15,11 @@ export class LedgerController {
   @MessagePattern(PointsPattern.CONSUME_DIRECT)
   consumeDirect(@Payload() m: ConsumeDirectMsg) {
     return this.ledger.consumeDirect(m);
+  }
+
+  @MessagePattern(PointsPattern.REVERSE_PRODUCE)
+  reverseProduce(@Payload() m: ReverseProduceMsg) {
+    return this.ledger.reverseProduce(m);
   }
 
   @MessagePattern(PointsPattern.REVERSE_CONSUME)

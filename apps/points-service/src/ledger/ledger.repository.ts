@@ -82,24 +82,34 @@ export class LedgerRepository {
     return rows.length ? num(rows[0].auto_id) : null;
   }
 
-  /** An earn: a new lot, and the member's total. */
+  /** An earn: a new lot, and the member's total. A debt the member owes is paid from it first. */
   async addLot(em: EntityManager, e: NewEvent, now: Date): Promise<void> {
+    const [{ paid }] = await em.query(
+      `SELECT LEAST(debt_points, $3::numeric)::text AS paid FROM points.member WHERE crm_id = $1 AND member_no = $2`,
+      [e.crm_id, e.member_no, e.points],
+    );
     await em.query(
       `INSERT INTO points.lot (crm_id, member_no, event_no, amount, remaining, expire_time, unfreeze_time, create_time)
-       VALUES ($1, $2, $3, $4::numeric, $4::numeric, $5, $6, $7)`,
-      [e.crm_id, e.member_no, e.event_no, e.points, e.expire_time, e.unfreeze_time, now],
+       VALUES ($1, $2, $3, $4::numeric, $4::numeric - $8::numeric, $5, $6, $7)`,
+      [e.crm_id, e.member_no, e.event_no, e.points, e.expire_time, e.unfreeze_time, now, paid],
     );
-    await em.query(`UPDATE points.member SET total_points = total_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [
-      e.crm_id, e.member_no, e.points, now,
-    ]);
+    await em.query(
+      `UPDATE points.member SET total_points = total_points + $3::numeric, debt_points = debt_points - $5::numeric, update_time = $4
+        WHERE crm_id = $1 AND member_no = $2`,
+      [e.crm_id, e.member_no, e.points, now, paid],
+    );
   }
 
-  /** Points the member can spend at `now` (unfrozen, unexpired lots), and whether that covers `points`. */
+  /** Points the member can spend at `now` (unfrozen, unexpired lots, less any debt), and whether that covers `points`. */
   async spendable(em: EntityManager, crmId: string, memberNo: string, now: Date, points: string): Promise<{ available: string; enough: boolean }> {
     const [row] = await em.query(
-      `SELECT trim_scale(coalesce(sum(remaining), 0))::text AS available, coalesce(sum(remaining), 0) >= $4::numeric AS enough FROM points.lot
-        WHERE crm_id = $1 AND member_no = $2 AND remaining > 0
-          AND (unfreeze_time IS NULL OR unfreeze_time <= $3) AND (expire_time IS NULL OR expire_time > $3)`,
+      `SELECT trim_scale(coalesce(sum(l.remaining), 0) - m.debt_points)::text AS available,
+              coalesce(sum(l.remaining), 0) - m.debt_points >= $4::numeric AS enough
+         FROM points.member m
+         LEFT JOIN points.lot l ON l.crm_id = m.crm_id AND l.member_no = m.member_no AND l.remaining > 0
+              AND (l.unfreeze_time IS NULL OR l.unfreeze_time <= $3) AND (l.expire_time IS NULL OR l.expire_time > $3)
+        WHERE m.crm_id = $1 AND m.member_no = $2
+        GROUP BY m.debt_points`,
       [crmId, memberNo, now, points],
     );
     return { available: row.available, enough: row.enough };
@@ -111,6 +121,18 @@ export class LedgerRepository {
    * The caller holds the member's lock and has checked there is enough.
    */
   async spend(em: EntityManager, crmId: string, memberNo: string, eventId: number, points: string, now: Date): Promise<void> {
+    await this.takeFifo(em, crmId, memberNo, eventId, points, now, true);
+    await em.query(`UPDATE points.member SET used_points = used_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [
+      crmId, memberNo, points, now,
+    ]);
+  }
+
+  /**
+   * Takes up to `points` from the member's spendable lots, soonest expiry first (lots that
+   * never expire last), recording each lot taken from under `eventId`. `exact`: it must
+   * be all of it (the caller has checked).
+   */
+  private async takeFifo(em: EntityManager, crmId: string, memberNo: string, eventId: number, points: string, now: Date, exact: boolean): Promise<void> {
     const rows: Array<{ n: string }> = await em.query(
       `WITH spendable AS (
          SELECT lot_id, remaining, sum(remaining) OVER (ORDER BY expire_time ASC NULLS LAST, lot_id) AS upto
@@ -125,11 +147,67 @@ export class LedgerRepository {
        INSERT INTO points.allocation (crm_id, event_id, lot_id, points) SELECT $1, $5, lot_id, n FROM taken RETURNING points::text AS n`,
       [crmId, memberNo, now, points, eventId],
     );
+    if (!exact) return;
     const [{ ok }] = await em.query(`SELECT coalesce(sum(x), 0) = $1::numeric AS ok FROM unnest($2::numeric[]) AS x`, [points, rows.map((r) => r.n)]);
-    if (!ok) throw new Error(`spend ${eventId}: took ${rows.map((r) => r.n).join('+')} for ${points}`);
-    await em.query(`UPDATE points.member SET used_points = used_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [
-      crmId, memberNo, points, now,
-    ]);
+    if (!ok) throw new Error(`event ${eventId}: took ${rows.map((r) => r.n).join('+')} for ${points}`);
+  }
+
+  /**
+   * How an earn's reversal of `points` would go, under the member's lock: `own` taken
+   * back from the earn's lot (whatever its state), `others` from the member's other
+   * spendable lots, `short` left over (a debt, only with allow_negative). `covered`:
+   * no debt needed, counting what the member already owes.
+   */
+  async planTakeBack(em: EntityManager, crmId: string, memberNo: string, originEventNo: string, points: string, now: Date): Promise<{ own: string; others: string; short: string; covered: boolean; available: string }> {
+    const [row] = await em.query(
+      `WITH s AS (
+         SELECT coalesce(sum(l.remaining) FILTER (WHERE l.event_no = $3), 0) AS own_lot,
+                coalesce(sum(l.remaining) FILTER (WHERE l.event_no <> $3 AND (l.unfreeze_time IS NULL OR l.unfreeze_time <= $5)
+                                                   AND (l.expire_time IS NULL OR l.expire_time > $5)), 0) AS other_lots,
+                (SELECT debt_points FROM points.member WHERE crm_id = $1 AND member_no = $2) AS debt
+           FROM points.lot l WHERE l.crm_id = $1 AND l.member_no = $2 AND l.remaining > 0),
+       p AS (SELECT LEAST(own_lot, $4::numeric) AS own, $4::numeric - LEAST(own_lot, $4::numeric) AS need, other_lots, debt FROM s)
+       SELECT own::text AS own, LEAST(need, other_lots)::text AS others, (need - LEAST(need, other_lots))::text AS short,
+              need <= other_lots - debt AS covered, trim_scale(own + other_lots - debt)::text AS available
+         FROM p`,
+      [crmId, memberNo, originEventNo, points, now],
+    );
+    return row;
+  }
+
+  /** Carries out a planned take-back (see planTakeBack) for reversal `eventId` of `origin`. */
+  async takeBack(
+    em: EntityManager,
+    crmId: string,
+    memberNo: string,
+    origin: OriginEvent & { event_no: string },
+    eventId: number,
+    points: string,
+    plan: { own: string; others: string; short: string },
+    now: Date,
+  ): Promise<void> {
+    await em.query(
+      `WITH o AS (SELECT lot_id FROM points.lot WHERE crm_id = $1 AND member_no = $2 AND event_no = $3),
+       u AS (UPDATE points.lot l SET remaining = l.remaining - $4::numeric FROM o WHERE l.crm_id = $1 AND l.lot_id = o.lot_id AND $4::numeric > 0 RETURNING l.lot_id)
+       INSERT INTO points.allocation (crm_id, event_id, lot_id, points) SELECT $1, $5, lot_id, $4::numeric FROM u`,
+      [crmId, memberNo, origin.event_no, plan.own, eventId],
+    );
+    await this.takeFifo(em, crmId, memberNo, eventId, plan.others, now, true);
+    await em.query(
+      `UPDATE points.member SET total_points = total_points - $3::numeric, debt_points = debt_points + $4::numeric, update_time = $5
+        WHERE crm_id = $1 AND member_no = $2`,
+      [crmId, memberNo, points, plan.short, now],
+    );
+    await this.markReversed(em, crmId, origin.auto_id, points, now);
+  }
+
+  private async markReversed(em: EntityManager, crmId: string, originId: number, points: string, now: Date): Promise<void> {
+    await em.query(
+      `UPDATE points.event SET reversed_points = reversed_points + $3::numeric,
+              reverse_status = CASE WHEN reversed_points + $3::numeric = points THEN 2 ELSE 1 END, update_time = $4
+        WHERE crm_id = $1 AND auto_id = $2`,
+      [crmId, originId, points, now],
+    );
   }
 
   /** The event a reversal names, locked; null when the tenant has none by that number. */
@@ -171,12 +249,7 @@ export class LedgerRepository {
     const given: string[] = (Array.isArray(rows[0]) ? (rows[0] as unknown as Array<{ n: string }>) : rows).map((r) => r.n);
     const [{ ok }] = await em.query(`SELECT coalesce(sum(x), 0) = $1::numeric AS ok FROM unnest($2::numeric[]) AS x`, [points, given]);
     if (!ok) throw new Error(`reversal of spend ${origin.auto_id}: gave back ${given.join('+')} for ${points}`);
-    await em.query(
-      `UPDATE points.event SET reversed_points = reversed_points + $3::numeric,
-              reverse_status = CASE WHEN reversed_points + $3::numeric = points THEN 2 ELSE 1 END, update_time = $4
-        WHERE crm_id = $1 AND auto_id = $2`,
-      [crmId, origin.auto_id, points, now],
-    );
+    await this.markReversed(em, crmId, origin.auto_id, points, now);
     await em.query(`UPDATE points.member SET used_points = used_points - $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [
       crmId, memberNo, points, now,
     ]);
@@ -190,17 +263,22 @@ export class LedgerRepository {
   /** A member's points at `now`, from the lots (by their times) and the member's counters. */
   async summary(crmId: string, memberNo: string, now: Date, tz: string): Promise<PointsSummaryView> {
     const rows: Row[] = await this.db.query(
-      `SELECT m.detail_id, m.total_points::text AS total_points, m.used_points::text AS used_points,
-              ${fmtTime('m.create_time', '$2')} AS create_time, ${fmtTime('m.update_time', '$2')} AS update_time,
-              coalesce(sum(l.remaining) FILTER (WHERE (l.expire_time IS NULL OR l.expire_time > $3) AND (l.unfreeze_time IS NULL OR l.unfreeze_time <= $3)), 0)::text AS active,
-              coalesce(sum(l.remaining) FILTER (WHERE (l.expire_time IS NULL OR l.expire_time > $3) AND l.unfreeze_time > $3), 0)::text AS frozen,
-              coalesce(sum(l.remaining) FILTER (WHERE l.expire_time <= $3), 0)::text AS expired,
-              coalesce(sum(l.remaining) FILTER (WHERE l.expire_time > $3 AND l.expire_time <= $3 + interval '7 days'
-                                                 AND (l.unfreeze_time IS NULL OR l.unfreeze_time <= $3)), 0)::text AS soon
-         FROM points.member m
-         LEFT JOIN points.lot l ON l.crm_id = m.crm_id AND l.member_no = m.member_no AND l.remaining > 0
-        WHERE m.crm_id = $1 AND m.member_no = $4
-        GROUP BY m.crm_id, m.member_no`,
+      `WITH sums AS (
+         SELECT m.detail_id, m.total_points, m.used_points, m.debt_points, m.create_time, m.update_time,
+                coalesce(sum(l.remaining) FILTER (WHERE (l.expire_time IS NULL OR l.expire_time > $3) AND (l.unfreeze_time IS NULL OR l.unfreeze_time <= $3)), 0) AS spendable,
+                coalesce(sum(l.remaining) FILTER (WHERE (l.expire_time IS NULL OR l.expire_time > $3) AND l.unfreeze_time > $3), 0) AS frozen,
+                coalesce(sum(l.remaining) FILTER (WHERE l.expire_time <= $3), 0) AS expired,
+                coalesce(sum(l.remaining) FILTER (WHERE l.expire_time > $3 AND l.expire_time <= $3 + interval '7 days'
+                                                   AND (l.unfreeze_time IS NULL OR l.unfreeze_time <= $3)), 0) AS soon
+           FROM points.member m
+           LEFT JOIN points.lot l ON l.crm_id = m.crm_id AND l.member_no = m.member_no AND l.remaining > 0
+          WHERE m.crm_id = $1 AND m.member_no = $4
+          GROUP BY m.crm_id, m.member_no, m.detail_id)
+       -- A debt (an earn reversed with allow_negative after its points were spent) is owed from the active points.
+       SELECT detail_id, total_points::text AS total_points, used_points::text AS used_points, frozen::text AS frozen, expired::text AS expired,
+              (spendable - debt_points)::text AS active, LEAST(soon, GREATEST(spendable - debt_points, 0))::text AS soon,
+              ${fmtTime('create_time', '$2')} AS create_time, ${fmtTime('update_time', '$2')} AS update_time
+         FROM sums`,
       [crmId, tz, now, memberNo],
     );
     const r = rows[0];

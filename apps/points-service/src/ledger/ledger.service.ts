@@ -15,6 +15,7 @@ import {
   PointsSummaryView,
   ProduceDirectMsg,
   ReverseConsumeMsg,
+  ReverseProduceMsg,
 } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
 import { LedgerRepository, NewEvent, OriginEvent } from './ledger.repository';
@@ -131,17 +132,42 @@ export class LedgerService {
   }
 
   /**
-   * Reverses a spend, whole or in part: the points go back to the lots they came from,
-   * with those lots' expiry. However many partial reversals arrive, together they never
-   * give back more than the spend took (409 40909).
+   * Reverses an earn, whole or in part: the points come back out of the earn's lot; what
+   * was spent of it, out of the member's other spendable lots; what is still short only
+   * with allow_negative (a debt later earns pay first), else 40908 with nothing changed.
+   * Together the reversals of an earn never exceed it (409 40909).
    */
-  async reverseConsume(m: ReverseConsumeMsg): Promise<Envelope<PointsEventView>> {
+  async reverseProduce(m: ReverseProduceMsg): Promise<Envelope<PointsEventView>> {
     const now = this.clock.now();
-    const e: NewEvent = {
+    const e = this.reversalEvent(m, 'reverse_produce', now, m.refund_info ?? null, { allow_negative: m.allow_negative, refund_info: m.refund_info ?? null });
+    let origin: OriginEvent | null = null;
+    let plan: { own: string; others: string; short: string } | null = null;
+    return this.record(
+      e,
+      now,
+      '冲正成功',
+      async (em) => {
+        origin = await this.ledger.lockOrigin(em, m.crm_id, m.origin_event_no);
+        const refused = await this.reversible(em, origin, m, 'produce', e);
+        if (refused) return refused;
+        const p = await this.ledger.planTakeBack(em, m.crm_id, m.member_no, m.origin_event_no, e.points, now);
+        if (!p.covered && !m.allow_negative) {
+          return fail(ErrorCode.POINTS_INSUFFICIENT, `member ${m.member_no} has ${p.available} points to give back, ${e.points} asked (allow_negative lets the balance go below zero)`);
+        }
+        plan = p;
+        return null;
+      },
+      (em, eventId) => this.ledger.takeBack(em, e.crm_id, e.member_no, { ...origin!, event_no: m.origin_event_no }, eventId, e.points, plan!, now),
+    );
+  }
+
+  /** The journal row of a reversal; its points are decided under the member's lock. */
+  private reversalEvent(m: ReverseConsumeMsg, type: string, now: Date, orderItems: unknown, extra: Record<string, unknown> = {}): NewEvent {
+    return {
       crm_id: m.crm_id,
       event_no: m.event_no,
       member_no: m.member_no,
-      event_type: 'reverse_consume',
+      event_type: type,
       points: '',
       event_at: this.eventAt(m.event_at, now).toJSDate(),
       expire_time: null,
@@ -152,13 +178,37 @@ export class LedgerService {
       campaign_code: null,
       operator: null,
       event_desc: null,
-      order_items: null,
+      order_items: orderItems,
       origin_event_no: m.origin_event_no,
       payload_hash: payloadHash({
-        op: 'reverse_consume', member_no: m.member_no, origin_event_no: m.origin_event_no,
-        reverse_points: m.reverse_points === undefined ? null : decimal(m.reverse_points), event_at: m.event_at ?? null,
+        op: type, member_no: m.member_no, origin_event_no: m.origin_event_no,
+        reverse_points: m.reverse_points === undefined ? null : decimal(m.reverse_points), event_at: m.event_at ?? null, ...extra,
       }),
     };
+  }
+
+  /** Whether `origin` is an event of `kind` of this member with enough left to reverse; sets the reversal's points. */
+  private async reversible(em: EntityManager, origin: OriginEvent | null, m: ReverseConsumeMsg, kind: 'produce' | 'consume', e: NewEvent): Promise<Envelope<never> | null> {
+    const what = kind === 'produce' ? 'earn' : 'spend';
+    if (!origin || origin.member_no !== m.member_no || origin.event_type !== kind) {
+      return fail(ErrorCode.EVENT_NOT_FOUND, `member ${m.member_no} has no ${what} with event_no ${m.origin_event_no}`);
+    }
+    if (origin.open === '0') return fail(ErrorCode.REVERSE_EXCEEDS, `${what} ${m.origin_event_no} has been reversed wholly already`);
+    e.points = m.reverse_points === undefined ? origin.open : decimal(m.reverse_points);
+    if (!(await this.ledger.atMost(em, e.points, origin.open))) {
+      return fail(ErrorCode.REVERSE_EXCEEDS, `${what} ${m.origin_event_no} of ${origin.points} points has ${origin.open} left to reverse, ${e.points} asked`);
+    }
+    return null;
+  }
+
+  /**
+   * Reverses a spend, whole or in part: the points go back to the lots they came from,
+   * with those lots' expiry. However many partial reversals arrive, together they never
+   * give back more than the spend took (409 40909).
+   */
+  async reverseConsume(m: ReverseConsumeMsg): Promise<Envelope<PointsEventView>> {
+    const now = this.clock.now();
+    const e = this.reversalEvent(m, 'reverse_consume', now, null);
     let origin: OriginEvent | null = null;
     return this.record(
       e,
@@ -166,15 +216,7 @@ export class LedgerService {
       '冲正成功',
       async (em) => {
         origin = await this.ledger.lockOrigin(em, m.crm_id, m.origin_event_no);
-        if (!origin || origin.member_no !== m.member_no || origin.event_type !== 'consume') {
-          return fail(ErrorCode.EVENT_NOT_FOUND, `member ${m.member_no} has no spend with event_no ${m.origin_event_no}`);
-        }
-        if (origin.open === '0') return fail(ErrorCode.REVERSE_EXCEEDS, `spend ${m.origin_event_no} has been reversed wholly already`);
-        e.points = m.reverse_points === undefined ? origin.open : decimal(m.reverse_points);
-        if (!(await this.ledger.atMost(em, e.points, origin.open))) {
-          return fail(ErrorCode.REVERSE_EXCEEDS, `spend ${m.origin_event_no} of ${origin.points} points has ${origin.open} left to reverse, ${e.points} asked`);
-        }
-        return null;
+        return this.reversible(em, origin, m, 'consume', e);
       },
       (em) => this.ledger.giveBack(em, e.crm_id, e.member_no, origin!, e.points, now),
     );

@@ -7,8 +7,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * At every instant, for a member (see docs/api-notes.md, "Points"):
  *   total_points = active_points + freeze_points + expired_points + used_points
- * where the last three but used come from the lots (by their times against now) and
- * total and used are kept on the member row.
+ * where freeze and expired come from the lots (by their times against now), active is
+ * the spendable lots less the member's debt, and total and used are kept on the member row.
  */
 export class LedgerSchema1732600000000 implements MigrationInterface {
   name = 'LedgerSchema1732600000000';
@@ -22,6 +22,8 @@ export class LedgerSchema1732600000000 implements MigrationInterface {
         detail_id     bigserial NOT NULL,
         total_points  numeric(18,4) NOT NULL DEFAULT 0,
         used_points   numeric(18,4) NOT NULL DEFAULT 0,
+        -- Points owed: an earn reversed with allow_negative after its points were spent. Later earns pay it first.
+        debt_points   numeric(18,4) NOT NULL DEFAULT 0 CHECK (debt_points >= 0),
         create_time   timestamptz NOT NULL DEFAULT now(),
         update_time   timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (crm_id, member_no)

@@ -39,6 +39,7 @@ export const PointsPattern = {
   PRODUCE_DIRECT: 'points.produce.direct',
   CONSUME_DIRECT: 'points.consume.direct',
   REVERSE_CONSUME: 'points.reverse.consume',
+  REVERSE_PRODUCE: 'points.reverse.produce',
   SUMMARY: 'points.summary',
   HISTORY: 'points.history',
 } as const;

@@ -1,4 +1,4 @@
-import { IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { DateTime } from 'luxon';
 import { CrossFieldRules, Violation } from '../envelope';
 import { CALLER_ID_PATTERN, ForTenant, ToNumber } from '../validation';
@@ -82,7 +82,7 @@ export class ConsumeDirectDto extends PointsEventDto {
   campaign_code?: string;
 }
 
-export class ReverseConsumeDto implements CrossFieldRules {
+class ReverseDto implements CrossFieldRules {
   /** Idempotency id of the reversal. @example "20220615202826397549953514" */
   @IsString() @Matches(CALLER_ID_PATTERN, { message: 'event_no must be 1-64 letters, digits, _ . : or -' })
   event_no: string;
@@ -91,11 +91,11 @@ export class ReverseConsumeDto implements CrossFieldRules {
   @IsString() @MinLength(1) @MaxLength(64)
   member_no: string;
 
-  /** The spend to reverse. @example "20220615202826397549953513" */
+  /** The event to reverse. @example "20220615202826397549953513" */
   @IsString() @Matches(CALLER_ID_PATTERN, { message: 'origin_event_no must be 1-64 letters, digits, _ . : or -' })
   origin_event_no: string;
 
-  /** How much to give back; all that is left of the spend when absent. @example 20 */
+  /** How much to reverse; all that is left of the event when absent. @example 20 */
   @IsOptional() @IsNumber(POINTS, { message: 'reverse_points must be a number with at most 4 decimal places' }) @Min(0.0001) @Max(MAX_POINTS)
   reverse_points?: number;
 
@@ -109,13 +109,25 @@ export class ReverseConsumeDto implements CrossFieldRules {
   }
 }
 
+export class ReverseConsumeDto extends ReverseDto {}
+
+export class ReverseProduceDto extends ReverseDto {
+  /** When the points of the earn were spent already and the member has too few left: go negative (true) or refuse (false). @example false */
+  @IsBoolean()
+  allow_negative: boolean;
+
+  /** The after-sale order that caused the reversal (kept with the event). @example {"refund_sn": "R1"} */
+  @IsOptional() @IsObject()
+  refund_info?: Record<string, unknown>;
+}
+
 export class MemberQueryDto {
   /** @example "ec_18165fd7455_JGhyfyLmX" */
   @IsString() @MinLength(1) @MaxLength(64)
   member_no: string;
 }
 
-export const HISTORY_TYPES = ['produce', 'consume', 'reverse_consume'] as const;
+export const HISTORY_TYPES = ['produce', 'consume', 'reverse_produce', 'reverse_consume'] as const;
 
 export class HistoryDto implements CrossFieldRules {
   /** The spec spells the store filter `stroe_code`; both are read. */
@@ -170,4 +182,5 @@ export class ProduceDirectMsg extends ForTenant(ProduceDirectDto) {}
 export class ConsumeDirectMsg extends ForTenant(ConsumeDirectDto) {}
 export class MemberQueryMsg extends ForTenant(MemberQueryDto) {}
 export class ReverseConsumeMsg extends ForTenant(ReverseConsumeDto) {}
+export class ReverseProduceMsg extends ForTenant(ReverseProduceDto) {}
 export class HistoryMsg extends ForTenant(HistoryDto) {}
