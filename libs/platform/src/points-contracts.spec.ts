@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ConsumeDirectDto, HistoryDto, ProduceDirectDto, ReverseConsumeDto, ReverseProduceDto, Violation } from '@app/domain';
+import { ConsumeDirectDto, HistoryDto, ProduceDirectDto, ReverseConsumeDto, ReverseProduceDto, TransferDirectDto, Violation } from '@app/domain';
 import { checkContract } from './contract.pipe';
 import { value, violations } from './testing/contract-results';
 
@@ -61,6 +61,13 @@ describe('points contracts', () => {
     expect(value(await checkContract(ReverseProduceDto, example)).allow_negative).toBe(false);
     expect(violations(await checkContract(ReverseProduceDto, { ...example, allow_negative: 'no' })).map((v) => v.field)).toEqual(['allow_negative']);
     expect(violations(await checkContract(ReverseProduceDto, { ...example, allow_negative: undefined })).map((v) => v.field)).toEqual(['allow_negative']);
+  });
+
+  it('transfer/direct takes the spec example and refuses a transfer to oneself, naming to_user', async () => {
+    const example = { transfer_no: 'EACH20220615202826397549953505', from_user: 'ec_18165fd7455_JGhyfyLmX', to_user: 'mc_18165fd7455_JGhyfyLm2', trans_type: 'by_poins', points: 10 };
+    expect(value(await checkContract(TransferDirectDto, example)).points).toBe(10);
+    expect(violations(await checkContract(TransferDirectDto, { ...example, to_user: example.from_user }))).toEqual([{ field: 'to_user', message: 'to_user must be another member than from_user' }]);
+    expect(violations(await checkContract(TransferDirectDto, { ...example, transfer_no: 'x'.repeat(61) })).map((v) => v.field)).toEqual(['transfer_no']);
   });
 
   it('history reads the spec spelling stroe_code as store_code, and checks the times', async () => {

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBearerAuth, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ConsumeDirectDto, HistoryDto, MemberQueryDto, PointsPattern, ProduceDirectDto, ReverseConsumeDto, ReverseProduceDto } from '@app/domain';
+import { ConsumeDirectDto, HistoryDto, MemberQueryDto, PointsPattern, ProduceDirectDto, ReverseConsumeDto, ReverseProduceDto, TransferDirectDto } from '@app/domain';
 import { ClientAllowed } from '../auth/auth.decorators';
 import { CardExamples } from '../card/card.examples';
 import { CrmIdPipe } from '../http/crm-id.pipe';
@@ -44,6 +44,14 @@ export class PointsController {
   @ApiConflictResponse({ description: 'More than is left of the spend (40909), event_no reused with another payload (40901)' })
   reverseConsume(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: ReverseConsumeDto) {
     return this.points.call(PointsPattern.REVERSE_CONSUME, { ...body, crm_id: crmId });
+  }
+
+  @Post('transfer/direct')
+  @ApiOperation({ summary: "Move points to another member at once; the receiver's lots keep the expiry of the lots they came from; idempotent by transfer_no" })
+  @ApiOkResponse(PointsExamples.transfer)
+  @ApiConflictResponse({ description: 'Not enough spendable points (40908), transfer_no reused with another payload (40901)' })
+  transferDirect(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: TransferDirectDto) {
+    return this.points.call(PointsPattern.TRANSFER_DIRECT, { ...body, crm_id: crmId });
   }
 
   @Get('summary')

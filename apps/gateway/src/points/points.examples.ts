@@ -29,6 +29,7 @@ export const PointsExamples = {
   produce: envelope('积分累积成功', event),
   consume: envelope('积分消耗成功', { ...event, event_type: 'consume', points: 10, expire_time: null, action_scene: 'user_discount', campaign_code: '618' }),
   reverseProduce: envelope('冲正成功', { ...event, event_no: '20220615202826397549953509', event_type: 'reverse_produce', origin_event_no: '20220615202826397549953508', points: 10, expire_time: null }),
+  transfer: envelope('转赠成功', { ...event, event_no: 'EACH20220615202826397549953505', event_type: 'transfer_out', from_transfer_no: 'EACH20220615202826397549953505', points: 10, expire_time: null }),
   reverseConsume: envelope('冲正成功', { ...event, event_no: '20220615202826397549953514', event_type: 'reverse_consume', origin_event_no: '20220615202826397549953513', points: 20, expire_time: null }),
   insufficient: { schema: { example: { code: 40908, msg: 'member ec_18165fd7455_JGhyfyLmX has 5 spendable points, 10 asked' } } },
   summary: envelope('OK', {

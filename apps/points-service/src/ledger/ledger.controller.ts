@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { ConsumeDirectMsg, HistoryMsg, MemberQueryMsg, PointsPattern, ProduceDirectMsg, ReverseConsumeMsg, ReverseProduceMsg } from '@app/domain';
+import { ConsumeDirectMsg, HistoryMsg, MemberQueryMsg, PointsPattern, ProduceDirectMsg, ReverseConsumeMsg, ReverseProduceMsg, TransferDirectMsg } from '@app/domain';
 import { LedgerService } from './ledger.service';
 
 @Controller()
@@ -25,6 +25,11 @@ export class LedgerController {
   @MessagePattern(PointsPattern.REVERSE_CONSUME)
   reverseConsume(@Payload() m: ReverseConsumeMsg) {
     return this.ledger.reverseConsume(m);
+  }
+
+  @MessagePattern(PointsPattern.TRANSFER_DIRECT)
+  transferDirect(@Payload() m: TransferDirectMsg) {
+    return this.ledger.transferDirect(m);
   }
 
   @MessagePattern(PointsPattern.SUMMARY)

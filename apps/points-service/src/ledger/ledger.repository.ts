@@ -66,17 +66,17 @@ export class LedgerRepository {
   }
 
   /** Writes the journal row; null when the event_no is recorded already (waits for a concurrent writer of it to finish). */
-  async insertEvent(em: EntityManager, e: NewEvent, now: Date): Promise<number | null> {
+  async insertEvent(em: EntityManager, e: NewEvent, now: Date, fromTransferNo: string | null = null): Promise<number | null> {
     const rows = await em.query(
       `INSERT INTO points.event (crm_id, event_no, member_no, event_type, points, event_at, expire_time, unfreeze_time, action_scene,
                                  store_code, cost_center, campaign_code, operator, event_desc, order_items, payload_hash, create_time, update_time,
-                                 origin_event_no)
-       VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)
+                                 origin_event_no, from_transfer_no)
+       VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19)
        ON CONFLICT (crm_id, event_no) DO NOTHING RETURNING auto_id`,
       [
         e.crm_id, e.event_no, e.member_no, e.event_type, e.points, e.event_at, e.expire_time, e.unfreeze_time, e.action_scene,
         e.store_code, e.cost_center, e.campaign_code, e.operator, e.event_desc, e.order_items === undefined ? null : JSON.stringify(e.order_items), e.payload_hash, now,
-        e.origin_event_no,
+        e.origin_event_no, fromTransferNo,
       ],
     );
     return rows.length ? num(rows[0].auto_id) : null;
@@ -132,8 +132,8 @@ export class LedgerRepository {
    * never expire last), recording each lot taken from under `eventId`. `exact`: it must
    * be all of it (the caller has checked).
    */
-  private async takeFifo(em: EntityManager, crmId: string, memberNo: string, eventId: number, points: string, now: Date, exact: boolean): Promise<void> {
-    const rows: Array<{ n: string }> = await em.query(
+  private async takeFifo(em: EntityManager, crmId: string, memberNo: string, eventId: number, points: string, now: Date, exact: boolean): Promise<Array<{ n: string; expire_time: Date | null }>> {
+    const rows: Array<{ n: string; expire_time: Date | null }> = await em.query(
       `WITH spendable AS (
          SELECT lot_id, remaining, sum(remaining) OVER (ORDER BY expire_time ASC NULLS LAST, lot_id) AS upto
            FROM points.lot
@@ -143,13 +143,42 @@ export class LedgerRepository {
          SELECT lot_id, LEAST(remaining, $4::numeric - (upto - remaining)) AS n FROM spendable WHERE upto - remaining < $4::numeric),
        taken AS (
          UPDATE points.lot l SET remaining = l.remaining - take.n FROM take WHERE l.crm_id = $1 AND l.lot_id = take.lot_id
-         RETURNING l.lot_id, take.n)
-       INSERT INTO points.allocation (crm_id, event_id, lot_id, points) SELECT $1, $5, lot_id, n FROM taken RETURNING points::text AS n`,
+         RETURNING l.lot_id, take.n, l.expire_time),
+       noted AS (INSERT INTO points.allocation (crm_id, event_id, lot_id, points) SELECT $1, $5, lot_id, n FROM taken)
+       SELECT n::text AS n, expire_time FROM taken ORDER BY expire_time ASC NULLS LAST, lot_id`,
       [crmId, memberNo, now, points, eventId],
     );
-    if (!exact) return;
+    if (!exact) return rows;
     const [{ ok }] = await em.query(`SELECT coalesce(sum(x), 0) = $1::numeric AS ok FROM unnest($2::numeric[]) AS x`, [points, rows.map((r) => r.n)]);
     if (!ok) throw new Error(`event ${eventId}: took ${rows.map((r) => r.n).join('+')} for ${points}`);
+    return rows;
+  }
+
+  /**
+   * A transfer: takes `points` from the sender's spendable lots (soonest expiry first) and
+   * gives the receiver one lot per piece, with the expiry of the lot it came from. The
+   * sender's used points and the receiver's total grow; a debt of the receiver is paid
+   * from what arrives. Both members' locks are held by the caller.
+   */
+  async transfer(em: EntityManager, crmId: string, from: string, to: string, outId: number, inEventNo: string, points: string, now: Date): Promise<void> {
+    const pieces = await this.takeFifo(em, crmId, from, outId, points, now, true);
+    const [{ paid }] = await em.query(
+      `WITH d AS (SELECT debt_points FROM points.member WHERE crm_id = $1 AND member_no = $2),
+       p AS (SELECT t.n, t.ord, sum(t.n) OVER (ORDER BY t.ord) AS upto
+               FROM unnest($3::numeric[]) WITH ORDINALITY AS t(n, ord)),
+       pay AS (SELECT p.ord, LEAST(p.n, GREATEST(d.debt_points - (p.upto - p.n), 0)) AS paid FROM p, d),
+       lots AS (
+         INSERT INTO points.lot (crm_id, member_no, event_no, amount, remaining, expire_time, create_time)
+         SELECT $1, $2, $5, p.n, p.n - pay.paid, (($4::timestamptz[])[p.ord::int]), $6 FROM p JOIN pay USING (ord) RETURNING 1)
+       SELECT coalesce(sum(paid), 0)::text AS paid FROM pay`,
+      [crmId, to, pieces.map((p) => p.n), pieces.map((p) => p.expire_time), inEventNo, now],
+    );
+    await em.query(`UPDATE points.member SET used_points = used_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [crmId, from, points, now]);
+    await em.query(
+      `UPDATE points.member SET total_points = total_points + $3::numeric, debt_points = debt_points - $5::numeric, update_time = $4
+        WHERE crm_id = $1 AND member_no = $2`,
+      [crmId, to, points, now, paid],
+    );
   }
 
   /**

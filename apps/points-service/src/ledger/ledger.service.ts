@@ -16,6 +16,7 @@ import {
   ProduceDirectMsg,
   ReverseConsumeMsg,
   ReverseProduceMsg,
+  TransferDirectMsg,
 } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
 import { LedgerRepository, NewEvent, OriginEvent } from './ledger.repository';
@@ -220,6 +221,45 @@ export class LedgerService {
       },
       (em) => this.ledger.giveBack(em, e.crm_id, e.member_no, origin!, e.points, now),
     );
+  }
+
+  /**
+   * Moves points from one member to another at once: from the sender's spendable lots,
+   * soonest expiry first, into lots of the receiver that keep those lots' expiry. Two
+   * journal rows: `transfer_out` under transfer_no, `transfer_in` under `in#<transfer_no>`.
+   * Idempotent by transfer_no; not enough spendable points: 40908, nothing changed.
+   */
+  async transferDirect(m: TransferDirectMsg): Promise<Envelope<PointsEventView>> {
+    const now = this.clock.now();
+    const points = decimal(m.points);
+    const base = { crm_id: m.crm_id, points, event_at: now, expire_time: null, unfreeze_time: null, action_scene: null, store_code: null, cost_center: null,
+      campaign_code: null, operator: null, event_desc: null, order_items: null, origin_event_no: null };
+    const hash = payloadHash({ op: 'transfer', from_user: m.from_user, to_user: m.to_user, points, trans_type: m.trans_type ?? null });
+    const out: NewEvent = { ...base, event_no: m.transfer_no, member_no: m.from_user, event_type: 'transfer_out', payload_hash: hash };
+    const into: NewEvent = { ...base, event_no: `in#${m.transfer_no}`, member_no: m.to_user, event_type: 'transfer_in', payload_hash: hash };
+    let outcome: Envelope<never> | 'taken' | 'done';
+    try {
+      outcome = await this.db.transaction(async (em): Promise<'done'> => {
+        // Both members, in a fixed order: transfers both ways at once cannot deadlock.
+        for (const member of [m.from_user, m.to_user].sort()) await this.ledger.lockMember(em, m.crm_id, member, now);
+        if (await this.ledger.payloadHash(m.crm_id, m.transfer_no, em)) throw new Unrecorded('taken');
+        const { available, enough } = await this.ledger.spendable(em, m.crm_id, m.from_user, now, points);
+        if (!enough) throw new Unrecorded(fail(ErrorCode.POINTS_INSUFFICIENT, `member ${m.from_user} has ${available} spendable points, ${points} asked`));
+        const outId = await this.ledger.insertEvent(em, out, now, m.transfer_no);
+        if (outId === null) throw new Unrecorded('taken');
+        if ((await this.ledger.insertEvent(em, into, now, m.transfer_no)) === null) throw new Error(`journal row ${into.event_no} exists already`);
+        await this.ledger.transfer(em, m.crm_id, m.from_user, m.to_user, outId, into.event_no, points, now);
+        return 'done';
+      });
+    } catch (err) {
+      if (!(err instanceof Unrecorded)) throw err;
+      outcome = err.outcome;
+    }
+    if (outcome === 'taken' && (await this.ledger.payloadHash(m.crm_id, m.transfer_no)) !== hash) {
+      return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `transfer_no ${m.transfer_no} was used before with another payload`);
+    }
+    if (outcome !== 'taken' && outcome !== 'done') return outcome;
+    return ok((await this.ledger.event(m.crm_id, m.transfer_no, this.cfg.appTz))!, '转赠成功');
   }
 
   /**

@@ -40,6 +40,7 @@ export const PointsPattern = {
   CONSUME_DIRECT: 'points.consume.direct',
   REVERSE_CONSUME: 'points.reverse.consume',
   REVERSE_PRODUCE: 'points.reverse.produce',
+  TRANSFER_DIRECT: 'points.transfer.direct',
   SUMMARY: 'points.summary',
   HISTORY: 'points.history',
 } as const;

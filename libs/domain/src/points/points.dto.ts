@@ -121,13 +121,42 @@ export class ReverseProduceDto extends ReverseDto {
   refund_info?: Record<string, unknown>;
 }
 
+/** transfer_no: like other caller ids, but at most 60 characters (the receiver's journal row is `in#<transfer_no>`). */
+export const TRANSFER_NO_PATTERN = /^[A-Za-z0-9_.:-]{1,60}$/;
+
+export class TransferDirectDto implements CrossFieldRules {
+  /** Idempotency id of the transfer. @example "EACH20220615202826397549953505" */
+  @IsString() @Matches(TRANSFER_NO_PATTERN, { message: 'transfer_no must be 1-60 letters, digits, _ . : or -' })
+  transfer_no: string;
+
+  /** @example "ec_18165fd7455_JGhyfyLmX" */
+  @IsString() @MinLength(1) @MaxLength(64)
+  from_user: string;
+
+  /** @example "mc_18165fd7455_JGhyfyLm2" */
+  @IsString() @MinLength(1) @MaxLength(64)
+  to_user: string;
+
+  /** Up to 4 decimal places. @example 10 */
+  @IsNumber(POINTS, { message: 'points must be a number with at most 4 decimal places' }) @Min(0.0001) @Max(MAX_POINTS)
+  points: number;
+
+  /** As the spec sends it (`by_poins`); kept, not interpreted. @example "by_poins" */
+  @IsOptional() @IsString() @MaxLength(32)
+  trans_type?: string;
+
+  ruleViolations(): Violation[] {
+    return this.from_user === this.to_user ? [{ field: 'to_user', message: 'to_user must be another member than from_user' }] : [];
+  }
+}
+
 export class MemberQueryDto {
   /** @example "ec_18165fd7455_JGhyfyLmX" */
   @IsString() @MinLength(1) @MaxLength(64)
   member_no: string;
 }
 
-export const HISTORY_TYPES = ['produce', 'consume', 'reverse_produce', 'reverse_consume'] as const;
+export const HISTORY_TYPES = ['produce', 'consume', 'reverse_produce', 'reverse_consume', 'transfer_out', 'transfer_in'] as const;
 
 export class HistoryDto implements CrossFieldRules {
   /** The spec spells the store filter `stroe_code`; both are read. */
@@ -183,4 +212,5 @@ export class ConsumeDirectMsg extends ForTenant(ConsumeDirectDto) {}
 export class MemberQueryMsg extends ForTenant(MemberQueryDto) {}
 export class ReverseConsumeMsg extends ForTenant(ReverseConsumeDto) {}
 export class ReverseProduceMsg extends ForTenant(ReverseProduceDto) {}
+export class TransferDirectMsg extends ForTenant(TransferDirectDto) {}
 export class HistoryMsg extends ForTenant(HistoryDto) {}
