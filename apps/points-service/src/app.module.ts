@@ -7,6 +7,9 @@ import { LedgerSchema1732600000000 } from './migrations/1732600000000-ledger-sch
 import { LedgerController } from './ledger/ledger.controller';
 import { LedgerRepository } from './ledger/ledger.repository';
 import { LedgerService } from './ledger/ledger.service';
+import { RuleController } from './rules/rule.controller';
+import { RuleRepository } from './rules/rule.repository';
+import { RuleService } from './rules/rule.service';
 
 export const POINTS_SCHEMA = 'points';
 export const POINTS_MIGRATIONS = [PointsSchema1732400000000, LedgerSchema1732600000000];
@@ -17,8 +20,8 @@ export class PointsServiceModule {
     return {
       module: PointsServiceModule,
       imports: [TypeOrmModule.forRoot(dataSourceOptions(cfg, POINTS_SCHEMA, POINTS_MIGRATIONS, 'points-service'))],
-      controllers: cfg.role !== 'worker' ? [LedgerController, pingController(Service.POINTS, PointsPattern.PING)] : [],
-      providers: [{ provide: CONFIG, useValue: cfg }, clockProvider(cfg, instanceId), LedgerRepository, LedgerService],
+      controllers: cfg.role !== 'worker' ? [LedgerController, RuleController, pingController(Service.POINTS, PointsPattern.PING)] : [],
+      providers: [{ provide: CONFIG, useValue: cfg }, clockProvider(cfg, instanceId), LedgerRepository, LedgerService, RuleRepository, RuleService],
     };
   }
 }

@@ -17,3 +17,4 @@ export * from './card/member.view';
 export * from './idempotency';
 export * from './points/points.dto';
 export * from './points/points.view';
+export * from './points/rule.dto';

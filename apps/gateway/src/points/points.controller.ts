@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBearerAuth, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ConsumeDirectDto, HistoryDto, MemberQueryDto, PointsPattern, ProduceDirectDto, ReverseConsumeDto, ReverseProduceDto, TransferDirectDto } from '@app/domain';
+import { ConsumeDirectDto, HistoryDto, ListRulesQueryDto, MemberQueryDto, PointsPattern, ProduceByRuleDto, ProduceDirectDto, RuleDto, RuleIdDto, UpdateRuleDto, ReverseConsumeDto, ReverseProduceDto, TransferDirectDto } from '@app/domain';
 import { ClientAllowed } from '../auth/auth.decorators';
 import { CardExamples } from '../card/card.examples';
 import { CrmIdPipe } from '../http/crm-id.pipe';
@@ -20,6 +20,41 @@ export class PointsController {
   @ApiOkResponse(PointsExamples.produce)
   produceDirect(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: ProduceDirectDto) {
     return this.points.call(PointsPattern.PRODUCE_DIRECT, { ...body, crm_id: crmId });
+  }
+
+  @Post('produce/by_rule')
+  @ApiOperation({ summary: "Earn points by the scene's active rule (or rule_id); points overrides the amount, the rule's expiry and freezing apply" })
+  @ApiOkResponse(PointsExamples.produce)
+  produceByRule(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: ProduceByRuleDto) {
+    return this.points.call(PointsPattern.PRODUCE_BY_RULE, { ...body, crm_id: crmId });
+  }
+
+  @Post('rules')
+  @ApiOperation({ summary: 'Create an earning rule of an action_scene: fixed points, or points per unit paid' })
+  @ApiOkResponse(PointsExamples.rule)
+  createRule(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: RuleDto) {
+    return this.points.call(PointsPattern.RULE_CREATE, { ...body, crm_id: crmId });
+  }
+
+  @Get('rules')
+  @ApiOperation({ summary: 'Earning rules, newest first (enabled ones unless include_disabled)' })
+  @ApiOkResponse(PointsExamples.rules)
+  listRules(@Param('crm_id', CrmIdPipe) crmId: string, @Query() query: ListRulesQueryDto) {
+    return this.points.call(PointsPattern.RULE_LIST, { ...query, crm_id: crmId });
+  }
+
+  @Post('rules/update')
+  @ApiOperation({ summary: 'Replace every field of a rule' })
+  @ApiOkResponse(PointsExamples.rule)
+  updateRule(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: UpdateRuleDto) {
+    return this.points.call(PointsPattern.RULE_UPDATE, { ...body, crm_id: crmId });
+  }
+
+  @Post('rules/disable')
+  @ApiOperation({ summary: 'Disable a rule: by_rule no longer applies it' })
+  @ApiOkResponse(PointsExamples.rule)
+  disableRule(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: RuleIdDto) {
+    return this.points.call(PointsPattern.RULE_DISABLE, { ...body, crm_id: crmId });
   }
 
   @Post('consume/direct')

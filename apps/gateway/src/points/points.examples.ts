@@ -25,7 +25,29 @@ const event = {
   update_time: '2022-06-16 11:45:23',
 };
 
+const rule = {
+  rule_id: 1,
+  crm_id: '10080',
+  action_scene: 'order_pay',
+  name: '1 point per yuan',
+  mode: 'per_amount',
+  points: null,
+  rate: 1,
+  rounding: 'floor',
+  daily_cap: 500,
+  total_cap: null,
+  expire_days: 180,
+  freeze_hours: 0,
+  starts_at: null,
+  ends_at: null,
+  enabled: true,
+  create_time: '2022-06-01 10:00:00',
+  update_time: '2022-06-01 10:00:00',
+};
+
 export const PointsExamples = {
+  rule: envelope('创建规则成功', rule),
+  rules: envelope('OK', { total: 1, result: [rule] }),
   produce: envelope('积分累积成功', event),
   consume: envelope('积分消耗成功', { ...event, event_type: 'consume', points: 10, expire_time: null, action_scene: 'user_discount', campaign_code: '618' }),
   reverseProduce: envelope('冲正成功', { ...event, event_no: '20220615202826397549953509', event_type: 'reverse_produce', origin_event_no: '20220615202826397549953508', points: 10, expire_time: null }),

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { ConsumeDirectMsg, HistoryMsg, MemberQueryMsg, PointsPattern, ProduceDirectMsg, ReverseConsumeMsg, ReverseProduceMsg, TransferDirectMsg } from '@app/domain';
+import { ConsumeDirectMsg, HistoryMsg, MemberQueryMsg, PointsPattern, ProduceByRuleMsg, ProduceDirectMsg, ReverseConsumeMsg, ReverseProduceMsg, TransferDirectMsg } from '@app/domain';
 import { LedgerService } from './ledger.service';
 
 @Controller()
@@ -10,6 +10,11 @@ export class LedgerController {
   @MessagePattern(PointsPattern.PRODUCE_DIRECT)
   produceDirect(@Payload() m: ProduceDirectMsg) {
     return this.ledger.produceDirect(m);
+  }
+
+  @MessagePattern(PointsPattern.PRODUCE_BY_RULE)
+  produceByRule(@Payload() m: ProduceByRuleMsg) {
+    return this.ledger.produceByRule(m);
   }
 
   @MessagePattern(PointsPattern.CONSUME_DIRECT)

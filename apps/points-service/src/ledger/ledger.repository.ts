@@ -21,6 +21,8 @@ export interface NewEvent {
   event_desc: string | null;
   order_items: unknown;
   origin_event_no: string | null;
+  /** The earning rule that gave the points (by_rule). */
+  rule_id?: number | null;
   payload_hash: string;
 }
 
@@ -70,13 +72,13 @@ export class LedgerRepository {
     const rows = await em.query(
       `INSERT INTO points.event (crm_id, event_no, member_no, event_type, points, event_at, expire_time, unfreeze_time, action_scene,
                                  store_code, cost_center, campaign_code, operator, event_desc, order_items, payload_hash, create_time, update_time,
-                                 origin_event_no, from_transfer_no)
-       VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19)
+                                 origin_event_no, from_transfer_no, rule_id)
+       VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20)
        ON CONFLICT (crm_id, event_no) DO NOTHING RETURNING auto_id`,
       [
         e.crm_id, e.event_no, e.member_no, e.event_type, e.points, e.event_at, e.expire_time, e.unfreeze_time, e.action_scene,
         e.store_code, e.cost_center, e.campaign_code, e.operator, e.event_desc, e.order_items === undefined ? null : JSON.stringify(e.order_items), e.payload_hash, now,
-        e.origin_event_no, fromTransferNo,
+        e.origin_event_no, fromTransferNo, e.rule_id ?? null,
       ],
     );
     return rows.length ? num(rows[0].auto_id) : null;

@@ -7,18 +7,21 @@ import {
   ErrorCode,
   fail,
   HistoryMsg,
+  invalid,
   MemberQueryMsg,
   ok,
   Page,
   payloadHash,
   PointsEventView,
   PointsSummaryView,
+  ProduceByRuleMsg,
   ProduceDirectMsg,
   ReverseConsumeMsg,
   ReverseProduceMsg,
   TransferDirectMsg,
 } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
+import { RuleRepository } from '../rules/rule.repository';
 import { LedgerRepository, NewEvent, OriginEvent } from './ledger.repository';
 
 /**
@@ -61,6 +64,7 @@ export class LedgerService {
   constructor(
     private readonly db: DataSource,
     private readonly ledger: LedgerRepository,
+    private readonly rules: RuleRepository,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
   ) {}
@@ -95,6 +99,61 @@ export class LedgerService {
     };
     e.payload_hash = payloadHash({ op: 'produce', ...eventFields(e), event_type: m.event_type, expire_days: m.expire_days ?? null, freeze_hours: m.freeze_hours ?? null, event_at: m.event_at ?? null });
     return this.record(e, now, '积分累积成功', async () => null, (em) => this.ledger.addLot(em, e, now));
+  }
+
+  /**
+   * Earns points by a rule: `rule_id`, else the newest active rule of the scene; the
+   * rule's points (fixed, or pay_amount x rate rounded to whole points) unless `points`
+   * overrides them, within the rule's daily and total caps per member; always the rule's
+   * expiry and freezing. No rule: 404 40410; nothing left under the caps: 409 40910.
+   */
+  async produceByRule(m: ProduceByRuleMsg): Promise<Envelope<PointsEventView>> {
+    const now = this.clock.now();
+    const at = this.eventAt(m.event_at, now);
+    const override = m.points === undefined ? null : decimal(m.points);
+    const e: NewEvent = {
+      crm_id: m.crm_id,
+      event_no: m.event_no,
+      member_no: m.member_no,
+      event_type: 'produce',
+      points: '',
+      event_at: at.toJSDate(),
+      expire_time: null,
+      unfreeze_time: null,
+      action_scene: m.action_scene,
+      store_code: m.store_code ?? null,
+      cost_center: m.cost_center ?? null,
+      campaign_code: null,
+      operator: m.operator ?? null,
+      event_desc: m.event_desc ?? null,
+      order_items: m.order_items ?? null,
+      origin_event_no: null,
+      payload_hash: '',
+    };
+    e.payload_hash = payloadHash({ op: 'by_rule', ...eventFields({ ...e, points: override ?? '' }), rule_id: m.rule_id ?? null, event_type: m.event_type, event_at: m.event_at ?? null });
+    return this.record(
+      e,
+      now,
+      '积分累积成功',
+      async (em) => {
+        const rule = await this.rules.applicable(em, m.crm_id, m.action_scene, m.rule_id, at.toJSDate());
+        if (!rule) {
+          return fail(ErrorCode.RULE_NOT_FOUND, m.rule_id ? `rule ${m.rule_id} is not an active rule of action_scene ${m.action_scene}` : `no active rule for action_scene ${m.action_scene}`);
+        }
+        const pay = m.order_items?.pay_amount;
+        if (override === null && rule.mode === 'per_amount' && pay === undefined) {
+          return invalid([{ field: 'order_items.pay_amount', message: `order_items.pay_amount is required by rule ${rule.rule_id} (points per amount paid)` }]);
+        }
+        const points = await this.rules.award(em, m.crm_id, m.member_no, rule, pay === undefined ? null : String(pay), override, at.toJSDate(), this.cfg.appTz);
+        if (points === '0') return fail(ErrorCode.RULE_CAP_REACHED, `rule ${rule.rule_id} gives member ${m.member_no} no points for this event (its caps are reached, or the amount earns less than 1 point)`);
+        e.points = points;
+        e.rule_id = rule.rule_id;
+        e.expire_time = rule.expire_days ? at.plus({ days: rule.expire_days }).toJSDate() : null;
+        e.unfreeze_time = rule.freeze_hours ? at.plus({ hours: rule.freeze_hours }).toJSDate() : null;
+        return null;
+      },
+      (em) => this.ledger.addLot(em, e, now),
+    );
   }
 
   /** Spends points from the spendable lots, soonest expiry first. Not enough: 40908, nothing changed. */

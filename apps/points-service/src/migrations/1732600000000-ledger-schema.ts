@@ -58,6 +58,7 @@ export class LedgerSchema1732600000000 implements MigrationInterface {
         from_transfer_no varchar(64),
         reverse_status   smallint NOT NULL DEFAULT 0,
         reversed_points  numeric(18,4) NOT NULL DEFAULT 0,
+        rule_id          bigint,
         store_code       varchar(64),
         cost_center      varchar(64),
         campaign_code    varchar(64),
@@ -72,6 +73,30 @@ export class LedgerSchema1732600000000 implements MigrationInterface {
     await q.query(`CREATE UNIQUE INDEX event_no_unique ON points.event (crm_id, event_no)`);
     await q.query(`CREATE INDEX event_member ON points.event (crm_id, member_no, auto_id DESC)`);
     await q.query(`CREATE INDEX event_listing ON points.event (crm_id, auto_id DESC)`);
+    await q.query(`CREATE INDEX event_rule ON points.event (crm_id, member_no, rule_id, event_at) WHERE rule_id IS NOT NULL`);
+    // Earning rules: per tenant and action_scene, fixed points or points per unit paid.
+    await q.query(`
+      CREATE TABLE points.rule (
+        crm_id          varchar(32) NOT NULL,
+        rule_id         bigserial NOT NULL,
+        action_scene    varchar(64) NOT NULL,
+        name            varchar(64) NOT NULL,
+        mode            varchar(16) NOT NULL,
+        points          numeric(18,4),
+        rate            numeric(18,4),
+        rounding        varchar(8) NOT NULL DEFAULT 'floor',
+        daily_cap       numeric(18,4),
+        total_cap       numeric(18,4),
+        expire_days     integer,
+        freeze_hours    integer,
+        starts_at       timestamptz,
+        ends_at         timestamptz,
+        enabled         boolean NOT NULL DEFAULT true,
+        create_time     timestamptz NOT NULL DEFAULT now(),
+        update_time     timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (crm_id, rule_id)
+      )`);
+    await q.query(`CREATE INDEX rule_scene ON points.rule (crm_id, action_scene, rule_id DESC) WHERE enabled`);
     // Which lots a spend took from, how much of each, and how much a reversal gave back.
     await q.query(`
       CREATE TABLE points.allocation (
@@ -85,6 +110,6 @@ export class LedgerSchema1732600000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const t of ['allocation', 'event', 'lot', 'member']) await q.query(`DROP TABLE points.${t}`);
+    for (const t of ['rule', 'allocation', 'event', 'lot', 'member']) await q.query(`DROP TABLE points.${t}`);
   }
 }

@@ -41,6 +41,11 @@ export const PointsPattern = {
   REVERSE_CONSUME: 'points.reverse.consume',
   REVERSE_PRODUCE: 'points.reverse.produce',
   TRANSFER_DIRECT: 'points.transfer.direct',
+  PRODUCE_BY_RULE: 'points.produce.by_rule',
+  RULE_CREATE: 'points.rule.create',
+  RULE_LIST: 'points.rule.list',
+  RULE_UPDATE: 'points.rule.update',
+  RULE_DISABLE: 'points.rule.disable',
   SUMMARY: 'points.summary',
   HISTORY: 'points.history',
 } as const;
