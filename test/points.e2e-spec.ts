@@ -303,6 +303,73 @@ describe('points ledger', () => {
     });
   });
 
+  describe('earning rules and produce/by_rule', () => {
+    const ruleCrm = 'crm_points_rules';
+    const rulesBase = `/api/crm/points/${ruleCrm}`;
+    const byRule = (memberNo: string, body: Record<string, unknown>) =>
+      s.post(`${rulesBase}/produce/by_rule`, { event_no: uid('br'), member_no: memberNo, event_type: 'order', ...body });
+    async function createRule(body: Record<string, unknown>): Promise<number> {
+      const res = await s.post(`${rulesBase}/rules`, { name: 'rule', ...body });
+      expect(res.body).toMatchObject({ code: 0, data: { enabled: true } });
+      return res.body.data.rule_id;
+    }
+
+    it('gives points per amount paid with the rule\'s rounding, expiry and caps; points overrides the amount only', async () => {
+      const scene = uid('pay');
+      const ruleId = await createRule({ action_scene: scene, mode: 'per_amount', rate: 1.5, rounding: 'floor', daily_cap: 100, total_cap: 120, expire_days: 30, freeze_hours: 2 });
+      const m = uid('m-rule');
+      const first = await byRule(m, { action_scene: scene, order_items: { order_sn: 'A', pay_amount: 33.3, item_list: [] } });
+      // 33.3 x 1.5 = 49.95, floored.
+      expect(first.body).toMatchObject({ code: 0, data: { points: 49, action_scene: scene } });
+      const at = shanghaiMs(first.body.data.event_at);
+      expect(first.body.data.expire_time).toBe(shanghaiText(at + 30 * DAY));
+      expect(first.body.data.unfreeze_time).toBe(shanghaiText(at + 2 * HOUR));
+      // The daily cap holds the second one to 51; then nothing is left today.
+      expect((await byRule(m, { action_scene: scene, order_items: { pay_amount: 100 } })).body).toMatchObject({ code: 0, data: { points: 51 } });
+      expectError(await byRule(m, { action_scene: scene, order_items: { pay_amount: 10 } }), 409, 40910);
+      // The next day: only 20 left under the total cap, even for an overriding points value.
+      await s.setClock(DAY);
+      expect((await byRule(m, { action_scene: scene, points: 50 })).body).toMatchObject({ code: 0, data: { points: 20 } });
+      expectError(await byRule(m, { action_scene: scene, points: 1 }), 409, 40910);
+      const [{ n }] = await s.sql(`SELECT count(*)::int AS n FROM points.event WHERE crm_id = $1 AND member_no = $2 AND rule_id = $3`, [ruleCrm, m, ruleId]);
+      expect(n).toBe(3);
+      expect(amounts(await summary(m, s.rootKey, ruleCrm))).toMatchObject({ total_points: 120 });
+    });
+
+    it('uses rule_id when given, else the newest active rule of the scene; refuses without one and after disabling', async () => {
+      const scene = uid('login');
+      const older = await createRule({ action_scene: scene, mode: 'fixed', points: 5 });
+      const newer = await createRule({ action_scene: scene, mode: 'fixed', points: 8 });
+      const m = uid('m-rule-pick');
+      expect((await byRule(m, { action_scene: scene, event_type: 'event' })).body).toMatchObject({ code: 0, data: { points: 8 } });
+      expect((await byRule(m, { action_scene: scene, rule_id: older })).body).toMatchObject({ code: 0, data: { points: 5 } });
+      expectError(await byRule(m, { action_scene: uid('no-scene') }), 404, 40410);
+      expect((await s.post(`${rulesBase}/rules/disable`, { rule_id: newer })).body).toMatchObject({ code: 0, data: { enabled: false } });
+      expect((await byRule(m, { action_scene: scene })).body).toMatchObject({ code: 0, data: { points: 5 } });
+      expectError(await byRule(m, { action_scene: scene, rule_id: newer }), 404, 40410);
+      // Update replaces the rule: a window in the future makes it inactive now.
+      const upd = await s.post(`${rulesBase}/rules/update`, { rule_id: older, name: 'later', action_scene: scene, mode: 'fixed', points: 6, starts_at: '2099-01-01 00:00:00' });
+      expect(upd.body).toMatchObject({ code: 0, data: { points: 6, starts_at: '2099-01-01 00:00:00' } });
+      expectError(await byRule(m, { action_scene: scene }), 404, 40410);
+      const listed = await s.get(`${rulesBase}/rules?action_scene=${scene}&include_disabled=true`);
+      expect(listed.body.data.total).toBe(2);
+      expectError(await s.post(`${rulesBase}/rules/update`, { rule_id: 999999, name: 'x', action_scene: scene, mode: 'fixed', points: 1 }), 404, 40410);
+    });
+
+    it('refuses rules and by_rule calls that make no sense, naming the field', async () => {
+      expectInvalid(await s.post(`${rulesBase}/rules`, { name: 'r', action_scene: 'x', mode: 'fixed' }), 'points');
+      expectInvalid(await s.post(`${rulesBase}/rules`, { name: 'r', action_scene: 'x', mode: 'per_amount' }), 'rate');
+      expectInvalid(await s.post(`${rulesBase}/rules`, { name: 'r', action_scene: 'x', mode: 'weekly', points: 1 }), 'mode');
+      expectInvalid(await s.post(`${rulesBase}/rules`, { name: 'r', action_scene: 'x', mode: 'fixed', points: 1, starts_at: '2022-06-02 00:00:00', ends_at: '2022-06-01 00:00:00' }), 'ends_at');
+      const scene = uid('amount');
+      await createRule({ action_scene: scene, mode: 'per_amount', rate: 1 });
+      const m = uid('m-rule-bad');
+      expectInvalid(await byRule(m, { action_scene: scene }), 'order_items.pay_amount');
+      expectInvalid(await byRule(m, { action_scene: scene, order_items: { pay_amount: 1.234 } }), 'order_items.pay_amount');
+      expect((await byRule(m, { action_scene: scene, order_info: { pay_amount: 2.5 } })).body).toMatchObject({ code: 0, data: { points: 2 } });
+    });
+  });
+
   describe('transfer/direct', () => {
     const transfer = (from: string, to: string, points: unknown, extra: Record<string, unknown> = {}) =>
       s.post(`${base()}/transfer/direct`, { transfer_no: uid('tr'), from_user: from, to_user: to, points, ...extra }, adminKey);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ConsumeDirectDto, HistoryDto, ProduceDirectDto, ReverseConsumeDto, ReverseProduceDto, TransferDirectDto, Violation } from '@app/domain';
+import { ConsumeDirectDto, HistoryDto, ProduceDirectDto, ReverseConsumeDto, ReverseProduceDto, RuleDto, ProduceByRuleDto, TransferDirectDto, Violation } from '@app/domain';
 import { checkContract } from './contract.pipe';
 import { value, violations } from './testing/contract-results';
 
@@ -68,6 +68,27 @@ describe('points contracts', () => {
     expect(value(await checkContract(TransferDirectDto, example)).points).toBe(10);
     expect(violations(await checkContract(TransferDirectDto, { ...example, to_user: example.from_user }))).toEqual([{ field: 'to_user', message: 'to_user must be another member than from_user' }]);
     expect(violations(await checkContract(TransferDirectDto, { ...example, transfer_no: 'x'.repeat(61) })).map((v) => v.field)).toEqual(['transfer_no']);
+  });
+
+  it.each<[Record<string, unknown>, string[]]>([
+    [{ mode: 'fixed', points: 10 }, []],
+    [{ mode: 'per_amount', rate: 1, rounding: 'ceil', daily_cap: 100, total_cap: 1000 }, []],
+    [{ mode: 'fixed' }, ['points']],
+    [{ mode: 'per_amount' }, ['rate']],
+    [{ mode: 'fixed', points: 1, rounding: 'up' }, ['rounding']],
+    [{ mode: 'fixed', points: 1, starts_at: '2022-06-02 00:00:00', ends_at: '2022-06-02 00:00:00' }, ['ends_at']],
+  ])('a rule %j -> violations %j', async (over, fields) => {
+    const result = await checkContract(RuleDto, { action_scene: 'order_pay', name: 'r', ...over });
+    expect(result.ok ? [] : result.violations.map((v) => v.field)).toEqual(fields);
+  });
+
+  it('produce/by_rule takes both spec examples, reads order_info as order_items, and checks pay_amount', async () => {
+    const login = { event_no: 'EACH20220615202826397549953501', member_no: 'ec_18165fd7455_JGhyfyLmX', action_scene: 'user_login', event_type: 'event', store_code: 'ec_mini', operator: '小程序登录', event_desc: '用户登录了系统' };
+    expect(value(await checkContract(ProduceByRuleDto, login)).action_scene).toBe('user_login');
+    const order = { ...login, action_scene: 'order_pay', event_type: 'order', event_at: '2022-06-15 18:00:00', expire_days: 180, freeze_hours: 0, order_items: {} };
+    expect(value(await checkContract(ProduceByRuleDto, order)).order_items).toEqual({});
+    expect(value(await checkContract(ProduceByRuleDto, { ...login, order_info: { pay_amount: 9.9 } })).order_items).toEqual({ pay_amount: 9.9 });
+    expect(violations(await checkContract(ProduceByRuleDto, { ...login, order_items: { pay_amount: -1 } })).map((v) => v.field)).toEqual(['order_items.pay_amount']);
   });
 
   it('history reads the spec spelling stroe_code as store_code, and checks the times', async () => {
