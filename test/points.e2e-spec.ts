@@ -48,7 +48,7 @@ describe('points ledger', () => {
   const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++seq}`;
 
   beforeAll(async () => {
-    s = await Suite.start({ name: 'points', redisDb: 6, services: ['points-service'], controlClock: true });
+    s = await Suite.start({ name: 'points', redisDb: 6, services: ['points-service'], controlClock: true, env: { EXPIRY_SWEEP_MS: '300' } });
     const issue = async (crmId: string, scope: string) => {
       const res = await s.post(`/api/crm/keys/${crmId}`, { scope });
       expect(res.body).toMatchObject({ code: 0 });
@@ -300,6 +300,75 @@ describe('points ledger', () => {
       expect(amounts(await summary(m))).toEqual({ total_points: 12.6457, active_points: 0, freeze_points: 0, expired_points: 0, used_points: 12.6457, future_expired: 0 });
       const [member] = await s.sql(`SELECT total_points::text AS total, used_points::text AS used FROM points.member WHERE crm_id = $1 AND member_no = $2`, [crm, m]);
       expect(member).toEqual({ total: '12.6457', used: '12.6457' });
+    });
+  });
+
+  describe('transfer and accept', () => {
+    const offer = (from: string, to: string, points: unknown, transferNo = uid('tp')) =>
+      s.post(`${base()}/transfer`, { transfer_no: transferNo, from_user: from, to_user: to, points }, adminKey);
+    const accept = (transferNo: string, memberNo: string) => s.post(`${base()}/accept`, { transfer_no: transferNo, member_no: memberNo }, adminKey);
+
+    it('holds the points from the sender until the receiver accepts; one receiver, once', async () => {
+      const a = uid('tp-a');
+      const b = uid('tp-b');
+      await earn(a, 10, { expire_days: 5 });
+      await earn(a, 10);
+      const transferNo = uid('tp');
+      expect((await offer(a, b, 12, transferNo)).body).toMatchObject({ code: 0, data: { event_type: 'transfer_out', points: 12 } });
+      // Held: gone from the sender's active points (counted as used), not yet the receiver's.
+      expect(amounts(await summary(a))).toMatchObject({ total_points: 20, active_points: 8, used_points: 12 });
+      expect(amounts(await summary(b))).toMatchObject({ total_points: 0 });
+      expectError(await accept(transferNo, uid('stranger')), 404, 40411);
+      const answers = await Promise.all(Array.from({ length: 5 }, () => accept(transferNo, b)));
+      for (const r of answers) expect(r.body).toEqual(answers[0].body);
+      expect(answers[0].body).toMatchObject({ code: 0, data: { event_type: 'transfer_in', member_no: b, points: 12, from_transfer_no: transferNo } });
+      expect(amounts(await summary(b))).toMatchObject({ total_points: 12, active_points: 12, future_expired: 10 });
+      expect(amounts(await summary(a))).toMatchObject({ active_points: 8, used_points: 12 });
+    });
+
+    it('sends a transfer not accepted in time back to the sender\'s lots, by the sweep, with the clock moved', async () => {
+      const a = uid('tp-late-a');
+      const b = uid('tp-late-b');
+      await earn(a, 10, { expire_days: 60 });
+      const late = uid('tp');
+      const onTime = uid('tp');
+      expect((await offer(a, b, 4, late)).body).toMatchObject({ code: 0 });
+      expect((await offer(a, b, 3, onTime)).body).toMatchObject({ code: 0 });
+      await s.setClock(23 * HOUR);
+      expect((await accept(onTime, b)).body).toMatchObject({ code: 0 });
+      await s.setClock(25 * HOUR);
+      await s.eventually('the late transfer to go back', async () => {
+        const [t] = await s.sql(`SELECT status FROM points.transfer WHERE crm_id = $1 AND transfer_no = $2`, [crm, late]);
+        return t.status === 'returned' ? true : undefined;
+      });
+      expectError(await accept(late, b), 409, 40911);
+      expect(amounts(await summary(a))).toMatchObject({ total_points: 10, active_points: 7, used_points: 3 });
+      expect(amounts(await summary(b))).toMatchObject({ total_points: 3, active_points: 3 });
+      const [back] = await s.sql(`SELECT event_type, points::text AS points FROM points.event WHERE crm_id = $1 AND event_no = $2`, [crm, `back#${late}`]);
+      expect(back).toEqual({ event_type: 'transfer_back', points: '4.0000' });
+    });
+  });
+
+  describe('the expiry sweep', () => {
+    it('writes one expired history row per lot past its expiry, once, and the summary is right before and after', async () => {
+      const m = uid('m-sweep');
+      await earn(m, 10, { expire_days: 2 });
+      await earn(m, 5, { expire_days: 2 });
+      await earn(m, 7);
+      await spend(m, 3);
+      await s.setClock(3 * DAY);
+      const seen = amounts(await summary(m));
+      expect(seen).toMatchObject({ total_points: 22, expired_points: 12, active_points: 7, used_points: 3 });
+      await s.eventually('the expired rows', async () => {
+        const [{ n }] = await s.sql(`SELECT count(*)::int AS n FROM points.event WHERE crm_id = $1 AND member_no = $2 AND event_type = 'expired'`, [crm, m]);
+        return n === 2 ? true : undefined;
+      });
+      const rows = await s.sql(`SELECT points::text AS points FROM points.event WHERE crm_id = $1 AND member_no = $2 AND event_type = 'expired' ORDER BY points`, [crm, m]);
+      // The spend of 3 took from the first lot (soonest expiry, then oldest): 7 and 5 were left to expire.
+      expect(rows.map((r) => r.points)).toEqual(['5.0000', '7.0000']);
+      expect(amounts(await summary(m))).toEqual(seen);
+      const hist = await s.post(`${base()}/history`, { member_no: m, search_type: 'expired' }, adminKey);
+      expect(hist.body.data.total).toBe(2);
     });
   });
 

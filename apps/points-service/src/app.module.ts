@@ -1,12 +1,14 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { PointsPattern, Service } from '@app/domain';
+import { BullModule } from '@nestjs/bull';
+import { PointsPattern, Queue, Service } from '@app/domain';
 import { AppConfig, clockProvider, CONFIG, dataSourceOptions, instanceId, pingController } from '@app/platform';
 import { PointsSchema1732400000000 } from './migrations/1732400000000-points-schema';
 import { LedgerSchema1732600000000 } from './migrations/1732600000000-ledger-schema';
 import { LedgerController } from './ledger/ledger.controller';
 import { LedgerRepository } from './ledger/ledger.repository';
 import { LedgerService } from './ledger/ledger.service';
+import { PointsExpiryProcessor } from './ledger/points-expiry.processor';
 import { RuleController } from './rules/rule.controller';
 import { RuleRepository } from './rules/rule.repository';
 import { RuleService } from './rules/rule.service';
@@ -19,9 +21,17 @@ export class PointsServiceModule {
   static forRole(cfg: AppConfig): DynamicModule {
     return {
       module: PointsServiceModule,
-      imports: [TypeOrmModule.forRoot(dataSourceOptions(cfg, POINTS_SCHEMA, POINTS_MIGRATIONS, 'points-service'))],
+      imports: [
+        TypeOrmModule.forRoot(dataSourceOptions(cfg, POINTS_SCHEMA, POINTS_MIGRATIONS, 'points-service')),
+        BullModule.forRoot({
+          url: cfg.redisUrl,
+          prefix: 'loyalty',
+          settings: { lockDuration: cfg.queueLockMs, stalledInterval: cfg.queueLockMs, maxStalledCount: 10 },
+        }),
+        BullModule.registerQueue({ name: Queue.POINTS_EXPIRY }),
+      ],
       controllers: cfg.role !== 'worker' ? [LedgerController, RuleController, pingController(Service.POINTS, PointsPattern.PING)] : [],
-      providers: [{ provide: CONFIG, useValue: cfg }, clockProvider(cfg, instanceId), LedgerRepository, LedgerService, RuleRepository, RuleService],
+      providers: [{ provide: CONFIG, useValue: cfg }, clockProvider(cfg, instanceId), LedgerRepository, LedgerService, RuleRepository, RuleService, ...(cfg.role !== 'api' ? [PointsExpiryProcessor] : [])],
     };
   }
 }

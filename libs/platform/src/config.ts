@@ -34,6 +34,8 @@ export interface AppConfig {
   claimBatchMax: number;
   /** A gift not accepted within this many hours goes back to the giver. */
   presentTimeoutHours: number;
+  /** A points transfer not accepted within this many hours goes back to the sender. */
+  transferTimeoutHours: number;
   /** How often the card-expiry sweeps run, and how many rows each transaction takes. */
   expirySweepMs: number;
   expiryBatchSize: number;
@@ -106,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     importAllowPrivateHosts: bool(env, 'IMPORT_ALLOW_PRIVATE_HOSTS', false),
     claimBatchMax: int(env, 'CLAIM_BATCH_MAX', 200),
     presentTimeoutHours: int(env, 'PRESENT_TIMEOUT_HOURS', 24),
+    transferTimeoutHours: int(env, 'TRANSFER_TIMEOUT_HOURS', 24),
     expirySweepMs: int(env, 'EXPIRY_SWEEP_MS', 60_000),
     expiryBatchSize: int(env, 'EXPIRY_BATCH_SIZE', 5_000),
     clockControlKey: text(env, 'CLOCK_CONTROL_KEY'),

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBearerAuth, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ConsumeDirectDto, HistoryDto, ListRulesQueryDto, MemberQueryDto, PointsPattern, ProduceByRuleDto, ProduceDirectDto, RuleDto, RuleIdDto, UpdateRuleDto, ReverseConsumeDto, ReverseProduceDto, TransferDirectDto } from '@app/domain';
+import { AcceptDto, ConsumeDirectDto, HistoryDto, ListRulesQueryDto, MemberQueryDto, PointsPattern, ProduceByRuleDto, ProduceDirectDto, RuleDto, RuleIdDto, UpdateRuleDto, ReverseConsumeDto, ReverseProduceDto, TransferDirectDto, TransferDto } from '@app/domain';
 import { ClientAllowed } from '../auth/auth.decorators';
 import { CardExamples } from '../card/card.examples';
 import { CrmIdPipe } from '../http/crm-id.pipe';
@@ -79,6 +79,20 @@ export class PointsController {
   @ApiConflictResponse({ description: 'More than is left of the spend (40909), event_no reused with another payload (40901)' })
   reverseConsume(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: ReverseConsumeDto) {
     return this.points.call(PointsPattern.REVERSE_CONSUME, { ...body, crm_id: crmId });
+  }
+
+  @Post('transfer')
+  @ApiOperation({ summary: 'Offer points to another member: held from the sender until accept, back after TRANSFER_TIMEOUT_HOURS; idempotent by transfer_no' })
+  @ApiOkResponse(PointsExamples.transfer)
+  transfer(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: TransferDto) {
+    return this.points.call(PointsPattern.TRANSFER, { ...body, crm_id: crmId });
+  }
+
+  @Post('accept')
+  @ApiOperation({ summary: "The receiver takes a transfer: lots keeping the expiry of the lots the points came from" })
+  @ApiOkResponse(PointsExamples.transfer)
+  accept(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: AcceptDto) {
+    return this.points.call(PointsPattern.ACCEPT, { ...body, crm_id: crmId });
   }
 
   @Post('transfer/direct')

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { ConsumeDirectMsg, HistoryMsg, MemberQueryMsg, PointsPattern, ProduceByRuleMsg, ProduceDirectMsg, ReverseConsumeMsg, ReverseProduceMsg, TransferDirectMsg } from '@app/domain';
+import { AcceptMsg, ConsumeDirectMsg, HistoryMsg, MemberQueryMsg, PointsPattern, ProduceByRuleMsg, ProduceDirectMsg, ReverseConsumeMsg, ReverseProduceMsg, TransferDirectMsg, TransferMsg } from '@app/domain';
 import { LedgerService } from './ledger.service';
 
 @Controller()
@@ -35,6 +35,16 @@ export class LedgerController {
   @MessagePattern(PointsPattern.TRANSFER_DIRECT)
   transferDirect(@Payload() m: TransferDirectMsg) {
     return this.ledger.transferDirect(m);
+  }
+
+  @MessagePattern(PointsPattern.TRANSFER)
+  transfer(@Payload() m: TransferMsg) {
+    return this.ledger.transfer(m);
+  }
+
+  @MessagePattern(PointsPattern.ACCEPT)
+  accept(@Payload() m: AcceptMsg) {
+    return this.ledger.accept(m);
   }
 
   @MessagePattern(PointsPattern.SUMMARY)

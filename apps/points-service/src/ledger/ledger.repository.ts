@@ -26,6 +26,17 @@ export interface NewEvent {
   payload_hash: string;
 }
 
+/** A transfer waiting for (or done with) its receiver. */
+export interface TransferRow {
+  transfer_no: string;
+  from_user: string;
+  to_user: string;
+  points: string;
+  out_event_id: number;
+  status: 'pending' | 'accepted' | 'returned';
+  create_time: Date;
+}
+
 /** An event another one refers to (a reversal's origin), locked. Amounts as decimal text. */
 export interface OriginEvent {
   auto_id: number;
@@ -164,6 +175,26 @@ export class LedgerRepository {
    */
   async transfer(em: EntityManager, crmId: string, from: string, to: string, outId: number, inEventNo: string, points: string, now: Date): Promise<void> {
     const pieces = await this.takeFifo(em, crmId, from, outId, points, now, true);
+    await em.query(`UPDATE points.member SET used_points = used_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [crmId, from, points, now]);
+    await this.receiveLots(em, crmId, to, inEventNo, pieces, points, now);
+  }
+
+  /** Adds to a member's used points (a negative amount as "-x" takes off). */
+  async addUsed(em: EntityManager, crmId: string, memberNo: string, points: string, now: Date): Promise<void> {
+    await em.query(`UPDATE points.member SET used_points = used_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [crmId, memberNo, points, now]);
+  }
+
+  /** Holds a transfer's points: taken from the sender's spendable lots (soonest expiry first) and counted as used until returned. */
+  async holdTransfer(em: EntityManager, crmId: string, from: string, outId: number, points: string, now: Date): Promise<void> {
+    await this.takeFifo(em, crmId, from, outId, points, now, true);
+    await em.query(`UPDATE points.member SET used_points = used_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [crmId, from, points, now]);
+  }
+
+  /**
+   * The receiver's side of a transfer: one lot per piece, with the expiry of the lot it
+   * came from; a debt of the receiver is paid from them first; the total grows.
+   */
+  async receiveLots(em: EntityManager, crmId: string, to: string, inEventNo: string, pieces: Array<{ n: string; expire_time: Date | null }>, points: string, now: Date): Promise<void> {
     const [{ paid }] = await em.query(
       `WITH d AS (SELECT debt_points FROM points.member WHERE crm_id = $1 AND member_no = $2),
        p AS (SELECT t.n, t.ord, sum(t.n) OVER (ORDER BY t.ord) AS upto
@@ -175,12 +206,75 @@ export class LedgerRepository {
        SELECT coalesce(sum(paid), 0)::text AS paid FROM pay`,
       [crmId, to, pieces.map((p) => p.n), pieces.map((p) => p.expire_time), inEventNo, now],
     );
-    await em.query(`UPDATE points.member SET used_points = used_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [crmId, from, points, now]);
     await em.query(
       `UPDATE points.member SET total_points = total_points + $3::numeric, debt_points = debt_points - $5::numeric, update_time = $4
         WHERE crm_id = $1 AND member_no = $2`,
       [crmId, to, points, now, paid],
     );
+  }
+
+  /** What a held transfer took, piece by piece, with the expiry of each lot (soonest first). */
+  async heldPieces(em: EntityManager, crmId: string, outId: number): Promise<Array<{ n: string; expire_time: Date | null }>> {
+    return em.query(
+      `SELECT (a.points - a.returned)::text AS n, l.expire_time
+         FROM points.allocation a JOIN points.lot l ON l.crm_id = a.crm_id AND l.lot_id = a.lot_id
+        WHERE a.crm_id = $1 AND a.event_id = $2 AND a.points > a.returned
+        ORDER BY l.expire_time ASC NULLS LAST, a.lot_id`,
+      [crmId, outId],
+    );
+  }
+
+  async findTransfer(crmId: string, transferNo: string, em: EntityManager = this.db.manager, lock = false): Promise<TransferRow | null> {
+    const rows: Row[] = await em.query(
+      `SELECT transfer_no, from_user, to_user, points::text AS points, out_event_id, status, create_time FROM points.transfer
+        WHERE crm_id = $1 AND transfer_no = $2 ${lock ? 'FOR UPDATE' : ''}`,
+      [crmId, transferNo],
+    );
+    return rows.length ? { ...(rows[0] as TransferRow), out_event_id: num(rows[0].out_event_id) } : null;
+  }
+
+  async insertTransfer(em: EntityManager, crmId: string, t: { transfer_no: string; from_user: string; to_user: string; points: string; out_event_id: number }, now: Date): Promise<void> {
+    await em.query(
+      `INSERT INTO points.transfer (crm_id, transfer_no, from_user, to_user, points, out_event_id, create_time) VALUES ($1, $2, $3, $4, $5::numeric, $6, $7)`,
+      [crmId, t.transfer_no, t.from_user, t.to_user, t.points, t.out_event_id, now],
+    );
+  }
+
+  async closeTransfer(em: EntityManager, crmId: string, transferNo: string, status: 'accepted' | 'returned', now: Date): Promise<void> {
+    await em.query(
+      `UPDATE points.transfer SET status = $3, ${status === 'accepted' ? 'accept_time' : 'return_time'} = $4 WHERE crm_id = $1 AND transfer_no = $2`,
+      [crmId, transferNo, status, now],
+    );
+  }
+
+  /** Pending transfers made before `before` (for the return sweep). */
+  async dueTransfers(before: Date, limit: number): Promise<Array<{ crm_id: string; transfer_no: string }>> {
+    return this.db.query(
+      `SELECT crm_id, transfer_no FROM points.transfer WHERE status = 'pending' AND create_time < $1 ORDER BY create_time LIMIT $2`,
+      [before, limit],
+    );
+  }
+
+  /**
+   * Expiry sweep: lots past their expiry with points left get one `expired` history row
+   * each (event_no `exp#<lot_id>`), in a batch; lots another worker holds are skipped.
+   * The points stay in the lot (the summary counts them as expired by time already).
+   */
+  async expireDue(now: Date, limit: number): Promise<number> {
+    const rows = await this.db.query(
+      `WITH due AS (
+         SELECT crm_id, lot_id FROM points.lot
+          WHERE expired_at IS NULL AND remaining > 0 AND expire_time IS NOT NULL AND expire_time <= $1
+          ORDER BY expire_time LIMIT $2 FOR UPDATE SKIP LOCKED),
+       marked AS (
+         UPDATE points.lot l SET expired_at = $1 FROM due WHERE l.crm_id = due.crm_id AND l.lot_id = due.lot_id
+         RETURNING l.crm_id, l.lot_id, l.member_no, l.event_no, l.remaining, l.expire_time)
+       INSERT INTO points.event (crm_id, event_no, member_no, event_type, points, event_at, origin_event_no, payload_hash, create_time, update_time)
+       SELECT crm_id, 'exp#' || lot_id, member_no, 'expired', remaining, expire_time, event_no, '', $1, $1 FROM marked
+       ON CONFLICT (crm_id, event_no) DO NOTHING RETURNING 1`,
+      [now, limit],
+    );
+    return rows.length;
   }
 
   /**
@@ -264,6 +358,15 @@ export class LedgerRepository {
    * member's used points.
    */
   async giveBack(em: EntityManager, crmId: string, memberNo: string, origin: OriginEvent, points: string, now: Date): Promise<void> {
+    await this.returnAllocations(em, crmId, origin.auto_id, points);
+    await this.markReversed(em, crmId, origin.auto_id, points, now);
+    await em.query(`UPDATE points.member SET used_points = used_points - $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [
+      crmId, memberNo, points, now,
+    ]);
+  }
+
+  /** Gives `points` back to the lots event `eventId` took them from, the lots expiring latest first. */
+  async returnAllocations(em: EntityManager, crmId: string, eventId: number, points: string): Promise<void> {
     const rows: Array<{ n: string }> = await em.query(
       `WITH alloc AS (
          SELECT a.lot_id, a.points - a.returned AS open,
@@ -275,15 +378,11 @@ export class LedgerRepository {
        UPDATE points.allocation a SET returned = a.returned + give.n FROM give
         WHERE a.crm_id = $1 AND a.event_id = $2 AND a.lot_id = give.lot_id
        RETURNING give.n::text AS n`,
-      [crmId, origin.auto_id, points],
+      [crmId, eventId, points],
     );
     const given: string[] = (Array.isArray(rows[0]) ? (rows[0] as unknown as Array<{ n: string }>) : rows).map((r) => r.n);
     const [{ ok }] = await em.query(`SELECT coalesce(sum(x), 0) = $1::numeric AS ok FROM unnest($2::numeric[]) AS x`, [points, given]);
-    if (!ok) throw new Error(`reversal of spend ${origin.auto_id}: gave back ${given.join('+')} for ${points}`);
-    await this.markReversed(em, crmId, origin.auto_id, points, now);
-    await em.query(`UPDATE points.member SET used_points = used_points - $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [
-      crmId, memberNo, points, now,
-    ]);
+    if (!ok) throw new Error(`giving back event ${eventId}: ${given.join('+')} for ${points}`);
   }
 
   async event(crmId: string, eventNo: string, tz: string, em: EntityManager = this.db.manager): Promise<PointsEventView | null> {

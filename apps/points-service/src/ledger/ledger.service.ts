@@ -19,6 +19,8 @@ import {
   ReverseConsumeMsg,
   ReverseProduceMsg,
   TransferDirectMsg,
+  TransferMsg,
+  AcceptMsg,
 } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
 import { RuleRepository } from '../rules/rule.repository';
@@ -34,6 +36,8 @@ const decimal = (points: number): string => {
   if (!/^\d+(\.\d{1,4})?$/.test(text)) throw new Error(`points ${text} is not a plain decimal with at most 4 places`);
   return text;
 };
+
+const HOUR_MS = 3_600_000;
 
 /**
  * An event that records nothing (refused, or its event_no is taken): thrown inside the
@@ -322,6 +326,109 @@ export class LedgerService {
   }
 
   /**
+   * A transfer the receiver must accept: the points are held from the sender at once
+   * (journal `transfer_out`, counted as used) and go to the receiver on accept, or back
+   * to the sender's lots when not accepted within TRANSFER_TIMEOUT_HOURS. Idempotent by transfer_no.
+   */
+  async transfer(m: TransferMsg): Promise<Envelope<PointsEventView>> {
+    const now = this.clock.now();
+    const points = decimal(m.points);
+    const hash = payloadHash({ op: 'transfer_pending', from_user: m.from_user, to_user: m.to_user, points, trans_type: m.trans_type ?? null });
+    const out: NewEvent = {
+      crm_id: m.crm_id, event_no: m.transfer_no, member_no: m.from_user, event_type: 'transfer_out', points, event_at: now, expire_time: null,
+      unfreeze_time: null, action_scene: null, store_code: null, cost_center: null, campaign_code: null, operator: null, event_desc: null,
+      order_items: null, origin_event_no: null, payload_hash: hash,
+    };
+    return this.record(
+      out,
+      now,
+      '转赠成功',
+      async (em) => {
+        const { available, enough } = await this.ledger.spendable(em, m.crm_id, m.from_user, now, points);
+        return enough ? null : fail(ErrorCode.POINTS_INSUFFICIENT, `member ${m.from_user} has ${available} spendable points, ${points} asked`);
+      },
+      async (em, outId) => {
+        await this.ledger.holdTransfer(em, m.crm_id, m.from_user, outId, points, now);
+        await this.ledger.insertTransfer(em, m.crm_id, { transfer_no: m.transfer_no, from_user: m.from_user, to_user: m.to_user, points, out_event_id: outId }, now);
+      },
+      m.transfer_no,
+    );
+  }
+
+  /** The receiver takes a held transfer: lots keeping the expiry of the lots the points came from. Accepting again answers the same. */
+  async accept(m: AcceptMsg): Promise<Envelope<PointsEventView>> {
+    const now = this.clock.now();
+    const t = await this.ledger.findTransfer(m.crm_id, m.transfer_no);
+    if (!t || t.to_user !== m.member_no) return fail(ErrorCode.TRANSFER_NOT_FOUND, `no transfer ${m.transfer_no} to member ${m.member_no}`);
+    const inEventNo = `in#${m.transfer_no}`;
+    const outcome = await this.db.transaction(async (em): Promise<Envelope<never> | 'done'> => {
+      for (const member of [t.from_user, t.to_user].sort()) await this.ledger.lockMember(em, m.crm_id, member, now);
+      const locked = (await this.ledger.findTransfer(m.crm_id, m.transfer_no, em, true))!;
+      if (locked.status === 'accepted') return 'done';
+      if (locked.status === 'returned') return fail(ErrorCode.TRANSFER_CLOSED, `transfer ${m.transfer_no} was not accepted in time and went back to ${t.from_user}`);
+      if (now.getTime() > locked.create_time.getTime() + this.cfg.transferTimeoutHours * HOUR_MS) {
+        return fail(ErrorCode.TRANSFER_CLOSED, `transfer ${m.transfer_no} was not accepted within ${this.cfg.transferTimeoutHours} hours`);
+      }
+      const into: NewEvent = {
+        crm_id: m.crm_id, event_no: inEventNo, member_no: t.to_user, event_type: 'transfer_in', points: t.points, event_at: now, expire_time: null,
+        unfreeze_time: null, action_scene: null, store_code: null, cost_center: null, campaign_code: null, operator: null, event_desc: null,
+        order_items: null, origin_event_no: null, payload_hash: '',
+      };
+      await this.ledger.insertEvent(em, into, now, m.transfer_no);
+      const pieces = await this.ledger.heldPieces(em, m.crm_id, t.out_event_id);
+      await this.ledger.receiveLots(em, m.crm_id, t.to_user, inEventNo, pieces, t.points, now);
+      await this.ledger.closeTransfer(em, m.crm_id, m.transfer_no, 'accepted', now);
+      return 'done';
+    });
+    if (outcome !== 'done') return outcome;
+    return ok((await this.ledger.event(m.crm_id, inEventNo, this.cfg.appTz))!, '领取成功');
+  }
+
+  /** Sweep: transfers not accepted within TRANSFER_TIMEOUT_HOURS go back to the senders' lots, each in its own transaction. */
+  async returnTimedOutTransfers(): Promise<number> {
+    const now = this.clock.now();
+    const before = new Date(now.getTime() - this.cfg.transferTimeoutHours * HOUR_MS);
+    let returned = 0;
+    for (;;) {
+      const due = await this.ledger.dueTransfers(before, this.cfg.expiryBatchSize);
+      for (const d of due) if (await this.returnTransfer(d.crm_id, d.transfer_no, now, before)) returned++;
+      if (due.length < this.cfg.expiryBatchSize) return returned;
+    }
+  }
+
+  private async returnTransfer(crmId: string, transferNo: string, now: Date, before: Date): Promise<boolean> {
+    const t = await this.ledger.findTransfer(crmId, transferNo);
+    if (!t) return false;
+    return this.db.transaction(async (em) => {
+      for (const member of [t.from_user, t.to_user].sort()) await this.ledger.lockMember(em, crmId, member, now);
+      const locked = (await this.ledger.findTransfer(crmId, transferNo, em, true))!;
+      // Accepted or returned meanwhile (by the receiver, or another worker): nothing to do.
+      if (locked.status !== 'pending' || locked.create_time >= before) return false;
+      await this.ledger.returnAllocations(em, crmId, t.out_event_id, t.points);
+      await this.ledger.addUsed(em, crmId, t.from_user, `-${t.points}`, now);
+      const back: NewEvent = {
+        crm_id: crmId, event_no: `back#${transferNo}`, member_no: t.from_user, event_type: 'transfer_back', points: t.points, event_at: now,
+        expire_time: null, unfreeze_time: null, action_scene: null, store_code: null, cost_center: null, campaign_code: null, operator: null,
+        event_desc: null, order_items: null, origin_event_no: null, payload_hash: '',
+      };
+      await this.ledger.insertEvent(em, back, now, transferNo);
+      await this.ledger.closeTransfer(em, crmId, transferNo, 'returned', now);
+      return true;
+    });
+  }
+
+  /** Sweep: an `expired` history row for each lot past its expiry, in batches. */
+  async expireLots(): Promise<number> {
+    const now = this.clock.now();
+    let total = 0;
+    for (;;) {
+      const n = await this.ledger.expireDue(now, this.cfg.expiryBatchSize);
+      total += n;
+      if (n < this.cfg.expiryBatchSize) return total;
+    }
+  }
+
+  /**
    * One event in one transaction: the member's lock, then the event_no (a repeat answers
    * the original event, another payload under it is 40901), then `check`, the journal
    * row, and `apply`. A refusal or a taken event_no rolls everything back.
@@ -332,6 +439,7 @@ export class LedgerService {
     msg: string,
     check: (em: EntityManager) => Promise<Envelope<never> | null>,
     apply: (em: EntityManager, eventId: number) => Promise<void>,
+    fromTransferNo: string | null = null,
   ): Promise<Envelope<PointsEventView>> {
     let outcome: Envelope<never> | 'taken' | 'done';
     try {
@@ -340,7 +448,7 @@ export class LedgerService {
         if (await this.ledger.payloadHash(e.crm_id, e.event_no, em)) throw new Unrecorded('taken');
         const refused = await check(em);
         if (refused) throw new Unrecorded(refused);
-        const eventId = await this.ledger.insertEvent(em, e, now);
+        const eventId = await this.ledger.insertEvent(em, e, now, fromTransferNo);
         if (eventId === null) throw new Unrecorded('taken'); // recorded meanwhile for another member
         await apply(em, eventId);
         return 'done';

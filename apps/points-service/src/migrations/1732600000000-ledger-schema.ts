@@ -38,10 +38,29 @@ export class LedgerSchema1732600000000 implements MigrationInterface {
         remaining     numeric(18,4) NOT NULL CHECK (remaining >= 0 AND remaining <= amount),
         expire_time   timestamptz,
         unfreeze_time timestamptz,
+        -- When the expiry sweep wrote this lot's expired history row.
+        expired_at    timestamptz,
         create_time   timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (crm_id, lot_id)
       )`);
     await q.query(`CREATE INDEX lot_open ON points.lot (crm_id, member_no, expire_time, lot_id) WHERE remaining > 0`);
+    await q.query(`CREATE INDEX lot_due ON points.lot (expire_time) WHERE expired_at IS NULL AND remaining > 0 AND expire_time IS NOT NULL`);
+    // A transfer waiting for its receiver: the points are held (taken from the sender's lots) until accepted or returned.
+    await q.query(`
+      CREATE TABLE points.transfer (
+        crm_id        varchar(32) NOT NULL,
+        transfer_no   varchar(64) NOT NULL,
+        from_user     varchar(64) NOT NULL,
+        to_user       varchar(64) NOT NULL,
+        points        numeric(18,4) NOT NULL,
+        out_event_id  bigint NOT NULL,
+        status        varchar(16) NOT NULL DEFAULT 'pending',
+        create_time   timestamptz NOT NULL,
+        accept_time   timestamptz,
+        return_time   timestamptz,
+        PRIMARY KEY (crm_id, transfer_no)
+      )`);
+    await q.query(`CREATE INDEX transfer_pending ON points.transfer (create_time) WHERE status = 'pending'`);
     await q.query(`
       CREATE TABLE points.event (
         auto_id          bigserial NOT NULL,
@@ -110,6 +129,6 @@ export class LedgerSchema1732600000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const t of ['rule', 'allocation', 'event', 'lot', 'member']) await q.query(`DROP TABLE points.${t}`);
+    for (const t of ['transfer', 'rule', 'allocation', 'event', 'lot', 'member']) await q.query(`DROP TABLE points.${t}`);
   }
 }

@@ -41,6 +41,8 @@ export const PointsPattern = {
   REVERSE_CONSUME: 'points.reverse.consume',
   REVERSE_PRODUCE: 'points.reverse.produce',
   TRANSFER_DIRECT: 'points.transfer.direct',
+  TRANSFER: 'points.transfer',
+  ACCEPT: 'points.accept',
   PRODUCE_BY_RULE: 'points.produce.by_rule',
   RULE_CREATE: 'points.rule.create',
   RULE_LIST: 'points.rule.list',

@@ -2,6 +2,15 @@
 export const Queue = {
   CARD_STOCK: 'card-stock',
   CARD_EXPIRY: 'card-expiry',
+  POINTS_EXPIRY: 'points-expiry',
+} as const;
+
+/** Repeatable jobs of the `points-expiry` queue. */
+export const PointsExpiryJob = {
+  /** Lots past their expiry get an `expired` history row. */
+  EXPIRE_LOTS: 'expire-lots',
+  /** Transfers not accepted in time go back to the sender. */
+  RETURN_TRANSFERS: 'return-transfers',
 } as const;
 
 /** Repeatable jobs of the `card-expiry` queue (no payload: each pages through what is due). */

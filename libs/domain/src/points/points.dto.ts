@@ -150,13 +150,25 @@ export class TransferDirectDto implements CrossFieldRules {
   }
 }
 
+export class TransferDto extends TransferDirectDto {}
+
+export class AcceptDto {
+  /** @example "EACH20220615202826397549953505" */
+  @IsString() @Matches(TRANSFER_NO_PATTERN, { message: 'transfer_no must be 1-60 letters, digits, _ . : or -' })
+  transfer_no: string;
+
+  /** The receiver. @example "mc_18165fd7455_JGhyfyLm2" */
+  @IsString() @MinLength(1) @MaxLength(64)
+  member_no: string;
+}
+
 export class MemberQueryDto {
   /** @example "ec_18165fd7455_JGhyfyLmX" */
   @IsString() @MinLength(1) @MaxLength(64)
   member_no: string;
 }
 
-export const HISTORY_TYPES = ['produce', 'consume', 'reverse_produce', 'reverse_consume', 'transfer_out', 'transfer_in'] as const;
+export const HISTORY_TYPES = ['produce', 'consume', 'reverse_produce', 'reverse_consume', 'transfer_out', 'transfer_in', 'transfer_back', 'expired'] as const;
 
 export class HistoryDto implements CrossFieldRules {
   /** The spec spells the store filter `stroe_code`; both are read. */
@@ -213,4 +225,6 @@ export class MemberQueryMsg extends ForTenant(MemberQueryDto) {}
 export class ReverseConsumeMsg extends ForTenant(ReverseConsumeDto) {}
 export class ReverseProduceMsg extends ForTenant(ReverseProduceDto) {}
 export class TransferDirectMsg extends ForTenant(TransferDirectDto) {}
+export class TransferMsg extends ForTenant(TransferDto) {}
+export class AcceptMsg extends ForTenant(AcceptDto) {}
 export class HistoryMsg extends ForTenant(HistoryDto) {}

@@ -1,0 +1,44 @@
+import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectQueue, Process, Processor } from '@nestjs/bull';
+import { Queue as BullQueue } from 'bull';
+import { PointsExpiryJob, Queue } from '@app/domain';
+import { AppConfig, CONFIG } from '@app/platform';
+import { LedgerService } from './ledger.service';
+
+/**
+ * Worker side of the `points-expiry` queue: two repeatable sweeps, batched, idempotent,
+ * safe on two workers at once (rows another worker holds are skipped or rechecked under lock).
+ */
+@Processor(Queue.POINTS_EXPIRY)
+export class PointsExpiryProcessor implements OnApplicationBootstrap {
+  private readonly log = new Logger(PointsExpiryProcessor.name);
+
+  constructor(
+    private readonly ledger: LedgerService,
+    @InjectQueue(Queue.POINTS_EXPIRY) private readonly queue: BullQueue,
+    @Inject(CONFIG) private readonly cfg: AppConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    for (const job of await this.queue.getRepeatableJobs()) {
+      if (job.every !== this.cfg.expirySweepMs) await this.queue.removeRepeatableByKey(job.key);
+    }
+    for (const name of Object.values(PointsExpiryJob)) {
+      await this.queue.add(name, {}, { repeat: { every: this.cfg.expirySweepMs }, jobId: name, removeOnComplete: true, removeOnFail: true });
+    }
+  }
+
+  @Process(PointsExpiryJob.EXPIRE_LOTS)
+  async expireLots(): Promise<number> {
+    const n = await this.ledger.expireLots();
+    if (n) this.log.log(`wrote ${n} expired rows`);
+    return n;
+  }
+
+  @Process(PointsExpiryJob.RETURN_TRANSFERS)
+  async returnTransfers(): Promise<number> {
+    const n = await this.ledger.returnTimedOutTransfers();
+    if (n) this.log.log(`returned ${n} transfers not accepted in time`);
+    return n;
+  }
+}
