@@ -1,3 +1,6 @@
+import Bull from 'bull';
+import { PointsEventKind, Queue } from '@app/domain';
+import { PointsClient } from '@app/platform';
 import { Answer, Suite } from './support/suite';
 
 const HOUR = 3_600_000;
@@ -369,6 +372,52 @@ describe('points ledger', () => {
       expect(amounts(await summary(m))).toEqual(seen);
       const hist = await s.post(`${base()}/history`, { member_no: m, search_type: 'expired' }, adminKey);
       expect(hist.body.data.total).toBe(2);
+    });
+  });
+
+  describe('internal producers', () => {
+    let client: PointsClient;
+    beforeAll(() => {
+      client = new PointsClient({ redisUrl: s.redisUrl });
+    });
+    afterAll(() => client.close());
+
+    it('reach the same handlers over the transport (answered) and the points-events queue (durable), applied once per event_no', async () => {
+      const m = uid('m-prod');
+      const sent = await client.produceDirect(crm, { event_no: uid('tx'), member_no: m, event_type: 'order', points: 5 });
+      expect(sent).toMatchObject({ code: 0, data: { event_type: 'produce', points: 5 } });
+      const refused = await client.consumeDirect(crm, { event_no: uid('tx'), member_no: m, points: 50 });
+      expect(refused).toMatchObject({ code: 40908 });
+
+      const queued = uid('q');
+      await client.enqueue(PointsEventKind.PRODUCE_DIRECT, crm, { event_no: queued, member_no: m, event_type: 'order', points: 7 });
+      await client.enqueue(PointsEventKind.PRODUCE_DIRECT, crm, { event_no: queued, member_no: m, event_type: 'order', points: 7 });
+      await s.eventually('the queued earn', async () => ((await summary(m)).total_points === 12 ? true : undefined));
+      // The same event sent again over the transport: the original answer, nothing new.
+      const again = await client.produceDirect(crm, { event_no: queued, member_no: m, event_type: 'order', points: 7 });
+      expect(again).toMatchObject({ code: 0, data: { event_no: queued, points: 7 } });
+      expect(await eventRows(queued)).toBe(1);
+      await client.enqueue(PointsEventKind.CONSUME_DIRECT, crm, { event_no: uid('q'), member_no: m, points: 2 });
+      await s.eventually('the queued spend', async () => ((await summary(m)).used_points === 2 ? true : undefined));
+      expect(amounts(await summary(m))).toMatchObject({ total_points: 12, active_points: 10, used_points: 2 });
+    });
+
+    it('discards an invalid queued event at once, writing nothing', async () => {
+      const m = uid('m-prod-bad');
+      const bad = uid('q');
+      await client.enqueue(PointsEventKind.PRODUCE_DIRECT, crm, { event_no: bad, member_no: m, event_type: 'order', points: 1.23456 });
+      const queue = new Bull(Queue.POINTS_EVENTS, s.redisUrl, { prefix: 'loyalty' });
+      try {
+        const job = await s.eventually('the bad job to fail', async () => {
+          const j = await queue.getJob(`${crm}.${PointsEventKind.PRODUCE_DIRECT}.${bad}`);
+          return j && (await j.isFailed()) ? j : undefined;
+        });
+        expect(job.attemptsMade).toBe(1);
+        expect(job.failedReason).toMatch(/points/);
+      } finally {
+        await queue.close();
+      }
+      expect(await writtenFor(m)).toEqual({ members: 0, events: 0, lots: 0 });
     });
   });
 

@@ -9,6 +9,7 @@ import { LedgerController } from './ledger/ledger.controller';
 import { LedgerRepository } from './ledger/ledger.repository';
 import { LedgerService } from './ledger/ledger.service';
 import { PointsExpiryProcessor } from './ledger/points-expiry.processor';
+import { PointsEventsProcessor } from './ledger/points-events.processor';
 import { RuleController } from './rules/rule.controller';
 import { RuleRepository } from './rules/rule.repository';
 import { RuleService } from './rules/rule.service';
@@ -28,10 +29,10 @@ export class PointsServiceModule {
           prefix: 'loyalty',
           settings: { lockDuration: cfg.queueLockMs, stalledInterval: cfg.queueLockMs, maxStalledCount: 10 },
         }),
-        BullModule.registerQueue({ name: Queue.POINTS_EXPIRY }),
+        BullModule.registerQueue({ name: Queue.POINTS_EXPIRY }, { name: Queue.POINTS_EVENTS }),
       ],
       controllers: cfg.role !== 'worker' ? [LedgerController, RuleController, pingController(Service.POINTS, PointsPattern.PING)] : [],
-      providers: [{ provide: CONFIG, useValue: cfg }, clockProvider(cfg, instanceId), LedgerRepository, LedgerService, RuleRepository, RuleService, ...(cfg.role !== 'api' ? [PointsExpiryProcessor] : [])],
+      providers: [{ provide: CONFIG, useValue: cfg }, clockProvider(cfg, instanceId), LedgerRepository, LedgerService, RuleRepository, RuleService, ...(cfg.role !== 'api' ? [PointsExpiryProcessor, PointsEventsProcessor] : [])],
     };
   }
 }

@@ -10,3 +10,4 @@ export * from './transport/redis-streams.server';
 export * from './transport/redis-streams.client';
 export * from './ping.controller';
 export * from './transport/request-context';
+export * from './points/points-client';
