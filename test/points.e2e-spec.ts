@@ -306,6 +306,35 @@ describe('points ledger', () => {
     });
   });
 
+  describe('sweeps on two workers', () => {
+    it('write exactly one expired row per lot when two workers sweep at once', async () => {
+      s.spawn('points-service', { ROLE: 'worker', EXPIRY_BATCH_SIZE: '25' });
+      await s.waitForInstances('points-service', 2);
+      const members = Array.from({ length: 20 }, () => uid('m-2w'));
+      // 300 lots that expire in a day, written straight into the ledger's tables (the API path is tested above).
+      for (const m of members) {
+        await s.sql(`INSERT INTO points.member (crm_id, member_no, total_points) VALUES ($1, $2, 15) ON CONFLICT DO NOTHING`, [crm, m]);
+        await s.sql(
+          `INSERT INTO points.lot (crm_id, member_no, event_no, amount, remaining, expire_time)
+           SELECT $1, $2::text, $2::text || '-' || g, 1, 1, now() + interval '1 day' FROM generate_series(1, 15) g`,
+          [crm, m],
+        );
+      }
+      await s.setClock(2 * DAY);
+      await s.eventually('every lot to have its expired row', async () => {
+        const [{ n }] = await s.sql(`SELECT count(*)::int AS n FROM points.lot WHERE crm_id = $1 AND member_no = ANY($2) AND expired_at IS NULL`, [crm, members]);
+        return n === 0 ? true : undefined;
+      });
+      const [{ rows, distinct }] = await s.sql(
+        `SELECT count(*)::int AS rows, count(DISTINCT event_no)::int AS distinct FROM points.event WHERE crm_id = $1 AND member_no = ANY($2) AND event_type = 'expired'`,
+        [crm, members],
+      );
+      expect(rows).toBe(300);
+      expect(distinct).toBe(300);
+      for (const m of members.slice(0, 3)) expect(amounts(await summary(m))).toMatchObject({ total_points: 15, expired_points: 15, active_points: 0 });
+    });
+  });
+
   describe('transfer and accept', () => {
     const offer = (from: string, to: string, points: unknown, transferNo = uid('tp')) =>
       s.post(`${base()}/transfer`, { transfer_no: transferNo, from_user: from, to_user: to, points }, adminKey);
