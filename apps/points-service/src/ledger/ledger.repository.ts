@@ -88,7 +88,7 @@ export class LedgerRepository {
        ON CONFLICT (crm_id, event_no) DO NOTHING RETURNING auto_id`,
       [
         e.crm_id, e.event_no, e.member_no, e.event_type, e.points, e.event_at, e.expire_time, e.unfreeze_time, e.action_scene,
-        e.store_code, e.cost_center, e.campaign_code, e.operator, e.event_desc, e.order_items === undefined ? null : JSON.stringify(e.order_items), e.payload_hash, now,
+        e.store_code, e.cost_center, e.campaign_code, e.operator, e.event_desc, e.order_items === undefined || e.order_items === null ? null : JSON.stringify(e.order_items), e.payload_hash, now,
         e.origin_event_no, fromTransferNo, e.rule_id ?? null,
       ],
     );
