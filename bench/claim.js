@@ -39,7 +39,6 @@
  * BENCH_REDIS_URL (default redis://127.0.0.1:6379). DB_POOL_SIZE (default 10),
  * RPC_CONCURRENCY, RPC_TIMEOUT_MS and CLAIM_BATCH_MAX are passed to the apps when set.
  */
-const { fork } = require('node:child_process');
 const { createHash, randomBytes } = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -48,7 +47,7 @@ const { Client } = require('pg');
 const EXAMPLE_CARD = require('../libs/domain/src/card/card.example.json');
 const lib = require('./lib');
 
-const { appEnv, sleep, now, fmt, secs, freePort, sha, fmtCpu, children, spawnApp, adoptChild, isGone, stopChildren, call, waitForHealth, pgSettings } = lib;
+const { appEnv, runLoad, sleep, now, fmt, secs, freePort, sha, fmtCpu, children, spawnApp, isGone, stopChildren, call, waitForHealth, pgSettings } = lib;
 const DB_NAME = 'bench_claim';
 const REDIS_DB = 13;
 const CRM_ID = 'crm_bench';
@@ -247,44 +246,6 @@ async function measureFloor(db, cardId, opts, runTag, named) {
 
 // ---------- the load: autocannon in a second process ----------
 
-async function runLoad(cfg, procs, onFork) {
-  const child = fork(path.join(__dirname, 'claim-load.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const proc = adoptChild('load (autocannon)', child);
-  await onFork(child.pid);
-  return new Promise((resolve, reject) => {
-    let result = null;
-    let lastShown = -1;
-    const watch = setInterval(() => {
-      for (const p of procs) {
-        if (isGone(p)) {
-          clearInterval(watch);
-          reject(new Error(`${p.app} died during the load; see ${p.logFile}`));
-        }
-      }
-    }, 250);
-    child.on('message', (m) => {
-      if (m.type === 'progress') {
-        const pct = Math.floor((m.done / cfg.requests) * 20);
-        if (process.stdout.isTTY && pct !== lastShown) {
-          process.stdout.write(`\r  load: ${fmt(m.done)} / ${fmt(cfg.requests)} answered`);
-          lastShown = pct;
-        }
-      } else if (m.type === 'result') {
-        result = m;
-      } else if (m.type === 'error') {
-        clearInterval(watch);
-        reject(new Error(`load process: ${m.message}`));
-      }
-    });
-    proc.exited.then(({ code, signal }) => {
-      clearInterval(watch);
-      if (process.stdout.isTTY && lastShown !== -1) process.stdout.write('\r\x1b[K');
-      if (result) resolve(result);
-      else reject(new Error(`load process exited (code ${code}, signal ${signal}) without a result`));
-    });
-    child.send(cfg);
-  });
-}
 
 // ---------- the invariants ----------
 
@@ -383,7 +344,7 @@ async function main() {
   const procs = [gateway, ...cards];
   console.log(`dist: gateway ${sha(gateway.main)}, card-service ${sha(cards[0].main)} (sha256 prefix of main.js)`);
   const bootT0 = now();
-  await waitForHealth(base, procs, 90_000, { cardInstances: opts.cardReplicas });
+  await waitForHealth(base, procs, 90_000, { service: 'card', instances: opts.cardReplicas });
   console.log(`apps up in ${secs(now() - bootT0)} (${procs.map((p) => `${p.app} pid ${p.child.pid}`).join(', ')})`);
 
   const db = new Client({ connectionString: DATABASE_URL, application_name: 'bench-claim' });
@@ -430,7 +391,7 @@ async function main() {
     await db.query('CHECKPOINT');
     console.log(`load: ${fmt(opts.requests)} requests, ${opts.connections} connections (autocannon in a second process) ...`);
     let cpu = null;
-    const load = await runLoad(
+    const load = await runLoad('claim-load.js',
       { base, key: rootKey, crm: CRM_ID, cardId: saleCard, members: opts.members, requests: opts.requests, connections: opts.connections, runTag, timeoutS: LOAD_TIMEOUT_S },
       procs,
       async (pid) => {

@@ -6,7 +6,7 @@
  * Environment: BENCH_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres),
  * BENCH_REDIS_URL (default redis://127.0.0.1:6379).
  */
-const { spawn } = require('node:child_process');
+const { fork, spawn } = require('node:child_process');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -177,7 +177,12 @@ async function call(base, key, method, p, body) {
  * Waits until the gateway's /health reports PostgreSQL, Redis and the card service up (and,
  * with `cardInstances`, at least that many card-service instances that answer requests).
  */
-async function waitForHealth(base, procs, limitMs = 90_000, { cardInstances = 0 } = {}) {
+/**
+ * Waits until the gateway's /health reports PostgreSQL, Redis and `service` up with at
+ * least `instances` API instances (only the gateway and that service run, so /health
+ * itself answers 503 for the others: what matters is these).
+ */
+async function waitForHealth(base, procs, limitMs = 90_000, { service = 'card', instances = 1 } = {}) {
   const until = Date.now() + limitMs;
   let last = 'no answer';
   while (Date.now() < until) {
@@ -188,17 +193,16 @@ async function waitForHealth(base, procs, limitMs = 90_000, { cardInstances = 0 
       const res = await fetch(`${base}/health`);
       const body = await res.json();
       const d = body.data || {};
-      const card = d.services && d.services.card;
-      const serving = card && Array.isArray(card.instances) ? card.instances.filter((i) => i.role !== 'worker').length : 0;
-      // Only gateway + card-service run: /health answers 503 (points, dashboard down); what matters is these.
-      if (d.postgres === 'up' && d.redis === 'up' && card && card.status === 'up' && serving >= cardInstances) return d;
-      last = JSON.stringify({ postgres: d.postgres, redis: d.redis, card });
+      const svc = d.services && d.services[service];
+      const serving = svc && Array.isArray(svc.instances) ? svc.instances.filter((i) => i.role !== 'worker').length : 0;
+      if (d.postgres === 'up' && d.redis === 'up' && svc && svc.status === 'up' && serving >= instances) return d;
+      last = JSON.stringify({ postgres: d.postgres, redis: d.redis, [service]: svc });
     } catch (err) {
       last = err.message;
     }
     await sleep(250);
   }
-  throw new Error(`gateway /health did not report card-service up within ${limitMs / 1000} s: ${last}`);
+  throw new Error(`gateway /health did not report ${service}-service up within ${limitMs / 1000} s: ${last}`);
 }
 
 // ---------- stores ----------
@@ -237,7 +241,52 @@ function appEnv({ databaseUrl, redisUrl, rootKey, port }, extra = {}) {
   };
 }
 
+/**
+ * Runs a load worker (`script`, e.g. claim-load.js: autocannon) in a second process:
+ * sends it `cfg`, shows its progress, fails when an app dies meanwhile, and resolves
+ * with the result message it sends.
+ */
+async function runLoad(script, cfg, procs, onFork) {
+  const child = fork(path.join(__dirname, script), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = adoptChild('load (autocannon)', child);
+  await onFork(child.pid);
+  return new Promise((resolve, reject) => {
+    let result = null;
+    let lastShown = -1;
+    const watch = setInterval(() => {
+      for (const p of procs) {
+        if (isGone(p)) {
+          clearInterval(watch);
+          reject(new Error(`${p.app} died during the load; see ${p.logFile}`));
+        }
+      }
+    }, 250);
+    child.on('message', (m) => {
+      if (m.type === 'progress') {
+        const pct = Math.floor((m.done / cfg.requests) * 20);
+        if (process.stdout.isTTY && pct !== lastShown) {
+          process.stdout.write(`\r  load: ${fmt(m.done)} / ${fmt(cfg.requests)} answered`);
+          lastShown = pct;
+        }
+      } else if (m.type === 'result') {
+        result = m;
+      } else if (m.type === 'error') {
+        clearInterval(watch);
+        reject(new Error(`load process: ${m.message}`));
+      }
+    });
+    proc.exited.then(({ code, signal }) => {
+      clearInterval(watch);
+      if (process.stdout.isTTY && lastShown !== -1) process.stdout.write('\r\x1b[K');
+      if (result) resolve(result);
+      else reject(new Error(`load process exited (code ${code}, signal ${signal}) without a result`));
+    });
+    child.send(cfg);
+  });
+}
+
 module.exports = {
+  runLoad,
   appEnv,
   ROOT,
   PG_ADMIN_URL,

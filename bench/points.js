@@ -39,7 +39,6 @@
  * BENCH_REDIS_URL (default redis://127.0.0.1:6379). DB_POOL_SIZE (default 10),
  * RPC_CONCURRENCY and RPC_TIMEOUT_MS are passed to the apps when set.
  */
-const { fork } = require('node:child_process');
 const { createHash, randomBytes } = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -47,7 +46,7 @@ const path = require('node:path');
 const { Client } = require('pg');
 const lib = require('./lib');
 
-const { appEnv, sleep, now, fmt, secs, freePort, sha, fmtCpu, children, spawnApp, adoptChild, isGone, stopChildren, pgSettings } = lib;
+const { appEnv, runLoad, waitForHealth, sleep, now, fmt, secs, freePort, sha, fmtCpu, children, spawnApp, stopChildren, pgSettings } = lib;
 const DB_NAME = 'bench_points';
 const REDIS_DB = 12;
 const CRM_ID = 'crm_bench';
@@ -113,28 +112,6 @@ const ms = (v) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(1)}`);
  * (with at least one instance that answers requests). Only gateway + points-service run:
  * /health answers 503 (card, dashboard down); what matters is these.
  */
-async function waitForPoints(base, procs, limitMs = 90_000) {
-  const until = Date.now() + limitMs;
-  let last = 'no answer';
-  while (Date.now() < until) {
-    for (const p of procs) {
-      if (isGone(p)) throw new Error(`${p.app} exited while booting; see ${p.logFile}`);
-    }
-    try {
-      const res = await fetch(`${base}/health`);
-      const body = await res.json();
-      const d = body.data || {};
-      const pts = d.services && d.services.points;
-      const serving = pts && Array.isArray(pts.instances) ? pts.instances.filter((i) => i.role !== 'worker').length : 0;
-      if (d.postgres === 'up' && d.redis === 'up' && pts && pts.status === 'up' && serving >= 1) return d;
-      last = JSON.stringify({ postgres: d.postgres, redis: d.redis, points: pts });
-    } catch (err) {
-      last = err.message;
-    }
-    await sleep(250);
-  }
-  throw new Error(`gateway /health did not report points-service up within ${limitMs / 1000} s: ${last}`);
-}
 
 // ---------- phase 0: the members and their opening earns, directly in PostgreSQL ----------
 
@@ -340,44 +317,6 @@ async function measureFloor(db, opts, runTag, named) {
 
 // ---------- the load: autocannon in a second process ----------
 
-async function runLoad(cfg, procs, onFork) {
-  const child = fork(path.join(__dirname, 'points-load.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const proc = adoptChild('load (autocannon)', child);
-  await onFork(child.pid);
-  return new Promise((resolve, reject) => {
-    let result = null;
-    let lastShown = -1;
-    const watch = setInterval(() => {
-      for (const p of procs) {
-        if (isGone(p)) {
-          clearInterval(watch);
-          reject(new Error(`${p.app} died during the load; see ${p.logFile}`));
-        }
-      }
-    }, 250);
-    child.on('message', (m) => {
-      if (m.type === 'progress') {
-        const pct = Math.floor((m.done / cfg.requests) * 20);
-        if (process.stdout.isTTY && pct !== lastShown) {
-          process.stdout.write(`\r  load: ${fmt(m.done)} / ${fmt(cfg.requests)} answered`);
-          lastShown = pct;
-        }
-      } else if (m.type === 'result') {
-        result = m;
-      } else if (m.type === 'error') {
-        clearInterval(watch);
-        reject(new Error(`load process: ${m.message}`));
-      }
-    });
-    proc.exited.then(({ code, signal }) => {
-      clearInterval(watch);
-      if (process.stdout.isTTY && lastShown !== -1) process.stdout.write('\r\x1b[K');
-      if (result) resolve(result);
-      else reject(new Error(`load process exited (code ${code}, signal ${signal}) without a result`));
-    });
-    child.send(cfg);
-  });
-}
 
 // ---------- the invariants ----------
 
@@ -506,7 +445,7 @@ async function main() {
   const procs = [gateway, points];
   console.log(`dist: gateway ${sha(gateway.main)}, points-service ${sha(points.main)} (sha256 prefix of main.js)`);
   const bootT0 = now();
-  await waitForPoints(base, procs);
+  await waitForHealth(base, procs, 90_000, { service: 'points', instances: 1 });
   console.log(`apps up in ${secs(now() - bootT0)} (${procs.map((p) => `${p.app} pid ${p.child.pid}`).join(', ')})`);
 
   const db = new Client({ connectionString: DATABASE_URL, application_name: 'bench-points' });
@@ -548,7 +487,7 @@ async function main() {
     await db.query('CHECKPOINT');
     console.log(`load: ${fmt(opts.events)} requests, ${opts.connections} connections (autocannon in a second process) ...`);
     let cpu = null;
-    const load = await runLoad(
+    const load = await runLoad('points-load.js',
       { base, key: rootKey, crm: CRM_ID, members: opts.members, requests: opts.events, connections: opts.connections, spendRatio: opts.spendRatio, runTag, timeoutS: LOAD_TIMEOUT_S },
       procs,
       async (pid) => {
