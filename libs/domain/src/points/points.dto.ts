@@ -15,7 +15,8 @@ export function badTime(field: string, text: string | undefined): Violation | nu
   return { field, message: `${field} is not a real date and time` };
 }
 
-class PointsEventDto implements CrossFieldRules {
+/** What every points event carries besides its amount and scene. */
+export class EventFieldsDto implements CrossFieldRules {
   /** Idempotency id of the event, unique per tenant. @example "EACH20220615202826397549953503" */
   @IsString() @Matches(CALLER_ID_PATTERN, { message: 'event_no must be 1-64 letters, digits, _ . : or -' })
   event_no: string;
@@ -23,14 +24,6 @@ class PointsEventDto implements CrossFieldRules {
   /** @example "ec_18165fd7455_JGhyfyLmX" */
   @IsString() @MinLength(1) @MaxLength(64)
   member_no: string;
-
-  /** Up to 4 decimal places. @example 20 */
-  @IsNumber(POINTS, { message: 'points must be a number with at most 4 decimal places' }) @Min(0.0001) @Max(MAX_POINTS)
-  points: number;
-
-  /** @example "order_pay" */
-  @IsOptional() @IsString() @MaxLength(64)
-  action_scene?: string;
 
   /** When it happened, in the tenant's zone; the time of the request when absent. @example "2022-06-15 18:00:00" */
   @IsOptional() @IsString() @Matches(TIME_TEXT, { message: 'event_at must be YYYY-MM-DD HH:mm:ss' })
@@ -56,6 +49,16 @@ class PointsEventDto implements CrossFieldRules {
     const bad = badTime('event_at', this.event_at);
     return bad ? [bad] : [];
   }
+}
+
+class PointsEventDto extends EventFieldsDto {
+  /** Up to 4 decimal places. @example 20 */
+  @IsNumber(POINTS, { message: 'points must be a number with at most 4 decimal places' }) @Min(0.0001) @Max(MAX_POINTS)
+  points: number;
+
+  /** @example "order_pay" */
+  @IsOptional() @IsString() @MaxLength(64)
+  action_scene?: string;
 }
 
 export class ProduceDirectDto extends PointsEventDto {

@@ -1,8 +1,8 @@
 import { IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { CrossFieldRules, Violation } from '../envelope';
-import { CALLER_ID_PATTERN, ForTenant, ToNumber } from '../validation';
+import { ForTenant, ToNumber } from '../validation';
 import { MAX_PAGE_SIZE } from '../card/card.dto';
-import { badTime, MAX_POINTS } from './points.dto';
+import { badTime, EventFieldsDto, MAX_POINTS } from './points.dto';
 
 const POINTS = { maxDecimalPlaces: 4, allowNaN: false, allowInfinity: false };
 const TIME_TEXT = /^\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d:[0-5]\d$/;
@@ -99,17 +99,9 @@ export class ListRulesQueryDto {
   page_size?: number;
 }
 
-export class ProduceByRuleDto implements CrossFieldRules {
+export class ProduceByRuleDto extends EventFieldsDto {
   /** The spec sends the order as order_items; order_info (as in produce/direct) is read too. */
   static readonly ALIASES = { order_info: 'order_items' };
-
-  /** @example "EACH20220615202826397549953501" */
-  @IsString() @Matches(CALLER_ID_PATTERN, { message: 'event_no must be 1-64 letters, digits, _ . : or -' })
-  event_no: string;
-
-  /** @example "ec_18165fd7455_JGhyfyLmX" */
-  @IsString() @MinLength(1) @MaxLength(64)
-  member_no: string;
 
   /** @example "user_login" */
   @IsString() @MinLength(1) @MaxLength(64)
@@ -127,32 +119,12 @@ export class ProduceByRuleDto implements CrossFieldRules {
   @IsString() @MinLength(1) @MaxLength(32)
   event_type: string;
 
-  /** @example "2022-06-15 18:00:00" */
-  @IsOptional() @IsString() @Matches(TIME_TEXT, { message: 'event_at must be YYYY-MM-DD HH:mm:ss' })
-  event_at?: string;
-
-  /** @example "ec_mini" */
-  @IsOptional() @IsString() @MaxLength(64)
-  store_code?: string;
-
-  /** @example "cost_center001" */
-  @IsOptional() @IsString() @MaxLength(64)
-  cost_center?: string;
-
-  /** @example "小程序登录" */
-  @IsOptional() @IsString() @MaxLength(64)
-  operator?: string;
-
-  /** @example "用户登录了系统" */
-  @IsOptional() @IsString() @MaxLength(1024)
-  event_desc?: string;
-
   /** The order (pay_amount is needed by a per_amount rule). @example {"order_sn": "SN1", "pay_amount": 100, "item_list": []} */
   @IsOptional() @IsObject()
   order_items?: Record<string, unknown>;
 
   ruleViolations(): Violation[] {
-    const out = [badTime('event_at', this.event_at)].filter((v): v is Violation => v !== null);
+    const out = super.ruleViolations();
     const pay = this.order_items?.pay_amount;
     if (pay !== undefined && !(typeof pay === 'number' && Number.isFinite(pay) && pay >= 0 && /^\d+(\.\d{1,2})?$/.test(String(pay)))) {
       out.push({ field: 'order_items.pay_amount', message: 'order_items.pay_amount must be a number of at least 0 with at most 2 decimal places' });
