@@ -894,7 +894,8 @@ describe('points ledger', () => {
         expectInvalid(await consume(m, 1, { event_no: eventNo, event_at: bad }), 'event_at');
         expect(await eventRows(eventNo)).toBe(0);
       }
-      expect((await writtenFor(m)).events).toBe(1);
+      // Only the earn (the expiry sweep may have added its `expired` row for the long-expired lot).
+      expect(await count(`SELECT count(*)::int AS n FROM points.event WHERE crm_id = $1 AND member_no = $2 AND event_type <> 'expired'`, [crm, m])).toBe(1);
     });
   });
 
