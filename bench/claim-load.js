@@ -1,4 +1,5 @@
 'use strict';
+const { autocannonStats } = require('./lib');
 /**
  * The HTTP load of bench/claim.js, in its own process (forked by claim.js, so the load
  * generator does not share an event loop with the harness): autocannon POSTs
@@ -114,18 +115,7 @@ function run(cfg) {
           noAnswerReasons,
           latency: summarize(lat.all, nAll),
           latencyOk: summarize(lat.ok, nOk),
-          autocannon: {
-            requestsSent: result.requests.sent,
-            total: result.requests.total,
-            errors: result.errors,
-            timeouts: result.timeouts,
-            non2xx: result.non2xx,
-            resets: result.resets,
-            p50: result.latency.p50,
-            p99: result.latency.p99,
-            max: result.latency.max,
-            statusCodeStats: result.statusCodeStats,
-          },
+          autocannon: autocannonStats(result),
           perSecond,
           seq,
           cpu: process.cpuUsage(),

@@ -47,7 +47,7 @@ const { Client } = require('pg');
 const EXAMPLE_CARD = require('../libs/domain/src/card/card.example.json');
 const lib = require('./lib');
 
-const { appEnv, runLoad, sleep, now, fmt, secs, freePort, sha, fmtCpu, children, spawnApp, isGone, stopChildren, call, waitForHealth, pgSettings } = lib;
+const { appEnv, runLoad, sleep, now, fmt, secs, freePort, sha, fmtCpu, spawnApp, isGone, call, waitForHealth, pgSettings } = lib;
 const DB_NAME = 'bench_claim';
 const REDIS_DB = 13;
 const CRM_ID = 'crm_bench';
@@ -477,14 +477,4 @@ async function main() {
   }
 }
 
-main()
-  .then(async (code) => {
-    await stopChildren();
-    process.exit(code);
-  })
-  .catch(async (err) => {
-    console.error(`\nbench:claim failed: ${err && err.stack ? err.stack : err}`);
-    await stopChildren();
-    for (const p of children) if (p.logFile) console.error(`  log of ${p.app}: ${p.logFile}`);
-    process.exit(2);
-  });
+lib.runMain('bench:claim', main);

@@ -285,7 +285,40 @@ async function runLoad(script, cfg, procs, onFork) {
   });
 }
 
+/** Runs a benchmark's main(): exits with its code; on a crash says why, where the app logs are, and exits 2. Children are stopped either way. */
+function runMain(name, main) {
+  main()
+    .then(async (code) => {
+      await stopChildren();
+      process.exit(code);
+    })
+    .catch(async (err) => {
+      console.error(`\n${name} failed: ${err && err.stack ? err.stack : err}`);
+      await stopChildren();
+      for (const p of children) if (p.logFile) console.error(`  log of ${p.app}: ${p.logFile}`);
+      process.exit(2);
+    });
+}
+
+/** What a load worker reports of autocannon's own result (its counts and latency figures, as a cross-check). */
+function autocannonStats(result) {
+  return {
+    requestsSent: result.requests.sent,
+    total: result.requests.total,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+    resets: result.resets,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    statusCodeStats: result.statusCodeStats,
+  };
+}
+
 module.exports = {
+  runMain,
+  autocannonStats,
   runLoad,
   appEnv,
   ROOT,

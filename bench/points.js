@@ -46,7 +46,7 @@ const path = require('node:path');
 const { Client } = require('pg');
 const lib = require('./lib');
 
-const { appEnv, runLoad, waitForHealth, sleep, now, fmt, secs, freePort, sha, fmtCpu, children, spawnApp, stopChildren, pgSettings } = lib;
+const { appEnv, runLoad, waitForHealth, sleep, now, fmt, secs, freePort, sha, fmtCpu, spawnApp, pgSettings } = lib;
 const DB_NAME = 'bench_points';
 const REDIS_DB = 12;
 const CRM_ID = 'crm_bench';
@@ -568,14 +568,4 @@ async function main() {
   }
 }
 
-main()
-  .then(async (code) => {
-    await stopChildren();
-    process.exit(code);
-  })
-  .catch(async (err) => {
-    console.error(`\nbench:points failed: ${err && err.stack ? err.stack : err}`);
-    await stopChildren();
-    for (const p of children) if (p.logFile) console.error(`  log of ${p.app}: ${p.logFile}`);
-    process.exit(2);
-  });
+lib.runMain('bench:points', main);

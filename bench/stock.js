@@ -36,7 +36,7 @@ const Redis = require('ioredis');
 const EXAMPLE_CARD = require('../libs/domain/src/card/card.example.json');
 const lib = require('./lib');
 
-const { appEnv, sleep, now, fmt, secs, freePort, sha, fmtCpu, children, spawnApp, stopChildren, call, waitForHealth, pgSettings } = lib;
+const { appEnv, sleep, now, fmt, secs, freePort, sha, fmtCpu, spawnApp, call, waitForHealth, pgSettings } = lib;
 const DB_NAME = 'bench_stock';
 const REDIS_DB = 14;
 const CRM_ID = 'crm_bench';
@@ -318,14 +318,4 @@ function cardBody(totalQuantity) {
   return { ...EXAMPLE_CARD, title: 'bench stock', total_quantity: totalQuantity };
 }
 
-main()
-  .then(async (code) => {
-    await stopChildren();
-    process.exit(code);
-  })
-  .catch(async (err) => {
-    console.error(`\nbench:stock failed: ${err && err.stack ? err.stack : err}`);
-    await stopChildren();
-    for (const p of children) console.error(`  log of ${p.app}: ${p.logFile}`);
-    process.exit(2);
-  });
+lib.runMain('bench:stock', main);

@@ -1,5 +1,5 @@
 import Bull from 'bull';
-import { PointsEventKind, Queue } from '@app/domain';
+import { PointsEventKind, PointsSummaryView, Queue } from '@app/domain';
 import { PointsClient } from '@app/platform';
 import { Answer, Suite } from './support/suite';
 
@@ -16,19 +16,8 @@ const shanghaiText = (ms: number): string => new Date(ms + SHANGHAI).toISOString
 /** The instant of a Shanghai 'YYYY-MM-DD HH:mm:ss'. */
 const shanghaiMs = (text: string): number => Date.parse(`${text.replace(' ', 'T')}+08:00`);
 
-interface Summary {
-  detail_id: number | null;
-  crm_id: string;
-  member_no: string;
-  total_points: number;
-  freeze_points: number;
-  expired_points: number;
-  active_points: number;
-  used_points: number;
-  future_expired: number;
-  create_time: string | null;
-  update_time: string | null;
-}
+/** The summary as the API answers it. */
+type Summary = PointsSummaryView;
 
 /**
  * The points ledger through real HTTP (gateway -> points-service) against real PostgreSQL
