@@ -4,6 +4,7 @@ export * from './database';
 export * from './instance';
 export * from './logger';
 export * from './clock';
+export * from './batch-lanes';
 export * from './service-main';
 export * from './transport/protocol';
 export * from './transport/redis-streams.server';

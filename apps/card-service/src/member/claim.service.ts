@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import {
   ClaimedCodeView,
@@ -15,37 +15,20 @@ import {
   STATUS_WORD,
   payloadHash,
 } from '@app/domain';
-import { AppConfig, Clock, CONFIG } from '@app/platform';
+import { AppConfig, BatchLanes, Clock, CONFIG } from '@app/platform';
 import { ClaimCard, claimKey as key, ClaimRepository, Grant, Receipt } from './claim.repository';
 import { MemberRepository } from './member.repository';
 
 const CLAIMED = '领券成功';
 
 /**
- * Batches in flight at once in this process: one holding its cards' locks, and the next
- * one getting ready behind it (begun, receipts written). The next batch starts only once
- * the previous one holds its locks, so claims arriving meanwhile gather into it.
+ * Batches of a tenant in flight at once in this process: one holding its cards' locks,
+ * and the next one getting ready behind it (begun, receipts written).
  */
 const MAX_BATCHES = 2;
 
 /** The answer to one claim, or (for a copy that must go through another batch) its promise. */
 type Answer = Envelope<ClaimedCodeView[]> | Promise<Envelope<ClaimedCodeView[]>>;
-
-interface Pending {
-  receipt: Receipt;
-  /** Unix ms after which the caller no longer waits (the transport request's deadline). */
-  deadline: number | undefined;
-  resolve: (answer: Answer) => void;
-  reject: (err: unknown) => void;
-}
-
-/** The claims of one tenant: batches never mix tenants, so no tenant's claims wait for another tenant's card locks. */
-interface Lane {
-  waiting: Pending[];
-  running: number;
-  /** A batch has begun and does not hold its locks yet. */
-  preparing: boolean;
-}
 
 /** Codes one batch hands out at most (a claim may ask for 20 cards x 100 codes): the card locks are held briefly. */
 const MAX_BATCH_CODES = 2_000;
@@ -63,8 +46,15 @@ type Decision = { granted: Grant[] } | { refused: Envelope<never> };
  */
 @Injectable()
 export class ClaimService {
-  private readonly log = new Logger(ClaimService.name);
-  private readonly lanes = new Map<string, Lane>();
+  /** One lane per tenant: no tenant's claims wait for another tenant's card locks. */
+  private readonly lanes = new BatchLanes<Receipt, Envelope<ClaimedCodeView[]>>({
+    name: 'claims',
+    maxBatches: MAX_BATCHES,
+    take: (waiting) => this.batchSize(waiting),
+    run: (receipts, onLocked) => this.claimAll(receipts, onLocked),
+    // A claim whose caller has given up (its deadline passed while it waited) takes nothing.
+    late: () => fail(ErrorCode.SERVICE_UNAVAILABLE, 'the claim waited past its deadline; nothing was taken'),
+  });
 
   constructor(
     private readonly db: DataSource,
@@ -85,72 +75,18 @@ export class ClaimService {
       card_info: m.card_info,
       payload_hash: payloadHash({ op: 'receive', member_no: m.member_no, out_str: m.out_str, card_info: cardInfo }),
     };
-    return this.enqueue(receipt, deadline);
+    return this.lanes.submit(receipt.crm_id, receipt, deadline);
   }
 
-  private enqueue(receipt: Receipt, deadline?: number): Promise<Envelope<ClaimedCodeView[]>> {
-    return new Promise((resolve, reject) => {
-      let lane = this.lanes.get(receipt.crm_id);
-      if (!lane) this.lanes.set(receipt.crm_id, (lane = { waiting: [], running: 0, preparing: false }));
-      lane.waiting.push({ receipt, deadline, resolve, reject });
-      this.pump(receipt.crm_id, lane);
-    });
-  }
-
-  private pump(crmId: string, lane: Lane): void {
-    while (lane.running < MAX_BATCHES && !lane.preparing && lane.waiting.length) {
-      const batch = this.nextBatch(lane.waiting);
-      lane.running++;
-      lane.preparing = true;
-      let locked = false;
-      const onLocked = () => {
-        if (locked) return;
-        locked = true;
-        lane.preparing = false;
-        this.pump(crmId, lane);
-      };
-      void this.runBatch(batch, onLocked).finally(() => {
-        lane.running--;
-        onLocked();
-        this.pump(crmId, lane);
-      });
-    }
-    if (!lane.running && !lane.waiting.length) this.lanes.delete(crmId);
-  }
-
-  /** Takes the claims waiting longest, up to CLAIM_BATCH_MAX claims and MAX_BATCH_CODES codes (at least one claim). */
-  private nextBatch(waiting: Pending[]): Pending[] {
+  /** The claims waiting longest, up to CLAIM_BATCH_MAX claims and MAX_BATCH_CODES codes (at least one claim). */
+  private batchSize(waiting: readonly Receipt[]): number {
     let n = 0;
     let codes = 0;
-    while (n < waiting.length && n < this.cfg.claimBatchMax && (n === 0 || codes + codesAsked(waiting[n].receipt) <= MAX_BATCH_CODES)) {
-      codes += codesAsked(waiting[n].receipt);
+    while (n < waiting.length && n < this.cfg.claimBatchMax && (n === 0 || codes + codesAsked(waiting[n]) <= MAX_BATCH_CODES)) {
+      codes += codesAsked(waiting[n]);
       n++;
     }
-    return waiting.splice(0, n);
-  }
-
-  /**
-   * Runs a batch; when its transaction fails as a whole (a deadlock, a lost connection),
-   * each claim is tried again alone, so one bad claim cannot fail the others.
-   */
-  private async runBatch(pending: Pending[], onLocked: () => void): Promise<void> {
-    // A claim whose caller has given up (its deadline passed while it waited) takes nothing.
-    const realNow = Date.now();
-    const batch = pending.filter((p) => p.deadline === undefined || p.deadline >= realNow);
-    for (const p of pending) if (!batch.includes(p)) p.resolve(fail(ErrorCode.SERVICE_UNAVAILABLE, 'the claim waited past its deadline; nothing was taken'));
-    if (!batch.length) return;
-    try {
-      const started = performance.now();
-      const answers = await this.claimAll(batch.map((p) => p.receipt), onLocked);
-      this.log.verbose(`claim batch of ${batch.length} in ${(performance.now() - started).toFixed(1)} ms (${pending.length - batch.length} past their deadline)`);
-      batch.forEach((p, i) => p.resolve(answers[i]));
-    } catch (err) {
-      if (batch.length === 1) return batch[0].reject(err);
-      this.log.warn(`claim batch of ${batch.length} failed (${(err as Error).message}); trying each alone`);
-      for (const p of batch) {
-        await this.claimAll([p.receipt], onLocked).then((a) => p.resolve(a[0]), p.reject);
-      }
-    }
+    return n;
   }
 
   /** One transaction for all these claims; answers in the same order. */
@@ -183,7 +119,7 @@ export class ClaimService {
       const d = decided.decisions.get(k);
       if (r === leader || (d && r.payload_hash === leader.payload_hash)) out.push(answers.get(k)!);
       else if (!d) out.push(await this.replay(r)); // the id was recorded before this batch
-      else if ('refused' in d) out.push(this.enqueue(r)); // nothing was recorded under the id: this copy is a claim of its own (not awaited: it needs a batch slot)
+      else if ('refused' in d) out.push(this.lanes.submit(r.crm_id, r)); // nothing was recorded under the id: this copy is a claim of its own (not awaited: it needs a batch slot)
       else out.push(conflict(r.received_id));
     }
     return out;
