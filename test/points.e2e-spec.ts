@@ -228,6 +228,44 @@ describe('points ledger', () => {
       expect(await writtenFor(stranger)).toEqual({ members: 0, events: 0, lots: 0 });
     });
 
+    it('decides earns and spends arriving together (in batches) as if one at a time: every spend covered, no point made or lost, refusals leave nothing', async () => {
+      const members = Array.from({ length: 5 }, () => uid('mix'));
+      const strangers = Array.from({ length: 5 }, () => uid('nobody'));
+      // All at once: per member 20 earns of 5 and 20 spends of 3, interleaved; strangers only spend.
+      const sent = members.flatMap((m) => Array.from({ length: 20 }, () => [
+        { m, kind: 'earn' as const, no: '', req: produce(m, 5) },
+        ((no) => ({ m, kind: 'spend' as const, no, req: consume(m, 3, { event_no: no }) }))(uid('spend')),
+      ]).flat());
+      const strangerSpends = strangers.map((m) => consume(m, 1));
+      const answers = await Promise.all(sent.map(async (x) => ({ ...x, res: await x.req })));
+      for (const res of await Promise.all(strangerSpends)) expectError(res, 409, 40908);
+      for (const m of strangers) expect(await writtenFor(m)).toEqual({ members: 0, events: 0, lots: 0 });
+
+      for (const m of members) {
+        const mine = answers.filter((a) => a.m === m);
+        for (const a of mine.filter((x) => x.kind === 'earn')) expect(a.res.body).toMatchObject({ code: 0, data: { event_type: 'produce', points: 5 } });
+        const won = mine.filter((a) => a.kind === 'spend' && a.res.body.code === 0);
+        const lost = mine.filter((a) => a.kind === 'spend' && a.res.body.code !== 0);
+        for (const a of lost) expectError(a.res, 409, 40908);
+        expect(won.length + lost.length).toBe(20);
+        expect(amounts(await summary(m))).toEqual({ total_points: 100, active_points: 100 - 3 * won.length, freeze_points: 0, expired_points: 0, used_points: 3 * won.length, future_expired: 0 });
+        for (const a of won) {
+          expect(a.res.body.data.event_no).toBe(a.no);
+          const alloc = await allocationsOf(a.no);
+          expect(alloc.reduce((t, x) => t + Number(x.points), 0)).toBe(3);
+        }
+        for (const a of lost) expect(await eventRows(a.no)).toBe(0);
+        const lots = await lotsOf(m);
+        expect(lots).toHaveLength(20);
+        for (const l of lots) {
+          expect(Number(l.remaining)).toBeGreaterThanOrEqual(0);
+          expect(Number(l.remaining)).toBeLessThanOrEqual(Number(l.amount));
+        }
+        expect(lots.reduce((t, l) => t + Number(l.remaining), 0)).toBe(100 - 3 * won.length);
+        expect(await writtenFor(m)).toEqual({ members: 1, events: 20 + won.length, lots: 20 });
+      }
+    });
+
     it('spends the soonest-expiring lots first and lots that never expire last', async () => {
       const m = uid('fifo');
       const a = await earn(m, 10, { expire_days: 30 });

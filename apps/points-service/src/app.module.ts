@@ -8,6 +8,8 @@ import { LedgerSchema1732600000000 } from './migrations/1732600000000-ledger-sch
 import { LedgerController } from './ledger/ledger.controller';
 import { LedgerRepository } from './ledger/ledger.repository';
 import { LedgerService } from './ledger/ledger.service';
+import { EventBatchRepository } from './ledger/event-batch.repository';
+import { EventBatchService } from './ledger/event-batch.service';
 import { PointsExpiryProcessor } from './ledger/points-expiry.processor';
 import { PointsEventsProcessor } from './ledger/points-events.processor';
 import { RuleController } from './rules/rule.controller';
@@ -32,7 +34,7 @@ export class PointsServiceModule {
         BullModule.registerQueue({ name: Queue.POINTS_EXPIRY }, { name: Queue.POINTS_EVENTS }),
       ],
       controllers: cfg.role !== 'worker' ? [LedgerController, RuleController, pingController(Service.POINTS, PointsPattern.PING)] : [],
-      providers: [{ provide: CONFIG, useValue: cfg }, clockProvider(cfg, instanceId), LedgerRepository, LedgerService, RuleRepository, RuleService, ...(cfg.role !== 'api' ? [PointsExpiryProcessor, PointsEventsProcessor] : [])],
+      providers: [{ provide: CONFIG, useValue: cfg }, clockProvider(cfg, instanceId), LedgerRepository, LedgerService, EventBatchRepository, EventBatchService, RuleRepository, RuleService, ...(cfg.role !== 'api' ? [PointsExpiryProcessor, PointsEventsProcessor] : [])],
     };
   }
 }

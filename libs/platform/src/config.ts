@@ -32,6 +32,8 @@ export interface AppConfig {
   importAllowPrivateHosts: boolean;
   /** Claims answered together in one transaction, at most. */
   claimBatchMax: number;
+  /** Points earns and spends answered together in one transaction, at most. */
+  pointsBatchMax: number;
   /** A gift not accepted within this many hours goes back to the giver. */
   presentTimeoutHours: number;
   /** A points transfer not accepted within this many hours goes back to the sender. */
@@ -107,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     dbPoolSize: int(env, 'DB_POOL_SIZE', 10),
     importAllowPrivateHosts: bool(env, 'IMPORT_ALLOW_PRIVATE_HOSTS', false),
     claimBatchMax: int(env, 'CLAIM_BATCH_MAX', 200),
+    pointsBatchMax: int(env, 'POINTS_BATCH_MAX', 500),
     presentTimeoutHours: int(env, 'PRESENT_TIMEOUT_HOURS', 24),
     transferTimeoutHours: int(env, 'TRANSFER_TIMEOUT_HOURS', 24),
     expirySweepMs: int(env, 'EXPIRY_SWEEP_MS', 60_000),

@@ -1,6 +1,7 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import { AcceptMsg, ConsumeDirectMsg, HistoryMsg, MemberQueryMsg, PointsPattern, ProduceByRuleMsg, ProduceDirectMsg, ReverseConsumeMsg, ReverseProduceMsg, TransferDirectMsg, TransferMsg } from '@app/domain';
+import { StreamContext } from '@app/platform';
 import { LedgerService } from './ledger.service';
 
 @Controller()
@@ -8,8 +9,8 @@ export class LedgerController {
   constructor(private readonly ledger: LedgerService) {}
 
   @MessagePattern(PointsPattern.PRODUCE_DIRECT)
-  produceDirect(@Payload() m: ProduceDirectMsg) {
-    return this.ledger.produceDirect(m);
+  produceDirect(@Payload() m: ProduceDirectMsg, @Ctx() ctx: StreamContext) {
+    return this.ledger.produceDirect(m, ctx.deadline);
   }
 
   @MessagePattern(PointsPattern.PRODUCE_BY_RULE)
@@ -18,8 +19,8 @@ export class LedgerController {
   }
 
   @MessagePattern(PointsPattern.CONSUME_DIRECT)
-  consumeDirect(@Payload() m: ConsumeDirectMsg) {
-    return this.ledger.consumeDirect(m);
+  consumeDirect(@Payload() m: ConsumeDirectMsg, @Ctx() ctx: StreamContext) {
+    return this.ledger.consumeDirect(m, ctx.deadline);
   }
 
   @MessagePattern(PointsPattern.REVERSE_PRODUCE)

@@ -50,14 +50,14 @@ export interface OriginEvent {
 type Row = Record<string, any>;
 
 /** $2 is the zone in every query that formats times. */
-const EVENT_COLUMNS = `
+export const EVENT_COLUMNS = `
   e.auto_id, e.crm_id, e.member_no, e.event_no, e.origin_event_no, e.from_transfer_no, e.action_scene, e.event_type,
   e.reverse_status, e.points, e.store_code, e.cost_center, e.campaign_code, e.operator, e.event_desc, e.order_items,
   ${fmtTime('e.event_at', '$2')} AS event_at, ${fmtTime('e.expire_time', '$2')} AS expire_time,
   ${fmtTime('e.unfreeze_time', '$2')} AS unfreeze_time, ${fmtTime('e.create_time', '$2')} AS create_time,
   ${fmtTime('e.update_time', '$2')} AS update_time`;
 
-const toEventView = (r: Row): PointsEventView => ({ ...(r as PointsEventView), auto_id: num(r.auto_id), points: num(r.points) });
+export const toEventView = (r: Row): PointsEventView => ({ ...(r as PointsEventView), auto_id: num(r.auto_id), points: num(r.points) });
 
 /** Every query of the ledger. */
 @Injectable()
@@ -126,18 +126,6 @@ export class LedgerRepository {
       [crmId, memberNo, now, points],
     );
     return { available: row.available, enough: row.enough };
-  }
-
-  /**
-   * A spend: takes `points` from the spendable lots, soonest expiry first (lots that never
-   * expire last), records each lot taken from, and adds to the member's used points.
-   * The caller holds the member's lock and has checked there is enough.
-   */
-  async spend(em: EntityManager, crmId: string, memberNo: string, eventId: number, points: string, now: Date): Promise<void> {
-    await this.takeFifo(em, crmId, memberNo, eventId, points, now, true);
-    await em.query(`UPDATE points.member SET used_points = used_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [
-      crmId, memberNo, points, now,
-    ]);
   }
 
   /**

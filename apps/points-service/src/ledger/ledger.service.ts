@@ -24,6 +24,7 @@ import {
 } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
 import { RuleRepository } from '../rules/rule.repository';
+import { EventBatchService } from './event-batch.service';
 import { LedgerRepository, NewEvent, OriginEvent } from './ledger.repository';
 
 /**
@@ -62,12 +63,16 @@ const eventFields = (e: NewEvent) => ({
   order_items: e.order_items,
 });
 
-/** Earning and spending points: one transaction per event, under the member's lock; idempotent by event_no. */
+/**
+ * Earning and spending points, idempotent by event_no. Earns and spends go through
+ * EventBatchService; the other events take one transaction each, under their members' locks.
+ */
 @Injectable()
 export class LedgerService {
   constructor(
     private readonly db: DataSource,
     private readonly ledger: LedgerRepository,
+    private readonly batch: EventBatchService,
     private readonly rules: RuleRepository,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
@@ -78,8 +83,11 @@ export class LedgerService {
     return text ? DateTime.fromFormat(text, 'yyyy-MM-dd HH:mm:ss', { zone: this.cfg.appTz }) : DateTime.fromJSDate(now, { zone: this.cfg.appTz });
   }
 
-  /** Earns points: a lot that expires `expire_days` after the event (never when absent) and can be spent `freeze_hours` after it. */
-  async produceDirect(m: ProduceDirectMsg): Promise<Envelope<PointsEventView>> {
+  /**
+   * Earns points: a lot that expires `expire_days` after the event (never when absent) and
+   * can be spent `freeze_hours` after it. Answered in a batch (EventBatchService).
+   */
+  async produceDirect(m: ProduceDirectMsg, deadline?: number): Promise<Envelope<PointsEventView>> {
     const now = this.clock.now();
     const at = this.eventAt(m.event_at, now);
     const e: NewEvent = {
@@ -102,7 +110,7 @@ export class LedgerService {
       payload_hash: '',
     };
     e.payload_hash = payloadHash({ op: 'produce', ...eventFields(e), event_type: m.event_type, expire_days: m.expire_days ?? null, freeze_hours: m.freeze_hours ?? null, event_at: m.event_at ?? null });
-    return this.record(e, now, '积分累积成功', async () => null, (em) => this.ledger.addLot(em, e, now));
+    return this.batch.submit({ kind: 'earn', e }, deadline);
   }
 
   /**
@@ -160,8 +168,8 @@ export class LedgerService {
     );
   }
 
-  /** Spends points from the spendable lots, soonest expiry first. Not enough: 40908, nothing changed. */
-  async consumeDirect(m: ConsumeDirectMsg): Promise<Envelope<PointsEventView>> {
+  /** Spends points from the spendable lots, soonest expiry first. Not enough: 40908, nothing changed. Answered in a batch. */
+  async consumeDirect(m: ConsumeDirectMsg, deadline?: number): Promise<Envelope<PointsEventView>> {
     const now = this.clock.now();
     const e: NewEvent = {
       crm_id: m.crm_id,
@@ -183,16 +191,7 @@ export class LedgerService {
       payload_hash: '',
     };
     e.payload_hash = payloadHash({ op: 'consume', ...eventFields(e), event_at: m.event_at ?? null });
-    return this.record(
-      e,
-      now,
-      '积分消耗成功',
-      async (em) => {
-        const { available, enough } = await this.ledger.spendable(em, e.crm_id, e.member_no, now, e.points);
-        return enough ? null : fail(ErrorCode.POINTS_INSUFFICIENT, `member ${e.member_no} has ${available} spendable points, ${e.points} asked`);
-      },
-      async (em, eventId) => this.ledger.spend(em, e.crm_id, e.member_no, eventId, e.points, now),
-    );
+    return this.batch.submit({ kind: 'spend', e }, deadline);
   }
 
   /**
