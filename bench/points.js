@@ -37,7 +37,7 @@
  *
  * Environment: BENCH_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres),
  * BENCH_REDIS_URL (default redis://127.0.0.1:6379). DB_POOL_SIZE (default 10),
- * RPC_CONCURRENCY and RPC_TIMEOUT_MS are passed to the apps when set.
+ * POINTS_BATCH_MAX, RPC_CONCURRENCY and RPC_TIMEOUT_MS are passed to the apps when set.
  */
 const { createHash, randomBytes } = require('node:crypto');
 const fs = require('node:fs');
@@ -437,6 +437,8 @@ async function main() {
   const pass = (name) => (process.env[name] ? { [name]: process.env[name] } : {});
   const env = appEnv({ databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, rootKey, port }, {
     ...pass('DB_POOL_SIZE'),
+    ...pass('POINTS_BATCH_MAX'),
+    ...pass('LOG_LEVEL'),
     ...pass('RPC_CONCURRENCY'),
     ...pass('RPC_TIMEOUT_MS'),
   });

@@ -33,33 +33,32 @@ export class EventBatchRepository {
     return new Map(rows.map((r) => [r.member_no, { debt: r.debt, created: r.created }]));
   }
 
-  /** The journal rows recorded under these event_nos already (committed before the members' locks were taken). */
-  async recorded(em: EntityManager, crmId: string, tz: string, eventNos: string[]): Promise<Map<string, StoredEvent>> {
-    const rows: Row[] = await em.query(
-      `SELECT ${EVENT_COLUMNS}, e.payload_hash FROM points.event e WHERE e.crm_id = $1 AND e.event_no = ANY($3::text[])`,
-      [crmId, tz, eventNos],
+  /**
+   * What the batch reads under the members' locks, in one statement: the journal rows
+   * recorded under these event_nos already (committed before the locks were taken), and
+   * the spendable lots at `now` of `spenders`, soonest expiry first (never-expiring
+   * last), then by lot_id.
+   */
+  async read(em: EntityManager, crmId: string, tz: string, eventNos: string[], spenders: string[], now: Date): Promise<{ recorded: Map<string, StoredEvent>; lots: Map<string, LockedMember['lots']> }> {
+    const [row]: Row[] = await em.query(
+      `SELECT (SELECT coalesce(json_agg(r), '[]') FROM (
+                 SELECT ${EVENT_COLUMNS}, e.payload_hash FROM points.event e WHERE e.crm_id = $1 AND e.event_no = ANY($3::text[])) r) AS recorded,
+              (SELECT coalesce(json_agg(l ORDER BY l.member_no, l.expire_time ASC NULLS LAST, l.lot_id), '[]') FROM (
+                 SELECT member_no, lot_id, remaining::text AS remaining, expire_time FROM points.lot
+                  WHERE crm_id = $1 AND member_no = ANY($4::text[]) AND remaining > 0
+                    AND (unfreeze_time IS NULL OR unfreeze_time <= $5) AND (expire_time IS NULL OR expire_time > $5)) l) AS lots
+        WHERE $2::text IS NOT NULL`,
+      [crmId, tz, eventNos, spenders, now],
     );
-    return new Map(rows.map((r) => {
-      const { payload_hash, ...view } = r;
-      return [r.event_no, { view: toEventView(view), payload_hash }];
-    }));
-  }
-
-  /** The members' lots spendable at `now`, soonest expiry first (never-expiring last), then by lot_id. */
-  async spendableLots(em: EntityManager, crmId: string, memberNos: string[], now: Date): Promise<Map<string, LockedMember['lots']>> {
-    const rows: Row[] = await em.query(
-      `SELECT member_no, lot_id::text AS lot_id, remaining::text AS remaining, expire_time FROM points.lot
-        WHERE crm_id = $1 AND member_no = ANY($2::text[]) AND remaining > 0
-          AND (unfreeze_time IS NULL OR unfreeze_time <= $3) AND (expire_time IS NULL OR expire_time > $3)
-        ORDER BY member_no, expire_time ASC NULLS LAST, lot_id`,
-      [crmId, memberNos, now],
+    const recorded = new Map<string, StoredEvent>(
+      (row.recorded as Row[]).map(({ payload_hash, ...view }) => [view.event_no, { view: toEventView(view), payload_hash }]),
     );
     const lots = new Map<string, LockedMember['lots']>();
-    for (const r of rows) {
+    for (const r of row.lots as Row[]) {
       const list = lots.get(r.member_no) ?? lots.set(r.member_no, []).get(r.member_no)!;
-      list.push({ lot_id: r.lot_id, remaining: r.remaining, expire_time: r.expire_time });
+      list.push({ lot_id: String(r.lot_id), remaining: r.remaining, expire_time: r.expire_time === null ? null : new Date(r.expire_time) });
     }
-    return lots;
+    return { recorded, lots };
   }
 
   /**

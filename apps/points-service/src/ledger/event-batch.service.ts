@@ -67,10 +67,9 @@ export class EventBatchService {
       const memberNos = [...new Set([...leaders.values()].map((b) => b.e.member_no))].sort();
       const members = await this.batches.lockMembers(em, crmId, memberNos, now);
       onLocked();
-      const stored = await this.batches.recorded(em, crmId, tz, [...leaders.keys()]);
+      const spenders = [...new Set([...leaders.values()].filter((b) => b.kind === 'spend').map((b) => b.e.member_no))];
+      const { recorded: stored, lots } = await this.batches.read(em, crmId, tz, [...leaders.keys()], spenders, now);
       const fresh = [...leaders.values()].filter((b) => !stored.has(b.e.event_no));
-      const spenders = [...new Set(fresh.filter((b) => b.kind === 'spend').map((b) => b.e.member_no))];
-      const lots = spenders.length ? await this.batches.spendableLots(em, crmId, spenders, now) : new Map();
       const planned: PlannedEvent[] = fresh.map(({ kind, e }) =>
         kind === 'earn'
           ? { kind, event_no: e.event_no, member_no: e.member_no, points: e.points, expire_time: e.expire_time, unfreeze_time: e.unfreeze_time }
