@@ -12,6 +12,13 @@ export interface StoredEvent {
   payload_hash: string;
 }
 
+/**
+ * An event_no of the batch was recorded meanwhile by a transaction of another member (the
+ * same event_no sent for two members at once): the batch rolls back and runs again, and
+ * then finds it recorded.
+ */
+export class EventNoTaken extends Error {}
+
 const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
 
 /** The statements of a batch of earns and spends: a handful per batch, whatever its size. */
@@ -65,9 +72,8 @@ export class EventBatchRepository {
    * Writes a planned batch in one statement: the journal rows of `events` (the recorded
    * ones), the new lots, what the spends took from existing lots and from which lots,
    * the members' counters; and drops the member rows `drop` (created by this batch, with
-   * nothing recorded). Answers the journal rows written, formatted in `tz`. Throws when
-   * an event_no was recorded meanwhile (by another member's transaction): the batch is
-   * rolled back and its events run again alone.
+   * nothing recorded). Answers the journal rows written, formatted in `tz`. Throws
+   * EventNoTaken when an event_no was recorded meanwhile (by another member's transaction).
    */
   async write(em: EntityManager, crmId: string, tz: string, now: Date, events: NewEvent[], plan: BatchPlan, drop: string[]): Promise<Map<string, PointsEventView>> {
     const col = <K extends keyof NewEvent>(k: K) => events.map((e) => e[k]);
@@ -127,6 +133,7 @@ export class EventBatchRepository {
       ],
     );
     const written = rows.length;
+    if (written < events.length) throw new EventNoTaken(`${events.length - written} event_no(s) of the batch were recorded meanwhile`);
     const counts = rows[0] ?? { n_lots: 0, n_taken: 0, n_allocs: 0, n_members: 0, n_dropped: 0 };
     const expected = { events: events.length, n_lots: plan.newLots.length, n_taken: plan.taken.length, n_allocs: plan.allocations.length, n_members: plan.members.length, n_dropped: drop.length };
     const got = { events: written, n_lots: counts.n_lots, n_taken: counts.n_taken, n_allocs: counts.n_allocs, n_members: counts.n_members, n_dropped: counts.n_dropped };

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { Envelope, ErrorCode, fail, ok, PointsEventView } from '@app/domain';
 import { AppConfig, BatchLanes, Clock, CONFIG } from '@app/platform';
 import { planBatch, PlannedEvent } from './batch-plan';
-import { EventBatchRepository, StoredEvent } from './event-batch.repository';
+import { EventBatchRepository, EventNoTaken, StoredEvent } from './event-batch.repository';
 import { NewEvent } from './ledger.repository';
 
 /** An earn or a spend waiting for its batch. */
@@ -19,6 +19,9 @@ type Answer = Envelope<PointsEventView>;
  * locks, and the next one getting ready behind it.
  */
 const MAX_BATCHES = 2;
+
+/** Runs of a batch that found an event_no taken meanwhile, at most (each run waits for the taker to commit). */
+const MAX_ATTEMPTS = 3;
 
 const MESSAGE = { earn: '积分累积成功', spend: '积分消耗成功' } as const;
 
@@ -55,8 +58,22 @@ export class EventBatchService {
     return this.lanes.submit(event.e.crm_id, event, deadline);
   }
 
-  /** One transaction for all these events of one tenant; answers in the same order. */
+  /**
+   * One transaction for all these events of one tenant; answers in the same order. When an
+   * event_no was recorded meanwhile for another member, the batch is rolled back and runs
+   * again (it then answers that event as a repeat or a conflict).
+   */
   private async apply(events: BatchedEvent[], onLocked: () => void): Promise<Array<Answer | Promise<Answer>>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.applyOnce(events, onLocked);
+      } catch (err) {
+        if (!(err instanceof EventNoTaken) || attempt === MAX_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  private async applyOnce(events: BatchedEvent[], onLocked: () => void): Promise<Array<Answer | Promise<Answer>>> {
     const crmId = events[0].e.crm_id;
     const tz = this.cfg.appTz;
     // The same event_no twice in one batch: the first copy is decided, the others are judged against it.
