@@ -18,7 +18,7 @@
  *      journal row seed-m<i>, one lot expiring in 365 days, total_points on the member row);
  *   4. floor (apps idle, after a CHECKPOINT): --floor-events events done directly in
  *      PostgreSQL, one transaction per event, statement by statement as points-service
- *      runs them (LedgerService.record + LedgerRepository; see SQL below), each a named
+ *      runs a single event (LedgerService.record + LedgerRepository; see SQL below), each a named
  *      (prepared) statement, by --connections clients at once; events drawn like the load's;
  *   5. load (after another CHECKPOINT): a second process (bench/points-load.js) runs
  *      autocannon with --connections connections and --events requests: each picks a random
@@ -148,9 +148,11 @@ async function seed(db, members) {
 // ---------- the floor: the ledger writes done directly in PostgreSQL ----------
 
 /**
- * The statements points-service runs for one earn or spend (LedgerService.record with
- * LedgerRepository's lockMember, payloadHash, spendable, insertEvent, addLot, spend/takeFifo),
- * text for text: keep in step with apps/points-service/src/ledger/ledger.repository.ts.
+ * One earn or spend in a transaction of its own, the way points-service records a single
+ * event (LedgerService.record with LedgerRepository's lockMember, payloadHash, spendable,
+ * insertEvent, addLot, takeFifo and the member's used points), text for text: keep in step
+ * with apps/points-service/src/ledger/ledger.repository.ts. The service batches earns and
+ * spends (EventBatchService); the floor is the same rows written one event at a time.
  */
 const SQL = {
   lockMember: `INSERT INTO points.member (crm_id, member_no, create_time, update_time) VALUES ($1, $2, $3, $3)
@@ -540,7 +542,7 @@ async function main() {
     if (c.noAnswer) line('  no answer', `${Object.entries(load.noAnswerReasons).map(([k, n]) => `${k} x${fmt(n)}`).join(', ')} (timeout ${LOAD_TIMEOUT_S} s)`);
     line('floor: events in PostgreSQL', `${fmt(fc.earnOk + fc.spendOk + fc.refused)} in ${secs(floor.wallMs)}  ->  ${fmt(floor.rate)} events/s  (earn ok ${fmt(fc.earnOk)}, spend ok ${fmt(fc.spendOk)}, refused ${fmt(fc.refused)})`);
     line('floor latency ms (transaction)', latLine(floor.latency));
-    line('floor statements', 'named (prepared) statements, one transaction per event; the app also reads the event back after COMMIT for its answer, the floor does not');
+    line('floor statements', 'named (prepared) statements, one transaction per event (the app: batches per tenant, see EventBatchService)');
     if (fc.taken || fc.error) line('floor: not ok', Object.entries(fc).filter(([k, n]) => (k === 'taken' || k === 'error') && n).map(([k, n]) => `${k} ${fmt(n)}`).join(', '));
     line('CPU s in the floor', fmtCpu(floor.cpu));
     line('CPU s in the load', `${fmtCpu(loadCpu)}  (load = autocannon's process; pg:points-service = its PostgreSQL backends)`);
