@@ -3,6 +3,7 @@ export * from './envelope';
 export * from './validation';
 export * from './contracts/patterns';
 export * from './contracts/queues';
+export * from './contracts/card-events';
 export * from './card/card.rules';
 export * from './card/code.rules';
 export * from './card/card.dto';

@@ -54,6 +54,9 @@ export const PointsPattern = {
 
 export const DashboardPattern = {
   PING: 'dashboard.ping',
+  CARD_TREND: 'dashboard.card_trend',
+  CARD_CHANNEL: 'dashboard.card_channel',
+  CARD_TOP: 'dashboard.card_top',
 } as const;
 
 /** What every service answers to its ping: who it is and that its database answers. */

@@ -4,6 +4,8 @@ export const Queue = {
   CARD_EXPIRY: 'card-expiry',
   POINTS_EXPIRY: 'points-expiry',
   POINTS_EVENTS: 'points-events',
+  /** Card events from card-service's outbox to the dashboard (see card-events.ts). */
+  CARD_EVENTS: 'card-events',
 } as const;
 
 /** Repeatable jobs of the `points-expiry` queue. */

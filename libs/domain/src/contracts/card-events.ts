@@ -1,0 +1,51 @@
+/**
+ * Card events: what card-service tells the dashboard about each state change of member
+ * codes. card-service writes one outbox row (card.outbox) per event in the same
+ * transaction as the change; a relay moves them to the durable `card-events` Bull queue;
+ * dashboard-service applies each once, by (crm_id, event_id), to its own rollups.
+ */
+export const CardEventKind = {
+  /** A member claimed `count` codes of a card (one event per card of a claim); channel = out_str. */
+  CLAIM: 'claim',
+  /** A claim reversed: its codes of this card went back. Counts against the claim's day (`day_of`), channel and member. */
+  CLAIM_REVERSE: 'claim_reverse',
+  /** A member gave a code to a friend (present). */
+  GIFT: 'gift',
+  /** A friend accepted a gift (member_no = the friend). */
+  GIFT_ACCEPT: 'gift_accept',
+  /** A gift not accepted in time went back to the giver. */
+  GIFT_RETURN: 'gift_return',
+  /** A member redeemed a code; channel = redeem_channel. */
+  REDEEM: 'redeem',
+  /** A redemption reversed. Counts against the redemption's day (`day_of`), channel and member. */
+  REDEEM_REVERSE: 'redeem_reverse',
+  /** Codes of a member passed their end (the sweep). */
+  EXPIRE: 'expire',
+  /** A code was voided (obsolete). */
+  VOID: 'void',
+} as const;
+export type CardEventKind = (typeof CardEventKind)[keyof typeof CardEventKind];
+
+/** One job of the `card-events` queue. */
+export interface CardEvent {
+  crm_id: string;
+  /** The outbox row's id: unique per tenant, increasing in commit-ish order (not a strict order: apply must not depend on it). */
+  event_id: string;
+  kind: CardEventKind;
+  card_id: string;
+  member_no: string;
+  /** Codes concerned (at least 1). */
+  count: number;
+  /** out_str of a claim, redeem_channel of a redemption (also on their reversals); null otherwise. */
+  channel: string | null;
+  /** When the change happened (ISO 8601 instant). */
+  occurred_at: string;
+  /** The instant whose day (in the tenant's zone) the event counts on: occurred_at, or for a reversal the original claim's or redemption's. */
+  day_of: string;
+  /** The caller's id of the change: received_id, present_id, redeem_id; null for sweeps. */
+  ref: string | null;
+}
+
+export function cardEventJobId(e: Pick<CardEvent, 'crm_id' | 'event_id'>): string {
+  return `${e.crm_id}.${e.event_id}`;
+}
