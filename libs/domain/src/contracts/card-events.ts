@@ -33,6 +33,8 @@ export interface CardEvent {
   event_id: string;
   kind: CardEventKind;
   card_id: string;
+  /** The card's title when the event happened (the dashboard's top lists show it). */
+  title: string;
   member_no: string;
   /** Codes concerned (at least 1). */
   count: number;
