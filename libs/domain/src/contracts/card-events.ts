@@ -51,3 +51,25 @@ export interface CardEvent {
 export function cardEventJobId(e: Pick<CardEvent, 'crm_id' | 'event_id'>): string {
   return `${e.crm_id}.${e.event_id}`;
 }
+
+/**
+ * One event as card-service's own tables tell it now (for the dashboard's rebuild): the
+ * same fields as the CardEvent it wrote to the outbox, without the outbox id. A reversed
+ * claim is two facts (the claim and its reversal, both counting on the claim's day), and
+ * so is a reversed redemption.
+ */
+export type CardFact = Omit<CardEvent, 'event_id'>;
+
+/** `card.event_facts`: a page of a tenant's card facts; pass the answer's cursor back for the next page (null: done). */
+export interface CardFactsMsg {
+  crm_id: string;
+  /** Opaque; absent for the first page. */
+  cursor?: string;
+  /** Facts per page, at most 10,000 (default 5,000). */
+  limit?: number;
+}
+
+export interface CardFactsPage {
+  facts: CardFact[];
+  cursor: string | null;
+}

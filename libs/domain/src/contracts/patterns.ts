@@ -16,6 +16,8 @@ export const CardPattern = {
   ADD_STOCK: 'card.stock.add',
   STOCK_STATUS: 'card.stock.status',
   IMPORT_CODES: 'card.stock.import',
+  /** A page of a tenant's card facts, for the dashboard's rebuild (CardFactsMsg -> CardFactsPage). */
+  EVENT_FACTS: 'card.event_facts',
 } as const;
 
 /** What members do with codes: claim, gift, redeem, reverse, void, and their reads. */
