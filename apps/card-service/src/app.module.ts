@@ -20,6 +20,8 @@ import { GiftService } from './member/gift.service';
 import { MemberController } from './member/member.controller';
 import { MemberRepository } from './member/member.repository';
 import { RedeemService } from './member/redeem.service';
+import { OutboxRelay } from './outbox/outbox.relay';
+import { OutboxRepository } from './outbox/outbox.repository';
 
 export const CARD_SCHEMA = 'card';
 
@@ -38,7 +40,8 @@ export class CardServiceModule {
           prefix: 'loyalty',
           settings: { lockDuration: cfg.queueLockMs, stalledInterval: cfg.queueLockMs, maxStalledCount: 10 },
         }),
-        BullModule.registerQueue({ name: Queue.CARD_STOCK }, { name: Queue.CARD_EXPIRY }),
+        // card-events: only the workers' outbox relay adds to it.
+        BullModule.registerQueue({ name: Queue.CARD_STOCK }, { name: Queue.CARD_EXPIRY }, ...(worker ? [{ name: Queue.CARD_EVENTS }] : [])),
       ],
       controllers: api ? [CardController, StockController, MemberController, pingController(Service.CARD, CardPattern.PING)] : [],
       providers: [
@@ -50,12 +53,13 @@ export class CardServiceModule {
         GiftService,
         RedeemService,
         CodeService,
+        OutboxRepository,
         CardRepository,
         CardService,
         StockRepository,
         StockService,
         StockQueue,
-        ...(worker ? [StockProcessor, ExpiryProcessor] : []),
+        ...(worker ? [StockProcessor, ExpiryProcessor, OutboxRelay] : []),
       ],
     };
   }

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { ClaimedCodeView } from '@app/domain';
+import { CardEventKind, ClaimedCodeView } from '@app/domain';
 import { fmtTime, num } from '@app/platform';
+import { OUTBOX_COLUMNS } from '../outbox/outbox.repository';
 
 /** A claim as the batch writes it. */
 export interface Receipt {
@@ -115,8 +116,10 @@ export class ClaimRepository {
 
   /**
    * Writes a batch's grants in one statement: moves each card's claim pointer past the
-   * slots handed out, adds to the members' claimed counts, marks the pool slots issued
-   * and writes the members' rows in grant order. Answers the codes given.
+   * slots handed out, adds to the members' claimed counts, marks the pool slots issued,
+   * writes the members' rows in grant order and one `claim` card event per (claim, card)
+   * to the outbox (count = that card's codes in that claim, channel = out_str, ref =
+   * received_id, occurred_at = day_of = now). Answers the codes given.
    */
   async issue(
     em: EntityManager,
@@ -147,7 +150,15 @@ export class ClaimRepository {
        taken AS (
          UPDATE card.card_code cc SET card_code_status = 1, member_no = w.member_no, update_time = $10
            FROM want w WHERE cc.crm_id = w.crm_id AND cc.card_id = w.card_id AND cc.slot = w.slot
-         RETURNING cc.crm_id, cc.card_id, cc.slot, cc.card_code)
+         RETURNING cc.crm_id, cc.card_id, cc.slot, cc.card_code),
+       events AS (
+         INSERT INTO card.outbox (${OUTBOX_COLUMNS})
+         SELECT w.crm_id, $19, w.card_id, c.title, w.member_no, count(*)::int, w.out_str, $10, $10, w.received_id
+           FROM taken t JOIN want w ON w.crm_id = t.crm_id AND w.card_id = t.card_id AND w.slot = t.slot
+           JOIN card.card_info c ON c.crm_id = w.crm_id AND c.card_id = w.card_id
+          GROUP BY w.crm_id, w.received_id, w.card_id, w.member_no, w.out_str, c.title
+          ORDER BY min(w.ord)
+         RETURNING 1)
        INSERT INTO card.member_card_code (crm_id, received_id, card_id, member_no, card_code, begin_time, end_time, discount, out_str,
                                           code_status, received_time, receive_type, create_time, update_time)
        SELECT w.crm_id, w.received_id, w.card_id, w.member_no, t.card_code, w.begin_time, w.end_time, w.discount, w.out_str, 1, $10, 0, $10, $10
@@ -160,6 +171,7 @@ export class ClaimRepository {
         grants.map((g) => g.out_str), now, tz,
         perCard.map((c) => c.crm_id), perCard.map((c) => c.card_id), perCard.map((c) => c.n),
         members.map((m) => m.crm_id), members.map((m) => m.card_id), members.map((m) => m.member_no), members.map((m) => m.n),
+        CardEventKind.CLAIM,
       ],
     );
     // Every slot below next_slot holds a code; anything else is a broken pool, and nothing of this batch may commit.

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import {
+  CardEventKind,
   ClaimedCodeView,
   claimRefusal,
   codeValidity,
@@ -18,6 +19,7 @@ import {
 import { AppConfig, BatchLanes, Clock, CONFIG } from '@app/platform';
 import { ClaimCard, claimKey as key, ClaimRepository, Grant, Receipt } from './claim.repository';
 import { MemberRepository } from './member.repository';
+import { OutboxEvent, OutboxRepository } from '../outbox/outbox.repository';
 
 const CLAIMED = '领券成功';
 
@@ -60,6 +62,7 @@ export class ClaimService {
     private readonly db: DataSource,
     private readonly claims: ClaimRepository,
     private readonly members: MemberRepository,
+    private readonly outbox: OutboxRepository,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
   ) {}
@@ -223,7 +226,8 @@ export class ClaimService {
   /**
    * Reverses a claim: its codes go back to their cards' pools and the member's count of
    * each card is given back. Only when none of them was redeemed, gifted or voided.
-   * Reversing again answers the same.
+   * Writes one `claim_reverse` card event per card of the claim. Reversing again answers
+   * the same and writes nothing.
    */
   async reverse(m: ReceivedIdMsg): Promise<Envelope<undefined>> {
     const now = this.clock.now();
@@ -239,14 +243,21 @@ export class ClaimService {
       }
       const byCard = new Map<string, string[]>();
       for (const c of codes) byCard.set(c.card_id, [...(byCard.get(c.card_id) ?? []), c.card_code]);
+      const events: OutboxEvent[] = [];
       for (const cardId of [...byCard.keys()].sort()) {
         const card = await this.members.lockCard(em, m.crm_id, cardId);
         if (!card) throw new Error(`card ${cardId} of claim ${m.received_id} is gone`);
         const back = byCard.get(cardId)!;
         await this.members.returnToPool(em, m.crm_id, cardId, back, card.next_slot, now);
         await this.members.addToRecord(em, m.crm_id, cardId, receipt.member_no, -back.length, 0, now);
+        // Counts against the claim: its day, channel and member.
+        events.push({
+          crm_id: m.crm_id, kind: CardEventKind.CLAIM_REVERSE, card_id: cardId, member_no: receipt.member_no, count: back.length,
+          channel: receipt.out_str, occurred_at: now, day_of: receipt.received_time, ref: m.received_id,
+        });
       }
       await this.members.markReversed(em, m.crm_id, m.received_id, now);
+      await this.outbox.add(em, events);
       return ok(undefined, '冲正成功');
     });
   }

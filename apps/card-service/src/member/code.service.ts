@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CardDetailMsg, CardListMsg, CodeStatus, Envelope, ErrorCode, fail, MemberCodeView, ObsoleteMsg, ok, Page, STATUS_WORD } from '@app/domain';
+import { CardDetailMsg, CardEventKind, CardListMsg, CodeStatus, Envelope, ErrorCode, fail, MemberCodeView, ObsoleteMsg, ok, Page, STATUS_WORD } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
 import { MemberRepository } from './member.repository';
+import { OutboxRepository } from '../outbox/outbox.repository';
 
 /** A member's codes: listing, detail, voiding, and the expiry sweep. */
 @Injectable()
@@ -10,6 +11,7 @@ export class CodeService {
   constructor(
     private readonly db: DataSource,
     private readonly members: MemberRepository,
+    private readonly outbox: OutboxRepository,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
   ) {}
@@ -24,7 +26,7 @@ export class CodeService {
     return code ? ok(code, '获取卡券详情成功') : fail(ErrorCode.CODE_NOT_FOUND, `member ${m.member_no} has no code ${m.card_code} of card ${m.card_id}`);
   }
 
-  /** Voids a member's usable (or expired) code, recording who did it. Voiding a void code again answers the same. */
+  /** Voids a member's usable (or expired) code, recording who did it, with a `void` card event. Voiding a void code again answers the same and writes nothing. */
   async obsolete(m: ObsoleteMsg): Promise<Envelope<MemberCodeView>> {
     const now = this.clock.now();
     return this.db.transaction(async (em): Promise<Envelope<MemberCodeView>> => {
@@ -36,12 +38,14 @@ export class CodeService {
         }
         await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.VOID, now, { obsoleted_time: now });
         await this.members.recordObsoleted(em, h, m.operator, now);
+        // The obsolete call carries no id of its own (operator is a name): no ref.
+        await this.outbox.add(em, [{ crm_id: m.crm_id, kind: CardEventKind.VOID, card_id: h.card_id, member_no: h.member_no, count: 1, channel: null, occurred_at: now, day_of: now, ref: null }]);
       }
       return ok(await this.members.codeById(em, m.crm_id, h.auto_id, this.cfg.appTz, now), '作废成功');
     });
   }
 
-  /** Sweep: usable codes past their end become expired (status 4), in batches, each with its t_member_card_expired row. */
+  /** Sweep: usable codes past their end become expired (status 4), in batches, each with its t_member_card_expired row; `expire` card events per (member, card) of a batch. */
   async expireDue(): Promise<number> {
     const now = this.clock.now();
     let total = 0;

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import {
+  CardEventKind,
   CodeStatus,
   Envelope,
   ErrorCode,
@@ -19,6 +20,7 @@ import {
 } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
 import { MemberRepository } from './member.repository';
+import { OutboxRepository } from '../outbox/outbox.repository';
 
 const HOUR_MS = 3_600_000;
 
@@ -28,11 +30,12 @@ export class GiftService {
   constructor(
     private readonly db: DataSource,
     private readonly members: MemberRepository,
+    private readonly outbox: OutboxRepository,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
   ) {}
 
-  /** Puts a code up as a gift (status 2). Idempotent by present_id. */
+  /** Puts a code up as a gift (status 2), with a `gift` card event. Idempotent by present_id (a repeat writes nothing). */
   async present(m: PresentMsg): Promise<Envelope<PresentView>> {
     const presentId = m.present_id!;
     const hash = payloadHash({ op: 'present', member_no: m.member_no, card_id: m.card_id, card_code: m.card_code, present_extra: m.presant_extra });
@@ -48,6 +51,7 @@ export class GiftService {
       if (refusal) return refusal;
       if (!(await this.members.insertPresent(em, { crm_id: m.crm_id, present_id: presentId, h, extra: m.presant_extra, hash, now }))) return 'taken';
       await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.GIFTING, now, { present_time: now });
+      await this.outbox.add(em, [{ crm_id: m.crm_id, kind: CardEventKind.GIFT, card_id: h.card_id, member_no: h.member_no, count: 1, channel: null, occurred_at: now, day_of: now, ref: presentId }]);
       return 'done';
     });
     if (outcome === 'taken' && (await this.members.payloadHashOf('member_present', 'present_id', m.crm_id, presentId)) !== hash) {
@@ -59,8 +63,9 @@ export class GiftService {
 
   /**
    * The friend takes the gift: a new holding of the code (receive_type 1), counted
-   * against the friend's get_limit; the giver's row becomes "given away" (6). One friend
-   * wins; the same friend asking again gets the same answer.
+   * against the friend's get_limit; the giver's row becomes "given away" (6); a
+   * `gift_accept` card event for the friend. One friend wins; the same friend asking
+   * again gets the same answer (and writes nothing).
    */
   async accept(m: PresentReceiveMsg): Promise<Envelope<MemberCodeView>> {
     const now = this.clock.now();
@@ -88,6 +93,7 @@ export class GiftService {
       const rowId = await this.members.insertGiftHolding(em, h, m.present_id, m.member_no, now);
       await this.members.addToRecord(em, m.crm_id, h.card_id, m.member_no, 1, 0, now);
       await this.members.acceptPresent(em, m.crm_id, m.present_id, m.member_no, now);
+      await this.outbox.add(em, [{ crm_id: m.crm_id, kind: CardEventKind.GIFT_ACCEPT, card_id: h.card_id, member_no: m.member_no, count: 1, channel: null, occurred_at: now, day_of: now, ref: m.present_id }]);
       return ok(await this.members.codeById(em, m.crm_id, rowId, this.cfg.appTz, now), '领取成功');
     });
     if (outcome !== 'repeat') return outcome;
@@ -107,7 +113,7 @@ export class GiftService {
     return p ? ok(p, '获取用户转增记录成功') : fail(ErrorCode.PRESENT_NOT_FOUND, `no gift with present_id ${m.present_id}`);
   }
 
-  /** Sweep: gifts older than the timeout and not accepted go back to their givers, in batches. */
+  /** Sweep: gifts older than the timeout and not accepted go back to their givers (a `gift_return` event each), in batches. */
   async returnTimedOut(): Promise<number> {
     const now = this.clock.now();
     const before = new Date(now.getTime() - this.cfg.presentTimeoutHours * HOUR_MS);

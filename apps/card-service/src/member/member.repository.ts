@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { CodeStatus, MemberCodeView, Page, PoolCodeView, PresentView, ReceiveDetailItem, RedeemView } from '@app/domain';
+import { CardEventKind, CodeStatus, MemberCodeView, Page, PoolCodeView, PresentView, ReceiveDetailItem, RedeemView } from '@app/domain';
 import { fmtTime, num } from '@app/platform';
+import { OUTBOX_COLUMNS } from '../outbox/outbox.repository';
 
 /**
  * Columns of a member's code as the API answers them. $2 is the zone, $3 the clock's now:
@@ -218,9 +219,13 @@ export class MemberRepository {
     return rows.map((r) => ({ ...(r as any), auto_id: num(r.auto_id) }));
   }
 
-  async lockReceipt(em: EntityManager, crmId: string, receivedId: string): Promise<{ member_no: string; is_reversed: number } | null> {
-    const rows: Row[] = await em.query(`SELECT member_no, is_reversed FROM card.member_receive WHERE crm_id = $1 AND received_id = $2 FOR UPDATE`, [crmId, receivedId]);
-    return (rows[0] as { member_no: string; is_reversed: number }) ?? null;
+  /** A claim's receipt, locked: who claimed, through which channel (out_str) and when. */
+  async lockReceipt(em: EntityManager, crmId: string, receivedId: string): Promise<{ member_no: string; out_str: string; received_time: Date; is_reversed: number } | null> {
+    const rows: Row[] = await em.query(
+      `SELECT member_no, out_str, received_time, is_reversed FROM card.member_receive WHERE crm_id = $1 AND received_id = $2 FOR UPDATE`,
+      [crmId, receivedId],
+    );
+    return (rows[0] as { member_no: string; out_str: string; received_time: Date; is_reversed: number }) ?? null;
   }
 
   async lockPresent(em: EntityManager, crmId: string, presentId: string): Promise<{ from_member_no: string; to_member_no: string | null; from_holder_id: number; present_time: Date; received_time: Date | null; go_back_time: Date | null } | null> {
@@ -232,9 +237,14 @@ export class MemberRepository {
     return rows.length ? ({ ...rows[0], from_holder_id: num(rows[0].from_holder_id) } as any) : null;
   }
 
-  async lockRedeem(em: EntityManager, crmId: string, redeemId: string): Promise<{ holder_id: number; card_id: string; member_no: string; rollback_status: number } | null> {
+  /** A redemption, locked, with its channel and time (a reversal counts against them). */
+  async lockRedeem(
+    em: EntityManager,
+    crmId: string,
+    redeemId: string,
+  ): Promise<{ holder_id: number; card_id: string; member_no: string; redeem_channel: string; redeem_time: Date; rollback_status: number } | null> {
     const rows: Row[] = await em.query(
-      `SELECT holder_id, card_id, member_no, rollback_status FROM card.member_redeem WHERE crm_id = $1 AND redeem_id = $2 FOR UPDATE`,
+      `SELECT holder_id, card_id, member_no, redeem_channel, redeem_time, rollback_status FROM card.member_redeem WHERE crm_id = $1 AND redeem_id = $2 FOR UPDATE`,
       [crmId, redeemId],
     );
     return rows.length ? ({ ...rows[0], holder_id: num(rows[0].holder_id) } as any) : null;
@@ -367,7 +377,11 @@ export class MemberRepository {
 
   // ---------- sweeps ----------
 
-  /** Marks up to `limit` usable codes past their end as expired; rows another worker holds are skipped. */
+  /**
+   * Marks up to `limit` usable codes past their end as expired; rows another worker holds
+   * are skipped. In the same statement: one `expire` card event per (member, card) of the
+   * batch, count = its codes (occurred_at = day_of = now, no channel, no ref).
+   */
   async expireDue(now: Date, limit: number): Promise<number> {
     const rows = await this.db.query(
       `WITH due AS (
@@ -377,15 +391,26 @@ export class MemberRepository {
        done AS (
          UPDATE card.member_card_code m SET code_status = ${CodeStatus.EXPIRED}, expired_time = m.end_time, update_time = $1
            FROM due WHERE m.crm_id = due.crm_id AND m.auto_id = due.auto_id
-         RETURNING m.crm_id, m.received_id, m.member_no, m.card_id, m.card_code, m.end_time)
+         RETURNING m.crm_id, m.received_id, m.member_no, m.card_id, m.card_code, m.end_time),
+       events AS (
+         INSERT INTO card.outbox (${OUTBOX_COLUMNS})
+         SELECT d.crm_id, $3, d.card_id, c.title, d.member_no, count(*)::int, NULL, $1, $1, NULL
+           FROM done d JOIN card.card_info c ON c.crm_id = d.crm_id AND c.card_id = d.card_id
+          GROUP BY d.crm_id, d.card_id, d.member_no, c.title
+          ORDER BY d.crm_id, d.card_id, d.member_no
+         RETURNING 1)
        INSERT INTO card.member_card_expired (crm_id, received_id, member_no, card_id, card_code, expired_time, create_time)
        SELECT crm_id, received_id, member_no, card_id, card_code, end_time, $1 FROM done RETURNING 1`,
-      [now, limit],
+      [now, limit, CardEventKind.EXPIRE],
     );
     return rows.length;
   }
 
-  /** Sends up to `limit` gifts made before `before` and not accepted back to their givers. */
+  /**
+   * Sends up to `limit` gifts made before `before` and not accepted back to their givers.
+   * In the same statement: one `gift_return` card event per gift (member_no = the giver,
+   * ref = present_id, occurred_at = day_of = now).
+   */
   async returnDueGifts(now: Date, before: Date, limit: number): Promise<number> {
     const rows = await this.db.query(
       `WITH due AS (
@@ -395,13 +420,19 @@ export class MemberRepository {
        back AS (
          UPDATE card.member_present p SET go_back_time = $1, update_time = $1
            FROM due WHERE p.crm_id = due.crm_id AND p.present_id = due.present_id
-         RETURNING p.crm_id, p.from_holder_id),
+         RETURNING p.crm_id, p.from_holder_id, p.present_id, p.card_id, p.from_member_no, p.present_time),
        given_back AS (
          UPDATE card.member_card_code m SET code_status = ${CodeStatus.USABLE}, update_time = $1
            FROM back WHERE m.crm_id = back.crm_id AND m.auto_id = back.from_holder_id AND m.code_status = ${CodeStatus.GIFTING}
+         RETURNING 1),
+       events AS (
+         INSERT INTO card.outbox (${OUTBOX_COLUMNS})
+         SELECT b.crm_id, $4, b.card_id, c.title, b.from_member_no, 1, NULL, $1, $1, b.present_id
+           FROM back b JOIN card.card_info c ON c.crm_id = b.crm_id AND c.card_id = b.card_id
+          ORDER BY b.present_time
          RETURNING 1)
        SELECT count(*)::int AS n FROM back`,
-      [now, before, limit],
+      [now, before, limit, CardEventKind.GIFT_RETURN],
     );
     return rows[0].n;
   }

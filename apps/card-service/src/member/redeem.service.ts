@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CodeStatus, Envelope, ErrorCode, fail, ok, originalRedeem, RedeemIdMsg, RedeemMsg, RedeemView, unusableAt, STATUS_WORD, payloadHash } from '@app/domain';
+import { CardEventKind, CodeStatus, Envelope, ErrorCode, fail, ok, originalRedeem, RedeemIdMsg, RedeemMsg, RedeemView, unusableAt, STATUS_WORD, payloadHash } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
 import { MemberRepository } from './member.repository';
+import { OutboxEvent, OutboxRepository } from '../outbox/outbox.repository';
 
 /** Redemptions and their reversal. */
 @Injectable()
@@ -10,13 +11,15 @@ export class RedeemService {
   constructor(
     private readonly db: DataSource,
     private readonly members: MemberRepository,
+    private readonly outbox: OutboxRepository,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
   ) {}
 
   /**
    * Redeems a member's code: it must be usable now (validity, weekdays, monthdays, time
-   * of day in the tenant's zone) and within the card's use_limit. Idempotent by redeem_id.
+   * of day in the tenant's zone) and within the card's use_limit; a `redeem` card event.
+   * Idempotent by redeem_id (a repeat writes nothing).
    */
   async redeem(m: RedeemMsg): Promise<Envelope<RedeemView>> {
     const hash = payloadHash({ op: 'redeem', member_no: m.member_no, card_id: m.card_id, card_code: m.card_code, redeem_channel: m.redeem_channel, redeem_extra: m.redeem_extra });
@@ -36,6 +39,7 @@ export class RedeemService {
       if (!(await this.members.insertRedeem(em, { crm_id: m.crm_id, redeem_id: m.redeem_id, h, channel: m.redeem_channel, extra: m.redeem_extra, hash, now }))) return 'taken';
       await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.REDEEMED, now, { redeem_time: now });
       await this.members.addToRecord(em, m.crm_id, m.card_id, m.member_no, 0, 1, now);
+      await this.outbox.add(em, [{ crm_id: m.crm_id, kind: CardEventKind.REDEEM, card_id: m.card_id, member_no: m.member_no, count: 1, channel: m.redeem_channel, occurred_at: now, day_of: now, ref: m.redeem_id }]);
       return 'done';
     });
     if (outcome === 'taken' && (await this.members.payloadHashOf('member_redeem', 'redeem_id', m.crm_id, m.redeem_id)) !== hash) {
@@ -47,7 +51,9 @@ export class RedeemService {
 
   /**
    * Rolls a redemption back: the code is usable again, or expired when its end has
-   * passed meanwhile; the member's use count is given back. Repeating it answers the same.
+   * passed meanwhile; the member's use count is given back. Card events: `redeem_reverse`
+   * (day_of = the redemption's time), and `expire` when the code expired meanwhile.
+   * Repeating it answers the same and writes nothing.
    */
   async reverse(m: RedeemIdMsg): Promise<Envelope<RedeemView>> {
     const now = this.clock.now();
@@ -62,6 +68,12 @@ export class RedeemService {
       if (expired) await this.members.recordExpired(em, h, now);
       await this.members.addToRecord(em, m.crm_id, r.card_id, r.member_no, 0, -1, now);
       await this.members.rollBackRedeem(em, m.crm_id, m.redeem_id, now);
+      // Counts against the redemption: its day, channel and member. A code that ended meanwhile also expires now.
+      const events: OutboxEvent[] = [
+        { crm_id: m.crm_id, kind: CardEventKind.REDEEM_REVERSE, card_id: r.card_id, member_no: r.member_no, count: 1, channel: r.redeem_channel, occurred_at: now, day_of: r.redeem_time, ref: m.redeem_id },
+      ];
+      if (expired) events.push({ crm_id: m.crm_id, kind: CardEventKind.EXPIRE, card_id: h.card_id, member_no: h.member_no, count: 1, channel: null, occurred_at: now, day_of: now, ref: null });
+      await this.outbox.add(em, events);
       return null;
     });
     return refused ?? ok((await this.members.redeemRecord(m.crm_id, m.redeem_id, this.cfg.appTz))!, '冲正成功');

@@ -1,4 +1,5 @@
 import { CardSchema1732400000000 } from './1732400000000-card-schema';
 import { MemberSchema1732500000000 } from './1732500000000-member-schema';
+import { CardOutbox1732700000000 } from './1732700000000-card-outbox';
 
-export const CARD_MIGRATIONS = [CardSchema1732400000000, MemberSchema1732500000000];
+export const CARD_MIGRATIONS = [CardSchema1732400000000, MemberSchema1732500000000, CardOutbox1732700000000];

@@ -1,0 +1,352 @@
+import Bull from 'bull';
+import { CardEvent, cardEventJobId, Queue } from '@app/domain';
+import { Answer, cardBody, Suite } from './support/suite';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * Card events through real HTTP, PostgreSQL and Redis: every state change of member codes
+ * writes its outbox rows in its own transaction, and card-service's relay moves them to
+ * the `card-events` Bull queue. No dashboard runs here, so the relayed jobs wait in the
+ * queue, where the test reads them (exactly, field by field) with a Bull client. Refused
+ * and repeated calls must add nothing. The card-service clock is moved by the harness
+ * (setClock); sweeps run every 300 ms and the relay polls every 50 ms.
+ */
+describe('card events (outbox -> card-events queue)', () => {
+  let s: Suite;
+  let queue: Bull.Queue<CardEvent>;
+  const crm = 'crm_card_events';
+  const member = `/api/crm/card/${crm}/member`;
+  let seq = 0;
+  const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++seq}`;
+
+  beforeAll(async () => {
+    s = await Suite.start({
+      name: 'card_events',
+      redisDb: 7,
+      services: ['card-service'],
+      controlClock: true,
+      env: { EXPIRY_SWEEP_MS: '300', PRESENT_TIMEOUT_HOURS: '24', OUTBOX_POLL_MS: '50' },
+    });
+    // card-service registers Bull with the prefix 'loyalty'; nothing here processes the queue.
+    queue = new Bull(Queue.CARD_EVENTS, s.redisUrl, { prefix: 'loyalty' });
+  });
+  afterAll(async () => {
+    await queue?.close();
+    await s?.stop();
+  });
+
+  /** A card with stock, valid for ever and usable at any time unless `over` says otherwise; waits for its stock. */
+  async function createCard(title: string, over: Record<string, unknown> = {}, quantity = 20): Promise<string> {
+    const res = await s.post(
+      `/api/crm/card/${crm}/create`,
+      cardBody({
+        title,
+        date_type: 3,
+        begin_time: null,
+        end_time: null,
+        weekdays: null,
+        monthdays: null,
+        day_begin_time: null,
+        day_end_time: null,
+        get_limit: 0,
+        use_limit: 0,
+        can_give_friend: true,
+        generate_type: 1,
+        total_quantity: quantity,
+        ...over,
+      }),
+    );
+    expect(res.body).toMatchObject({ code: 0 });
+    const cardId = res.body.data.card_id as string;
+    await s.eventually(`stock of card ${cardId}`, async () => {
+      const st = await s.get(`/api/crm/card/${crm}/stock/status?generate_id=init-${cardId}`);
+      return st.body.data?.is_generated ? true : undefined;
+    });
+    return cardId;
+  }
+
+  const receive = (receivedId: string, memberNo: string, cardInfo: Record<string, number>, outStr = 'wechat_mp') =>
+    s.post(`${member}/receive`, { received_id: receivedId, member_no: memberNo, out_str: outStr, card_info: cardInfo });
+  /** Claims `n` codes of one card; answers the codes. */
+  async function claim(cardId: string, memberNo: string, n = 1): Promise<string[]> {
+    const res = await receive(uid('rcv'), memberNo, { [cardId]: n });
+    expect(res.body).toMatchObject({ code: 0 });
+    return res.body.data.map((c: { card_code: string }) => c.card_code);
+  }
+  const present = (memberNo: string, cardId: string, code: string, presentId: string) =>
+    s.post(`${member}/present`, { member_no: memberNo, card_id: cardId, card_code: code, presant_extra: '送你', present_id: presentId });
+  const presentReceive = (memberNo: string, presentId: string) => s.post(`${member}/present_receive`, { member_no: memberNo, present_id: presentId });
+  const redeem = (memberNo: string, cardId: string, code: string, redeemId: string, channel = 'store_01') =>
+    s.post(`${member}/redeem`, { member_no: memberNo, card_id: cardId, card_code: code, redeem_channel: channel, redeem_id: redeemId, redeem_extra: '已核销' });
+  const obsolete = (memberNo: string, cardId: string, code: string) =>
+    s.post(`${member}/obsolete`, { member_no: memberNo, card_id: cardId, card_code: code, operator: 'ops_zhang' });
+
+  function expectCode(res: Answer, code: number): void {
+    expect(res.body.code).toBe(code);
+  }
+
+  const one = async <T = any>(sql: string, params: unknown[]): Promise<T> => (await s.sql<T>(sql, params))[0];
+  const iso = (d: Date) => d.toISOString();
+
+  /** Waits until the relay has moved every outbox row (a change answered has committed its rows). */
+  const relayed = () =>
+    s.eventually('the outbox to be relayed', async () => ((await one<{ n: number }>(`SELECT count(*)::int AS n FROM card.outbox`, [])).n === 0 ? true : undefined), 20_000, 50);
+
+  /** Every relayed event of a card (after the outbox is empty), in event_id order; each job's id must be cardEventJobId. */
+  async function eventsOf(cardId: string): Promise<CardEvent[]> {
+    await relayed();
+    const jobs = (await queue.getJobs(['waiting'], 0, -1)).filter((j) => j.data.card_id === cardId);
+    for (const j of jobs) {
+      expect(j.id).toBe(cardEventJobId(j.data));
+      expect(j.opts).toMatchObject({ removeOnComplete: true, attempts: expect.any(Number) });
+      expect(j.opts.attempts).toBeGreaterThan(1);
+    }
+    return jobs.map((j) => j.data).sort((a, b) => Number(BigInt(a.event_id) - BigInt(b.event_id)));
+  }
+
+  /** The event as the contract says, for a test's expectation: every field present. */
+  const event = (e: Omit<CardEvent, 'crm_id' | 'event_id'>): CardEvent => ({ crm_id: crm, event_id: expect.stringMatching(/^\d+$/), ...e });
+
+  describe('claims', () => {
+    it('writes one claim event per card of a claim with its count, out_str and title; repeats, conflicts and refusals add none', async () => {
+      const a = await createCard('事件券 A');
+      const b = await createCard('事件券 B');
+      const m = uid('m');
+      const rid = uid('rcv');
+      const res = await receive(rid, m, { [a]: 2, [b]: 3 }, 'mini_app');
+      expect(res.body).toMatchObject({ code: 0 });
+      expect(res.body.data).toHaveLength(5);
+      const { received_time } = await one(`SELECT received_time FROM card.member_receive WHERE crm_id = $1 AND received_id = $2`, [crm, rid]);
+      const at = iso(received_time);
+      const eventsA = await eventsOf(a);
+      const eventsB = await eventsOf(b);
+      expect(eventsA).toEqual([event({ kind: 'claim', card_id: a, title: '事件券 A', member_no: m, count: 2, channel: 'mini_app', occurred_at: at, day_of: at, ref: rid })]);
+      expect(eventsB).toEqual([event({ kind: 'claim', card_id: b, title: '事件券 B', member_no: m, count: 3, channel: 'mini_app', occurred_at: at, day_of: at, ref: rid })]);
+      expect(eventsA[0].event_id).not.toBe(eventsB[0].event_id);
+
+      // The same claim again answers the same codes and adds nothing; another payload under its id is a conflict.
+      const again = await receive(rid, m, { [a]: 2, [b]: 3 }, 'mini_app');
+      expect(again.body).toEqual(res.body);
+      expectCode(await receive(rid, m, { [a]: 1 }, 'mini_app'), 40901);
+      // Refused: out of stock, an unknown card in the claim, over get_limit.
+      expectCode(await receive(uid('rcv'), m, { [a]: 100 }), 40903);
+      expectCode(await receive(uid('rcv'), m, { [a]: 1, no_such_card: 1 }), 40402);
+      const limited = await createCard('限领券', { get_limit: 1 });
+      expect(await claim(limited, m)).toHaveLength(1);
+      expectCode(await receive(uid('rcv'), m, { [limited]: 1 }), 40904);
+      expect(await eventsOf(a)).toEqual(eventsA);
+      expect(await eventsOf(b)).toEqual(eventsB);
+      expect((await eventsOf(limited)).map((e) => [e.kind, e.count])).toEqual([['claim', 1]]);
+    });
+
+    it('gives 50 concurrent claims (and copies of some) of one card exactly one event per successful claim, counts summing to the codes issued', async () => {
+      const card = await createCard('抢购券', {}, 40);
+      const claims = Array.from({ length: 50 }, (_, i) => ({ rid: uid('flash'), m: uid('fm'), n: i % 3 === 0 ? 2 : 1 }));
+      // The first ten are sent twice at once: the copy repeats the answer and must add nothing.
+      const sent = [...claims, ...claims.slice(0, 10)];
+      const answers = await Promise.all(sent.map((c) => receive(c.rid, c.m, { [card]: c.n }, 'flash')));
+      for (const a of answers) expect([0, 40903]).toContain(a.body.code);
+      const won = new Map<string, { m: string; n: number }>();
+      answers.forEach((a, i) => {
+        if (a.body.code === 0) won.set(sent[i].rid, sent[i]);
+      });
+      expect(won.size).toBeGreaterThan(0);
+      expect(won.size).toBeLessThan(claims.length); // 67 codes asked of 40: some were refused
+
+      const events = await eventsOf(card);
+      const { received_count } = await one(`SELECT received_count::int FROM card.card_info WHERE crm_id = $1 AND card_id = $2`, [crm, card]);
+      const { held } = await one(`SELECT count(*)::int AS held FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2`, [crm, card]);
+      expect(events).toHaveLength(won.size);
+      expect(new Set(events.map((e) => e.ref))).toEqual(new Set(won.keys()));
+      expect(new Set(events.map((e) => e.event_id)).size).toBe(events.length);
+      for (const e of events) {
+        expect(e).toMatchObject({ kind: 'claim', title: '抢购券', channel: 'flash', member_no: won.get(e.ref!)!.m, count: won.get(e.ref!)!.n });
+      }
+      const total = events.reduce((sum, e) => sum + e.count, 0);
+      expect(total).toBe(received_count);
+      expect(total).toBe(held);
+      expect(total).toBeLessThanOrEqual(40);
+    });
+  });
+
+  describe('gifts', () => {
+    it('writes gift for the giver and gift_accept for the friend; repeats and refusals add none', async () => {
+      const card = await createCard('转赠券');
+      const giver = uid('giver');
+      const friend = uid('friend');
+      const [code, other] = await claim(card, giver, 2);
+      const presentId = uid('pr');
+      expect((await present(giver, card, code, presentId)).body).toMatchObject({ code: 0 });
+      expectCode(await present(giver, card, code, presentId), 0); // repeat
+      expectCode(await present(giver, card, other, presentId), 40901); // another payload under the id
+      expectCode(await present(giver, card, 'no-such-code', uid('pr')), 40405);
+      expectCode(await present(giver, card, code, uid('pr')), 42203); // already being gifted
+      expectCode(await presentReceive(giver, presentId), 42204); // one's own gift
+      expect((await presentReceive(friend, presentId)).body).toMatchObject({ code: 0 });
+      expectCode(await presentReceive(friend, presentId), 0); // repeat
+      expectCode(await presentReceive(uid('late'), presentId), 40905);
+
+      const p = await one(`SELECT present_time, received_time FROM card.member_present WHERE crm_id = $1 AND present_id = $2`, [crm, presentId]);
+      const events = await eventsOf(card);
+      expect(events.slice(1)).toEqual([
+        event({ kind: 'gift', card_id: card, title: '转赠券', member_no: giver, count: 1, channel: null, occurred_at: iso(p.present_time), day_of: iso(p.present_time), ref: presentId }),
+        event({ kind: 'gift_accept', card_id: card, title: '转赠券', member_no: friend, count: 1, channel: null, occurred_at: iso(p.received_time), day_of: iso(p.received_time), ref: presentId }),
+      ]);
+      expect(events[0]).toMatchObject({ kind: 'claim', member_no: giver, count: 2 });
+    });
+  });
+
+  describe('redemptions and voiding', () => {
+    it('writes redeem with its channel; repeats, conflicts and refusals add none', async () => {
+      const card = await createCard('核销券', { use_limit: 1 });
+      const m = uid('m');
+      const [code, second] = await claim(card, m, 2);
+      const redeemId = uid('rd');
+      expect((await redeem(m, card, code, redeemId, 'store_42')).body).toMatchObject({ code: 0 });
+      expectCode(await redeem(m, card, code, redeemId, 'store_42'), 0); // repeat
+      expectCode(await redeem(m, card, code, redeemId, 'store_43'), 40901);
+      expectCode(await redeem(m, card, code, uid('rd')), 42203); // already redeemed
+      expectCode(await redeem(m, card, second, uid('rd')), 40906); // over use_limit
+      expectCode(await redeem(uid('nobody'), card, second, uid('rd')), 40405);
+      const { redeem_time } = await one(`SELECT redeem_time FROM card.member_redeem WHERE crm_id = $1 AND redeem_id = $2`, [crm, redeemId]);
+      expect((await eventsOf(card)).slice(1)).toEqual([
+        event({ kind: 'redeem', card_id: card, title: '核销券', member_no: m, count: 1, channel: 'store_42', occurred_at: iso(redeem_time), day_of: iso(redeem_time), ref: redeemId }),
+      ]);
+    });
+
+    it('writes void once per code voided, without a ref; voiding again or a redeemed code adds none', async () => {
+      const card = await createCard('作废券');
+      const m = uid('m');
+      const [code, redeemed] = await claim(card, m, 2);
+      expect((await redeem(m, card, redeemed, uid('rd'))).body).toMatchObject({ code: 0 });
+      expect((await obsolete(m, card, code)).body).toMatchObject({ code: 0 });
+      expectCode(await obsolete(m, card, code), 0); // again: the same answer
+      expectCode(await obsolete(m, card, redeemed), 42203);
+      const { obsoleted_time } = await one(`SELECT obsoleted_time FROM card.member_card_code WHERE crm_id = $1 AND card_code = $2`, [crm, code]);
+      const events = await eventsOf(card);
+      expect(events.map((e) => e.kind)).toEqual(['claim', 'redeem', 'void']);
+      expect(events[2]).toEqual(
+        event({ kind: 'void', card_id: card, title: '作废券', member_no: m, count: 1, channel: null, occurred_at: iso(obsoleted_time), day_of: iso(obsoleted_time), ref: null }),
+      );
+    });
+  });
+
+  describe('with the clock moved', () => {
+    afterEach(() => s.setClock(0));
+
+    it('writes claim_reverse per card a day later, counting on the claim\'s day; a repeat or a refused reversal adds none', async () => {
+      const a = await createCard('冲正券 A');
+      const b = await createCard('冲正券 B');
+      const m = uid('m');
+      const rid = uid('rcv');
+      expect((await receive(rid, m, { [a]: 3, [b]: 1 }, 'kiosk')).body).toMatchObject({ code: 0 });
+      // A claim with a redeemed code cannot be reversed.
+      const blockedRid = uid('rcv');
+      const blocked = await receive(blockedRid, m, { [a]: 1 }, 'kiosk');
+      expect(blocked.body).toMatchObject({ code: 0 });
+      expect((await redeem(m, a, blocked.body.data[0].card_code, uid('rd'))).body).toMatchObject({ code: 0 });
+      const claimed = (await eventsOf(a)).find((e) => e.ref === rid)!;
+      expect(claimed).toMatchObject({ kind: 'claim', count: 3 });
+
+      await s.setClock(DAY);
+      expect((await s.post(`${member}/receive_reverse`, { received_id: rid })).body).toMatchObject({ code: 0 });
+      expectCode(await s.post(`${member}/receive_reverse`, { received_id: rid }), 0); // repeat
+      expectCode(await s.post(`${member}/receive_reverse`, { received_id: blockedRid }), 40907);
+      expectCode(await s.post(`${member}/receive_reverse`, { received_id: 'no-such-claim' }), 40407);
+      const { reversed_time } = await one(`SELECT reversed_time FROM card.member_receive WHERE crm_id = $1 AND received_id = $2`, [crm, rid]);
+      expect(reversed_time.getTime() - new Date(claimed.occurred_at).getTime()).toBeGreaterThanOrEqual(DAY);
+      const reversal = (card: string, title: string, count: number) =>
+        event({ kind: 'claim_reverse', card_id: card, title, member_no: m, count, channel: 'kiosk', occurred_at: iso(reversed_time), day_of: claimed.occurred_at, ref: rid });
+      expect((await eventsOf(a)).filter((e) => e.kind === 'claim_reverse')).toEqual([reversal(a, '冲正券 A', 3)]);
+      expect((await eventsOf(b)).filter((e) => e.kind === 'claim_reverse')).toEqual([reversal(b, '冲正券 B', 1)]);
+      expect((await eventsOf(a)).map((e) => e.kind)).toEqual(['claim', 'claim', 'redeem', 'claim_reverse']);
+    });
+
+    it('writes redeem_reverse a day later, counting on the redemption\'s day and channel; a repeat adds none', async () => {
+      const card = await createCard('核销冲正券');
+      const m = uid('m');
+      const [code] = await claim(card, m);
+      const redeemId = uid('rd');
+      expect((await redeem(m, card, code, redeemId, 'store_07')).body).toMatchObject({ code: 0 });
+      const redeemed = (await eventsOf(card)).find((e) => e.kind === 'redeem')!;
+      await s.setClock(DAY);
+      expect((await s.post(`${member}/redeem_reverse`, { redeem_id: redeemId })).body).toMatchObject({ code: 0 });
+      expectCode(await s.post(`${member}/redeem_reverse`, { redeem_id: redeemId }), 0); // repeat
+      expectCode(await s.post(`${member}/redeem_reverse`, { redeem_id: 'no-such-redeem' }), 40408);
+      const { rollback_time } = await one(`SELECT rollback_time FROM card.member_redeem WHERE crm_id = $1 AND redeem_id = $2`, [crm, redeemId]);
+      expect(rollback_time.getTime() - new Date(redeemed.occurred_at).getTime()).toBeGreaterThanOrEqual(DAY);
+      const events = await eventsOf(card);
+      expect(events.map((e) => e.kind)).toEqual(['claim', 'redeem', 'redeem_reverse']);
+      expect(events[2]).toEqual(
+        event({ kind: 'redeem_reverse', card_id: card, title: '核销冲正券', member_no: m, count: 1, channel: 'store_07', occurred_at: iso(rollback_time), day_of: redeemed.occurred_at, ref: redeemId }),
+      );
+    });
+
+    it('writes gift_return for the giver when the sweep sends a gift back', async () => {
+      const card = await createCard('退回券');
+      const giver = uid('giver');
+      const [code] = await claim(card, giver);
+      const presentId = uid('pr');
+      expect((await present(giver, card, code, presentId)).body).toMatchObject({ code: 0 });
+      await s.setClock(25 * HOUR);
+      const p = await s.eventually('the sweep to send the gift back', async () => {
+        const row = await one(`SELECT go_back_time FROM card.member_present WHERE crm_id = $1 AND present_id = $2`, [crm, presentId]);
+        return row.go_back_time ? row : undefined;
+      }, 20_000);
+      expectCode(await presentReceive(uid('friend'), presentId), 40905);
+      const events = await eventsOf(card);
+      expect(events.map((e) => e.kind)).toEqual(['claim', 'gift', 'gift_return']);
+      expect(events[2]).toEqual(
+        event({ kind: 'gift_return', card_id: card, title: '退回券', member_no: giver, count: 1, channel: null, occurred_at: iso(p.go_back_time), day_of: iso(p.go_back_time), ref: presentId }),
+      );
+    });
+
+    it('writes expire per member and card from the sweep, and redeem_reverse plus expire when a reversal finds the code ended', async () => {
+      const card = await createCard('过期券', { date_type: 2, start_day_count: 0, expire_day_count: 1 });
+      const m1 = uid('m');
+      const m2 = uid('m');
+      await claim(card, m1, 3);
+      const [r2, ...m2codes] = await claim(card, m2, 3);
+      const redeemId = uid('rd');
+      expect((await redeem(m2, card, r2, redeemId)).body).toMatchObject({ code: 0 });
+      const redeemed = (await eventsOf(card)).find((e) => e.kind === 'redeem')!;
+      await s.setClock(2 * DAY);
+      await s.eventually('the sweep to expire the codes', async () => {
+        const { n } = await one<{ n: number }>(`SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND code_status = 4`, [crm, card]);
+        return n === 5 ? true : undefined;
+      }, 20_000);
+      const sweeps = await s.sql(
+        `SELECT member_no, count(*)::int AS n, min(create_time) AS at FROM card.member_card_expired WHERE crm_id = $1 AND card_id = $2 GROUP BY member_no`,
+        [crm, card],
+      );
+      const expired = (await eventsOf(card)).filter((e) => e.kind === 'expire');
+      for (const e of expired) {
+        const at = sweeps.find((r) => r.member_no === e.member_no)!.at;
+        expect(e).toEqual(event({ kind: 'expire', card_id: card, title: '过期券', member_no: e.member_no, count: e.count, channel: null, occurred_at: iso(at), day_of: iso(at), ref: null }));
+      }
+      const perMember = (m: string) => expired.filter((e) => e.member_no === m).reduce((sum, e) => sum + e.count, 0);
+      expect([perMember(m1), perMember(m2)]).toEqual([3, m2codes.length]);
+
+      // The redeemed code ended meanwhile: its reversal leaves it expired, with both events.
+      expect((await s.post(`${member}/redeem_reverse`, { redeem_id: redeemId })).body).toMatchObject({ code: 0 });
+      const { rollback_time } = await one(`SELECT rollback_time FROM card.member_redeem WHERE crm_id = $1 AND redeem_id = $2`, [crm, redeemId]);
+      const tail = (await eventsOf(card)).slice(-2);
+      expect(tail).toEqual([
+        event({ kind: 'redeem_reverse', card_id: card, title: '过期券', member_no: m2, count: 1, channel: 'store_01', occurred_at: iso(rollback_time), day_of: redeemed.occurred_at, ref: redeemId }),
+        event({ kind: 'expire', card_id: card, title: '过期券', member_no: m2, count: 1, channel: null, occurred_at: iso(rollback_time), day_of: iso(rollback_time), ref: null }),
+      ]);
+    });
+  });
+
+  it('leaves the outbox empty once relayed, every event on the queue once under its job id', async () => {
+    await relayed();
+    const jobs = await queue.getJobs(['waiting'], 0, -1);
+    expect(jobs.length).toBeGreaterThan(0);
+    const ids = jobs.map((j) => j.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const j of jobs) expect(j.id).toBe(cardEventJobId(j.data));
+    expect(await one(`SELECT count(*)::int AS n FROM card.outbox`, [])).toEqual({ n: 0 });
+  });
+});
