@@ -8,6 +8,7 @@ import { AuthGuard } from './auth/auth.guard';
 import { AuthService } from './auth/auth.service';
 import { KeysController } from './auth/keys.controller';
 import { CardController } from './card/card.controller';
+import { DashboardController } from './dashboard/dashboard.controller';
 import { HealthController } from './health/health.controller';
 import { MemberController } from './member/member.controller';
 import { PointsController } from './points/points.controller';
@@ -38,7 +39,7 @@ export class GatewayModule implements OnApplicationShutdown {
     return {
       module: GatewayModule,
       imports: [TypeOrmModule.forRoot(dataSourceOptions(cfg, GATEWAY_SCHEMA, GATEWAY_MIGRATIONS, 'gateway'))],
-      controllers: [CardController, MemberController, PointsController, KeysController, HealthController],
+      controllers: [CardController, MemberController, PointsController, DashboardController, KeysController, HealthController],
       providers: [
         { provide: CONFIG, useValue: cfg },
         clientProvider(CARD_CLIENT, Service.CARD),

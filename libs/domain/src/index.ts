@@ -19,3 +19,6 @@ export * from './idempotency';
 export * from './points/points.dto';
 export * from './points/points.view';
 export * from './points/rule.dto';
+export * from './dashboard/dashboard.dto';
+export * from './dashboard/dashboard.view';
+export * from './dashboard/rollup.rules';

@@ -34,6 +34,8 @@ export interface AppConfig {
   claimBatchMax: number;
   /** Points earns and spends answered together in one transaction, at most. */
   pointsBatchMax: number;
+  /** Card events a dashboard worker applies together in one transaction, at most. */
+  dashboardBatchMax: number;
   /** A gift not accepted within this many hours goes back to the giver. */
   presentTimeoutHours: number;
   /** A points transfer not accepted within this many hours goes back to the sender. */
@@ -41,6 +43,8 @@ export interface AppConfig {
   /** How often the card-expiry sweeps run, and how many rows each transaction takes. */
   expirySweepMs: number;
   expiryBatchSize: number;
+  /** How often card-service's relay looks for card events in its outbox when the last pass found less than a full batch. */
+  outboxPollMs: number;
   /** Tests only: a Redis key through which the test moves this process's clock (unset: the system clock). */
   clockControlKey: string | undefined;
   logJson: boolean;
@@ -110,10 +114,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     importAllowPrivateHosts: bool(env, 'IMPORT_ALLOW_PRIVATE_HOSTS', false),
     claimBatchMax: int(env, 'CLAIM_BATCH_MAX', 200),
     pointsBatchMax: int(env, 'POINTS_BATCH_MAX', 500),
+    dashboardBatchMax: int(env, 'DASHBOARD_BATCH_MAX', 1000),
     presentTimeoutHours: int(env, 'PRESENT_TIMEOUT_HOURS', 24),
     transferTimeoutHours: int(env, 'TRANSFER_TIMEOUT_HOURS', 24),
     expirySweepMs: int(env, 'EXPIRY_SWEEP_MS', 60_000),
     expiryBatchSize: int(env, 'EXPIRY_BATCH_SIZE', 5_000),
+    outboxPollMs: int(env, 'OUTBOX_POLL_MS', 200),
     clockControlKey: text(env, 'CLOCK_CONTROL_KEY'),
     logJson: oneOf('LOG_FORMAT', text(env, 'LOG_FORMAT') ?? 'text', ['text', 'json']) === 'json',
     logLevel: oneOf('LOG_LEVEL', text(env, 'LOG_LEVEL') ?? 'log', LOG_LEVELS),

@@ -1,0 +1,131 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * The coupon dashboard's read model, fed only by `card-events` (nothing is read from
+ * card-service's tables). Each event is applied once, by (crm_id, event_id), in the same
+ * transaction as its `applied_event` row, so a redelivered or duplicated event finds its
+ * mark and changes nothing.
+ *
+ * Every count is kept on the day the event counts on: the tenant's zone (APP_TZ) day of
+ * the event's `day_of`, so a reversal lands on the day of the claim or redemption it
+ * reverses and takes it back there (card, channel and member). Counts are net: a reversal
+ * that arrives before its claim leaves -n that the claim brings back to 0, so the order of
+ * delivery does not matter.
+ *
+ * - `card_day`: per tenant, day and card, one counter per kind (claim and redeem net of
+ *   their reversals; the reversals also on their own, for a rebuild to compare).
+ * - `channel_day`: claims per out_str and redemptions per redeem_channel, net.
+ * - `member_day`: per tenant, kind (claim, redeem, present), card, day and member, the net
+ *   number of codes; a member counts for a day while it is > 0. Distinct members of one
+ *   card over a range are counted from its primary key's range.
+ * - `member_all_day`: the same summed over cards (per tenant, kind, member and day): the
+ *   member is active on the day while num > 0.
+ * - `member_span`: per tenant, kind, day and prev_day, how many members are active on
+ *   `day` whose previous active day (same kind, any card) is `prev_day` ('0001-01-01' when
+ *   none). Distinct members across cards over [a, b] = sum(n) of the rows with day in
+ *   [a, b] and prev_day < a (each member once: at its first active day of the range); on
+ *   a day d = sum(n) of day d. At most days x days small rows, whatever the members.
+ * - `card`: the latest title seen in events per card (by occurred_at), for the top lists.
+ * - `rebuild_event`: unlogged staging of a tenant's facts for the rebuild (RollupBuilder);
+ *   not part of the read model.
+ *
+ * Every primary key starts with crm_id (DESIGN.md: distributable by tenant).
+ */
+export class RollupSchema1732700000000 implements MigrationInterface {
+  name = 'RollupSchema1732700000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE dashboard.applied_event (
+        crm_id      varchar(32) NOT NULL,
+        event_id    varchar(64) NOT NULL,
+        applied_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (crm_id, event_id)
+      )`);
+    await q.query(`
+      CREATE TABLE dashboard.card (
+        crm_id    varchar(32) NOT NULL,
+        card_id   varchar(64) NOT NULL,
+        title     varchar(256) NOT NULL,
+        -- occurred_at of the event the title came from: an older event arriving later does not overwrite it.
+        title_at  timestamptz NOT NULL,
+        PRIMARY KEY (crm_id, card_id)
+      )`);
+    await q.query(`
+      CREATE TABLE dashboard.card_day (
+        crm_id              varchar(32) NOT NULL,
+        day                 date NOT NULL,
+        card_id             varchar(64) NOT NULL,
+        claim_num           integer NOT NULL DEFAULT 0,
+        claim_reverse_num   integer NOT NULL DEFAULT 0,
+        redeem_num          integer NOT NULL DEFAULT 0,
+        redeem_reverse_num  integer NOT NULL DEFAULT 0,
+        present_num         integer NOT NULL DEFAULT 0,
+        accept_num          integer NOT NULL DEFAULT 0,
+        return_num          integer NOT NULL DEFAULT 0,
+        expire_num          integer NOT NULL DEFAULT 0,
+        void_num            integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (crm_id, day, card_id)
+      ) WITH (fillfactor = 80)`);
+    await q.query(`CREATE INDEX card_day_card ON dashboard.card_day (crm_id, card_id, day)`);
+    await q.query(`
+      CREATE TABLE dashboard.channel_day (
+        crm_id   varchar(32) NOT NULL,
+        kind     varchar(8) NOT NULL CHECK (kind IN ('claim', 'redeem')),
+        day      date NOT NULL,
+        card_id  varchar(64) NOT NULL,
+        channel  varchar(128) NOT NULL,
+        num      integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (crm_id, kind, day, card_id, channel)
+      ) WITH (fillfactor = 80)`);
+    await q.query(`
+      CREATE TABLE dashboard.member_day (
+        crm_id     varchar(32) NOT NULL,
+        kind       varchar(8) NOT NULL CHECK (kind IN ('claim', 'redeem', 'present')),
+        card_id    varchar(64) NOT NULL,
+        day        date NOT NULL,
+        member_no  varchar(64) NOT NULL,
+        num        integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (crm_id, kind, card_id, day, member_no)
+      ) WITH (fillfactor = 80)`);
+    await q.query(`
+      CREATE TABLE dashboard.member_all_day (
+        crm_id     varchar(32) NOT NULL,
+        kind       varchar(8) NOT NULL CHECK (kind IN ('claim', 'redeem', 'present')),
+        member_no  varchar(64) NOT NULL,
+        day        date NOT NULL,
+        num        integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (crm_id, kind, member_no, day)
+      ) WITH (fillfactor = 80)`);
+    await q.query(`
+      CREATE TABLE dashboard.member_span (
+        crm_id    varchar(32) NOT NULL,
+        kind      varchar(8) NOT NULL CHECK (kind IN ('claim', 'redeem', 'present')),
+        day       date NOT NULL,
+        prev_day  date NOT NULL,
+        n         integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (crm_id, kind, day, prev_day)
+      ) WITH (fillfactor = 70)`);
+    // Unlogged: a crash empties it, and a rebuild stages its facts again anyway.
+    await q.query(`
+      CREATE UNLOGGED TABLE dashboard.rebuild_event (
+        crm_id       varchar(32) NOT NULL,
+        kind         varchar(16) NOT NULL,
+        card_id      varchar(64) NOT NULL,
+        title        varchar(256) NOT NULL,
+        member_no    varchar(64) NOT NULL,
+        count        integer NOT NULL,
+        channel      varchar(128),
+        occurred_at  timestamptz NOT NULL,
+        day_of       timestamptz NOT NULL,
+        -- Order staged (ties of occurred_at between titles: the later staged wins, as the later applied does live).
+        seq          bigint GENERATED ALWAYS AS IDENTITY
+      )`);
+    await q.query(`CREATE INDEX rebuild_event_crm ON dashboard.rebuild_event (crm_id)`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    const tables = ['rebuild_event', 'member_span', 'member_all_day', 'member_day', 'channel_day', 'card_day', 'card', 'applied_event'];
+    for (const t of tables) await q.query(`DROP TABLE IF EXISTS dashboard.${t}`);
+  }
+}

@@ -1,0 +1,116 @@
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
+import { DateTime } from 'luxon';
+import { CrossFieldRules, Violation } from '../envelope';
+import { CardEvent, CardEventKind } from '../contracts/card-events';
+import { CRM_ID_PATTERN, ForTenant, ToNumber } from '../validation';
+import { CARD_ID_PATTERN } from '../card/card.ids';
+
+/** Days one dashboard query may cover, at most (a leap year). */
+export const MAX_RANGE_DAYS = 366;
+/** Days of the default range: the last 7 days, today included. */
+export const DEFAULT_RANGE_DAYS = 7;
+export const DEFAULT_TOP_LIMIT = 10;
+export const MAX_TOP_LIMIT = 100;
+
+const DATE_TEXT = /^\d{4}-\d{2}-\d{2}$/;
+
+/** A `YYYY-MM-DD` field that is not a real day (2022-02-30), or null. */
+export function badDate(field: string, text: string | undefined): Violation | null {
+  if (text === undefined || DateTime.fromFormat(text, 'yyyy-MM-dd', { zone: 'UTC' }).isValid) return null;
+  return { field, message: `${field} is not a real date` };
+}
+
+/**
+ * The rules of a range of real days, once both ends are known: start not after end
+ * (names start_date), at most MAX_RANGE_DAYS days with both ends counted (names end_date).
+ */
+export function rangeViolations(start: string, end: string): Violation[] {
+  const a = DateTime.fromISO(start, { zone: 'UTC' });
+  const b = DateTime.fromISO(end, { zone: 'UTC' });
+  if (a > b) return [{ field: 'start_date', message: `start_date must not be after end_date (${start} > ${end})` }];
+  const days = b.diff(a, 'days').days + 1;
+  if (days > MAX_RANGE_DAYS) return [{ field: 'end_date', message: `end_date must be at most ${MAX_RANGE_DAYS} days from start_date, both counted (${days} asked)` }];
+  return [];
+}
+
+/**
+ * The days a dashboard query covers, in the tenant's zone (APP_TZ). end_date defaults to
+ * today, start_date to 6 days before end_date (the last 7 days, today included). The
+ * gateway checks what it is given; the service checks again once the defaults are filled.
+ */
+export class DateRangeDto implements CrossFieldRules {
+  /** First day, included; 6 days before end_date when absent. @example "2022-05-18" */
+  @IsOptional() @IsString() @Matches(DATE_TEXT, { message: 'start_date must be YYYY-MM-DD' })
+  start_date?: string;
+
+  /** Last day, included; today (tenant zone) when absent. @example "2022-05-24" */
+  @IsOptional() @IsString() @Matches(DATE_TEXT, { message: 'end_date must be YYYY-MM-DD' })
+  end_date?: string;
+
+  ruleViolations(): Violation[] {
+    const bad = [badDate('start_date', this.start_date), badDate('end_date', this.end_date)].filter((v): v is Violation => v !== null);
+    if (bad.length) return bad;
+    return this.start_date !== undefined && this.end_date !== undefined ? rangeViolations(this.start_date, this.end_date) : [];
+  }
+}
+
+/** card_trend and card_channel: a range, optionally one card. */
+export class CardTrendDto extends DateRangeDto {
+  /** Only this card; every card when absent. @example "21008fdbabd30c04548a56be6eed016c" */
+  @IsOptional() @Matches(CARD_ID_PATTERN, { message: 'card_id must be 32 lowercase hex characters' })
+  card_id?: string;
+}
+
+export class CardChannelDto extends CardTrendDto {}
+
+export class CardTopDto extends DateRangeDto {
+  /** Cards per list, at most 100; 10 when absent. @example 10 */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) @Max(MAX_TOP_LIMIT)
+  limit?: number;
+}
+
+export class CardTrendMsg extends ForTenant(CardTrendDto) {}
+export class CardChannelMsg extends ForTenant(CardChannelDto) {}
+export class CardTopMsg extends ForTenant(CardTopDto) {}
+
+const ID_TEXT = /^[A-Za-z0-9_.:#-]{1,64}$/;
+
+/**
+ * The contract of one `card-events` job (CardEvent, libs/domain/src/contracts/card-events.ts),
+ * checked by the dashboard worker before it applies the event: a malformed job is
+ * discarded, never half applied.
+ */
+export class CardEventDto implements CardEvent {
+  @IsString() @Matches(CRM_ID_PATTERN, { message: 'crm_id must be 1-32 letters, digits, _ or -' })
+  crm_id!: string;
+
+  @IsString() @Matches(ID_TEXT, { message: 'event_id must be 1-64 letters, digits, _ . : # or -' })
+  event_id!: string;
+
+  @IsIn(Object.values(CardEventKind))
+  kind!: CardEventKind;
+
+  @IsString() @MinLength(1) @MaxLength(64)
+  card_id!: string;
+
+  @IsString() @MaxLength(256)
+  title!: string;
+
+  @IsString() @MinLength(1) @MaxLength(64)
+  member_no!: string;
+
+  @IsInt() @Min(1) @Max(1_000_000)
+  count!: number;
+
+  @ValidateIf((_o, v) => v !== null && v !== undefined) @IsString() @MaxLength(128)
+  channel!: string | null;
+
+  @IsISO8601({ strict: true })
+  occurred_at!: string;
+
+  @IsISO8601({ strict: true })
+  day_of!: string;
+
+  @ValidateIf((_o, v) => v !== null && v !== undefined) @IsString() @MaxLength(128)
+  ref!: string | null;
+}

@@ -1,0 +1,197 @@
+import { CardEvent, CardEventKind } from '../contracts/card-events';
+import { dayTransition, daysBetween, dayIn, memberSpanDeltas, NO_DAY, rollupDeltas, spanDiff, spanPairs } from './rollup.rules';
+import { rangeViolations } from './dashboard.dto';
+
+const ZONE = 'Asia/Shanghai';
+let n = 0;
+const ev = (kind: CardEventKind, over: Partial<CardEvent> = {}): CardEvent => ({
+  crm_id: 'c1',
+  event_id: `e${++n}`,
+  kind,
+  card_id: 'card-a',
+  title: 'A',
+  member_no: 'm1',
+  count: 1,
+  channel: null,
+  occurred_at: '2024-03-01T02:00:00Z',
+  day_of: '2024-03-01T02:00:00Z',
+  ref: null,
+  ...over,
+});
+
+describe('dayIn', () => {
+  it.each([
+    ['2024-03-01T15:59:59Z', '2024-03-01'],
+    ['2024-03-01T16:00:00Z', '2024-03-02'],
+    ['2024-03-02T00:30:00+08:00', '2024-03-02'],
+  ])('%s is %s in Shanghai', (instant, day) => expect(dayIn(instant, ZONE)).toBe(day));
+});
+
+describe('rollupDeltas', () => {
+  it.each<[string, CardEvent[], Record<string, number>]>([
+    ['a claim', [ev('claim', { count: 2 })], { claim_num: 2 }],
+    ['a claim and its reversal', [ev('claim', { count: 2 }), ev('claim_reverse', { count: 2 })], { claim_num: 0, claim_reverse_num: 2 }],
+    ['a redemption reversed', [ev('redeem'), ev('redeem_reverse')], { redeem_num: 0, redeem_reverse_num: 1 }],
+    ['a gift', [ev('gift')], { present_num: 1 }],
+    ['accept, return, expire, void', [ev('gift_accept'), ev('gift_return'), ev('expire', { count: 3 }), ev('void')], { accept_num: 1, return_num: 1, expire_num: 3, void_num: 1 }],
+  ])('counts %s on the card_day row', (_what, events, counts) => {
+    const d = rollupDeltas(events, ZONE);
+    expect(d.cardDays).toHaveLength(1);
+    expect(d.cardDays[0]).toMatchObject({ day: '2024-03-01', card_id: 'card-a', ...counts });
+  });
+
+  it('takes a reversal off the day, channel and member of what it reverses (day_of)', () => {
+    const d = rollupDeltas(
+      [
+        ev('claim', { channel: '618', day_of: '2024-03-01T02:00:00Z' }),
+        ev('claim_reverse', { channel: '618', occurred_at: '2024-03-05T02:00:00Z', day_of: '2024-03-01T02:00:00Z' }),
+      ],
+      ZONE,
+    );
+    expect(d.cardDays).toEqual([expect.objectContaining({ day: '2024-03-01', claim_num: 0, claim_reverse_num: 1 })]);
+    expect(d.channelDays).toEqual([]);
+    expect(d.memberDays).toEqual([]);
+  });
+
+  it('sums per row and sorts rows by key; null channels count under ""', () => {
+    const d = rollupDeltas(
+      [ev('claim', { member_no: 'm2', card_id: 'card-b' }), ev('claim', { member_no: 'm1' }), ev('claim', { member_no: 'm1', count: 2 }), ev('redeem', { channel: 'pos' })],
+      ZONE,
+    );
+    expect(d.memberDays.map((r) => [r.kind, r.card_id, r.member_no, r.num])).toEqual([
+      ['claim', 'card-a', 'm1', 3],
+      ['claim', 'card-b', 'm2', 1],
+      ['redeem', 'card-a', 'm1', 1],
+    ]);
+    expect(d.channelDays.map((r) => [r.kind, r.card_id, r.channel, r.num])).toEqual([
+      ['claim', 'card-a', '', 3],
+      ['claim', 'card-b', '', 1],
+      ['redeem', 'card-a', 'pos', 1],
+    ]);
+  });
+
+  it('keeps the title of the latest occurred_at, whatever the order of arrival', () => {
+    const d = rollupDeltas([ev('claim', { title: 'new', occurred_at: '2024-03-02T00:00:00Z' }), ev('claim', { title: 'old', occurred_at: '2024-03-01T00:00:00Z' })], ZONE);
+    expect(d.titles).toEqual([{ card_id: 'card-a', title: 'new', title_at: '2024-03-02T00:00:00Z' }]);
+  });
+});
+
+describe('member_all_day deltas', () => {
+  it('sums a member over cards per kind and day, in key order, sums of 0 left off', () => {
+    const d = rollupDeltas(
+      [
+        ev('claim', { member_no: 'm2', card_id: 'card-a' }),
+        ev('claim', { member_no: 'm1', card_id: 'card-b', count: 2 }),
+        ev('claim', { member_no: 'm1', card_id: 'card-a' }),
+        ev('redeem', { member_no: 'm1', card_id: 'card-a' }),
+        ev('redeem_reverse', { member_no: 'm1', card_id: 'card-b' }),
+        ev('claim', { member_no: 'm1', card_id: 'card-a', day_of: '2024-03-02T02:00:00Z' }),
+      ],
+      ZONE,
+    );
+    expect(d.memberAllDays).toEqual([
+      { kind: 'claim', member_no: 'm1', day: '2024-03-01', num: 3 },
+      { kind: 'claim', member_no: 'm1', day: '2024-03-02', num: 1 },
+      { kind: 'claim', member_no: 'm2', day: '2024-03-01', num: 1 },
+    ]);
+  });
+
+  it('takes the day from a function when given one', () => {
+    expect(rollupDeltas([ev('claim')], () => '2030-01-01').memberAllDays[0].day).toBe('2030-01-01');
+  });
+
+  it.each<[number, number, 'up' | 'down' | null]>([
+    [1, 1, 'up'],
+    [3, 1, null],
+    [1, 2, 'up'],
+    [0, -1, 'down'],
+    [-1, -3, 'down'],
+    [0, 1, null],
+    [-1, 1, null],
+    [2, -1, null],
+  ])('num %i after a delta of %i: %s', (num, delta, t) => expect(dayTransition(num, delta)).toBe(t));
+});
+
+describe('member_span pairs', () => {
+  const D1 = '2024-03-01';
+  const D2 = '2024-03-02';
+  const D3 = '2024-03-03';
+  const D4 = '2024-03-04';
+
+  it('chains active days, the first after NO_DAY', () => expect(spanPairs([D1, D3])).toEqual([[D1, NO_DAY], [D3, D1]]));
+
+  it.each<[string, string[], string[], string[], Array<[string, string, number]>]>([
+    ['a first day ever', [D2], [D2], [], [[D2, NO_DAY, 1]]],
+    ['a new first day before others', [D1, D3], [D1], [], [[D1, NO_DAY, 1], [D3, NO_DAY, -1], [D3, D1, 1]]],
+    ['a day between two', [D1, D2, D3], [D2], [], [[D2, D1, 1], [D3, D1, -1], [D3, D2, 1]]],
+    ['a new last day', [D1, D3], [D3], [], [[D3, D1, 1]]],
+    ['removing the only day', [], [], [D2], [[D2, NO_DAY, -1]]],
+    ['removing the first day', [D3], [], [D1], [[D1, NO_DAY, -1], [D3, NO_DAY, 1], [D3, D1, -1]]],
+    ['removing a day between two', [D1, D3], [], [D2], [[D2, D1, -1], [D3, D1, 1], [D3, D2, -1]]],
+    ['removing the last day', [D1], [], [D3], [[D3, D1, -1]]],
+    // Before: D1, D2, D4; after: D1, D3, D4 (D2 down, D3 up).
+    ['several transitions of one member in one batch', [D1, D3, D4], [D3], [D2], [[D2, D1, -1], [D3, D1, 1], [D4, D2, -1], [D4, D3, 1]]],
+    ['two new days at once, nothing before', [D1, D2], [D1, D2], [], [[D1, NO_DAY, 1], [D2, D1, 1]]],
+    ['every day gone at once', [], [], [D1, D4], [[D1, NO_DAY, -1], [D4, D1, -1]]],
+  ])('%s', (_what, after, ups, downs, expected) => {
+    expect(spanDiff(after, ups, downs)).toEqual(expected.map(([day, prev_day, n]) => ({ day, prev_day, n })));
+  });
+
+  it('sums several members per row, in key order, leaving sums of 0 off', () => {
+    expect(
+      memberSpanDeltas([
+        { kind: 'redeem', after: [D1], ups: [D1], downs: [] },
+        { kind: 'claim', after: [D2], ups: [D2], downs: [] },
+        { kind: 'claim', after: [D2], ups: [D2], downs: [] },
+        { kind: 'claim', after: [], ups: [], downs: [D1] },
+        { kind: 'claim', after: [D1], ups: [D1], downs: [] },
+      ]),
+    ).toEqual([
+      { kind: 'claim', day: D2, prev_day: NO_DAY, n: 2 },
+      { kind: 'redeem', day: D1, prev_day: NO_DAY, n: 1 },
+    ]);
+  });
+
+  it('keeps span totals equal to distinct members over any range, whatever the order of changes (random walk)', () => {
+    const days = daysBetween('2024-03-01', '2024-03-08');
+    let seed = 7;
+    const rand = (k: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % k);
+    const nums = new Map<string, number>(); // member|day -> num
+    const span = new Map<string, number>(); // day|prev -> n
+    for (let step = 0; step < 400; step++) {
+      // One batch: a few deltas of one member.
+      const m = `m${rand(5)}`;
+      const changes = new Map<string, number>();
+      for (let i = 0; i < 1 + rand(3); i++) changes.set(days[rand(days.length)], (rand(5) - 2) || 1);
+      const ups: string[] = [];
+      const downs: string[] = [];
+      for (const [d, delta] of changes) {
+        const v = (nums.get(`${m}|${d}`) ?? 0) + delta;
+        nums.set(`${m}|${d}`, v);
+        const t = dayTransition(v, delta);
+        if (t === 'up') ups.push(d);
+        if (t === 'down') downs.push(d);
+      }
+      const after = days.filter((d) => (nums.get(`${m}|${d}`) ?? 0) > 0);
+      for (const r of memberSpanDeltas([{ kind: 'claim', after, ups, downs }])) span.set(`${r.day}|${r.prev_day}`, (span.get(`${r.day}|${r.prev_day}`) ?? 0) + r.n);
+    }
+    for (const a of days) {
+      for (const b of days.filter((d) => d >= a)) {
+        const distinct = new Set([...nums.entries()].filter(([k, v]) => v > 0 && k.split('|')[1] >= a && k.split('|')[1] <= b).map(([k]) => k.split('|')[0])).size;
+        const fromSpan = [...span.entries()].filter(([k]) => k.split('|')[0] >= a && k.split('|')[0] <= b && k.split('|')[1] < a).reduce((x, [, n]) => x + n, 0);
+        expect([a, b, fromSpan]).toEqual([a, b, distinct]);
+      }
+    }
+  });
+});
+
+describe('ranges', () => {
+  it('lists every day, both ends included', () => expect(daysBetween('2024-02-28', '2024-03-01')).toEqual(['2024-02-28', '2024-02-29', '2024-03-01']));
+  it.each<[string, string, string | null]>([
+    ['2024-01-01', '2024-01-01', null],
+    ['2024-01-02', '2024-01-01', 'start_date'],
+    ['2024-01-01', '2024-12-31', null],
+    ['2023-01-01', '2024-01-01', null],
+    ['2023-01-01', '2024-01-02', 'end_date'],
+  ])('%s..%s: %s', (a, b, field) => expect(rangeViolations(a, b)[0]?.field ?? null).toBe(field));
+});

@@ -1,0 +1,218 @@
+import { DateTime } from 'luxon';
+import { CardEvent, CardEventKind } from '../contracts/card-events';
+
+/** The counters of one (day, card) row of the dashboard; claim and redeem are net of their reversals. */
+export interface CardDayCounts {
+  claim_num: number;
+  claim_reverse_num: number;
+  redeem_num: number;
+  redeem_reverse_num: number;
+  present_num: number;
+  accept_num: number;
+  return_num: number;
+  expire_num: number;
+  void_num: number;
+}
+
+export const CARD_DAY_COUNTERS: ReadonlyArray<keyof CardDayCounts> = [
+  'claim_num', 'claim_reverse_num', 'redeem_num', 'redeem_reverse_num', 'present_num', 'accept_num', 'return_num', 'expire_num', 'void_num',
+];
+
+export type CardDayDelta = { day: string; card_id: string } & CardDayCounts;
+export type ChannelKind = 'claim' | 'redeem';
+export interface ChannelDayDelta { kind: ChannelKind; day: string; card_id: string; channel: string; num: number }
+export type MemberKind = 'claim' | 'redeem' | 'present';
+export interface MemberDayDelta { kind: MemberKind; card_id: string; day: string; member_no: string; num: number }
+export interface TitleSeen { card_id: string; title: string; title_at: string }
+/** A member's net codes of a kind on a day across every card (the sum of its member_day deltas). */
+export interface MemberAllDayDelta { kind: MemberKind; member_no: string; day: string; num: number }
+/** A change of `n` to the members active on `day` whose previous active day (same kind, any card) is `prev_day`. */
+export interface MemberSpanDelta { kind: MemberKind; day: string; prev_day: string; n: number }
+
+/** The previous active day of a member's first active day: before every real day. */
+export const NO_DAY = '0001-01-01';
+
+/** What a batch of events (of one tenant, each applied for the first time) adds to the rollups. */
+export interface RollupDeltas {
+  cardDays: CardDayDelta[];
+  channelDays: ChannelDayDelta[];
+  memberDays: MemberDayDelta[];
+  /** memberDays summed over cards, in key order (kind, member_no, day); sums of 0 left off. */
+  memberAllDays: MemberAllDayDelta[];
+  titles: TitleSeen[];
+}
+
+/** How an event kind moves the rollups (see EFFECT). */
+export interface CardEventEffect {
+  counter: keyof CardDayCounts;
+  also?: keyof CardDayCounts;
+  sign: 1 | -1;
+  channel?: ChannelKind;
+  member?: MemberKind;
+}
+
+/**
+ * How one event kind moves the rollups: `sign` × count on a card_day counter (and on the
+ * reversal's own counter), on the channel of claims or redemptions, and on a member's
+ * distinct-member count. Reversals take back on the day of what they reverse (`day_of`).
+ */
+const EFFECT: Record<CardEventKind, CardEventEffect> = {
+  [CardEventKind.CLAIM]: { counter: 'claim_num', sign: 1, channel: 'claim', member: 'claim' },
+  [CardEventKind.CLAIM_REVERSE]: { counter: 'claim_num', also: 'claim_reverse_num', sign: -1, channel: 'claim', member: 'claim' },
+  [CardEventKind.REDEEM]: { counter: 'redeem_num', sign: 1, channel: 'redeem', member: 'redeem' },
+  [CardEventKind.REDEEM_REVERSE]: { counter: 'redeem_num', also: 'redeem_reverse_num', sign: -1, channel: 'redeem', member: 'redeem' },
+  [CardEventKind.GIFT]: { counter: 'present_num', sign: 1, member: 'present' },
+  [CardEventKind.GIFT_ACCEPT]: { counter: 'accept_num', sign: 1 },
+  [CardEventKind.GIFT_RETURN]: { counter: 'return_num', sign: 1 },
+  [CardEventKind.EXPIRE]: { counter: 'expire_num', sign: 1 },
+  [CardEventKind.VOID]: { counter: 'void_num', sign: 1 },
+};
+
+/** Every kind's effect, for the set-based rebuild (the same rules in SQL). */
+export const CARD_EVENT_EFFECTS: ReadonlyArray<{ kind: CardEventKind } & CardEventEffect> = Object.entries(EFFECT).map(([kind, e]) => ({
+  kind: kind as CardEventKind,
+  ...e,
+}));
+
+/** The day (YYYY-MM-DD in `zone`) an instant falls on. */
+export function dayIn(instant: string, zone: string): string {
+  const d = DateTime.fromISO(instant, { zone: 'UTC' }).setZone(zone);
+  if (!d.isValid) throw new Error(`not an ISO 8601 instant: ${instant}`);
+  return d.toISODate()!;
+}
+
+const zeroCounts = (): CardDayCounts => ({
+  claim_num: 0, claim_reverse_num: 0, redeem_num: 0, redeem_reverse_num: 0, present_num: 0, accept_num: 0, return_num: 0, expire_num: 0, void_num: 0,
+});
+
+/** Plain code-point order: every transaction writes rows in the same order, so two workers never deadlock. */
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const byKey = <T>(key: (x: T) => string[]) => (x: T, y: T): number => {
+  const a = key(x);
+  const b = key(y);
+  for (let i = 0; i < a.length; i++) {
+    const c = cmp(a[i], b[i]);
+    if (c) return c;
+  }
+  return 0;
+};
+
+/**
+ * Sums a batch of events (each new to the dashboard) into one delta per rollup row, in
+ * key order. A channel of null counts under ''. Deltas that sum to 0 are kept off, except
+ * card_day rows (their reversal counters moved). The latest title per card wins by
+ * occurred_at, then event_id. `dayOf` gives the day an event counts on from its day_of:
+ * a zone (dayIn), or the days the database computed for the batch (RollupService: the
+ * same expression as the rebuild's).
+ */
+export function rollupDeltas(events: readonly CardEvent[], dayOf: string | ((instant: string) => string)): RollupDeltas {
+  const day_ = typeof dayOf === 'string' ? (instant: string) => dayIn(instant, dayOf) : dayOf;
+  const cardDays = new Map<string, CardDayDelta>();
+  const channelDays = new Map<string, ChannelDayDelta>();
+  const memberDays = new Map<string, MemberDayDelta>();
+  const titles = new Map<string, TitleSeen & { event_id: string; ms: number }>();
+  for (const e of events) {
+    const effect = EFFECT[e.kind];
+    if (!effect) throw new Error(`unknown card event kind ${String(e.kind)}`);
+    const day = day_(e.day_of);
+    const n = effect.sign * e.count;
+    const cd = cardDays.get(`${day}\u0000${e.card_id}`) ?? { day, card_id: e.card_id, ...zeroCounts() };
+    cardDays.set(`${day}\u0000${e.card_id}`, cd);
+    cd[effect.counter] += n;
+    if (effect.also) cd[effect.also] += e.count;
+    if (effect.channel) {
+      const channel = e.channel ?? '';
+      const key = `${effect.channel}\u0000${day}\u0000${e.card_id}\u0000${channel}`;
+      const ch = channelDays.get(key) ?? { kind: effect.channel, day, card_id: e.card_id, channel, num: 0 };
+      channelDays.set(key, ch);
+      ch.num += n;
+    }
+    if (effect.member) {
+      const key = `${effect.member}\u0000${e.card_id}\u0000${day}\u0000${e.member_no}`;
+      const md = memberDays.get(key) ?? { kind: effect.member, card_id: e.card_id, day, member_no: e.member_no, num: 0 };
+      memberDays.set(key, md);
+      md.num += n;
+    }
+    const ms = DateTime.fromISO(e.occurred_at, { zone: 'UTC' }).toMillis();
+    const seen = titles.get(e.card_id);
+    if (!seen || ms > seen.ms || (ms === seen.ms && cmp(e.event_id, seen.event_id) > 0)) {
+      titles.set(e.card_id, { card_id: e.card_id, title: e.title, title_at: e.occurred_at, event_id: e.event_id, ms });
+    }
+  }
+  const memberAllDays = new Map<string, MemberAllDayDelta>();
+  for (const m of memberDays.values()) {
+    const key = `${m.kind}\u0000${m.member_no}\u0000${m.day}`;
+    const a = memberAllDays.get(key) ?? { kind: m.kind, member_no: m.member_no, day: m.day, num: 0 };
+    memberAllDays.set(key, a);
+    a.num += m.num;
+  }
+  return {
+    cardDays: [...cardDays.values()].sort(byKey((r) => [r.day, r.card_id])),
+    channelDays: [...channelDays.values()].filter((r) => r.num !== 0).sort(byKey((r) => [r.kind, r.day, r.card_id, r.channel])),
+    memberDays: [...memberDays.values()].filter((r) => r.num !== 0).sort(byKey((r) => [r.kind, r.card_id, r.day, r.member_no])),
+    memberAllDays: [...memberAllDays.values()].filter((r) => r.num !== 0).sort(byKey((r) => [r.kind, r.member_no, r.day])),
+    titles: [...titles.values()].map(({ card_id, title, title_at }) => ({ card_id, title, title_at })).sort(byKey((r) => [r.card_id])),
+  };
+}
+
+/** Whether a member_all_day row's new num (after adding `delta`) made the day active (up) or inactive (down). */
+export function dayTransition(num: number, delta: number): 'up' | 'down' | null {
+  if (num > 0 && num - delta <= 0) return 'up';
+  if (num <= 0 && num - delta > 0) return 'down';
+  return null;
+}
+
+/** The (day, prev_day) pairs of a member's active days (sorted): each day with the one before it, the first with NO_DAY. */
+export function spanPairs(days: readonly string[]): Array<[day: string, prev: string]> {
+  return days.map((d, i) => [d, i ? days[i - 1] : NO_DAY]);
+}
+
+/**
+ * What one member's transitions in a batch change in member_span: `after` is the member's
+ * active days of the kind once the batch is in (read back, sorted), `ups` the days that
+ * became active, `downs` the days that stopped being active. The chain before the batch
+ * is `after` without the ups and with the downs; the answer is the pairs of the chain
+ * after (+1) less those of the chain before (-1), pairs in both left out, by (day, prev_day).
+ */
+export function spanDiff(after: readonly string[], ups: readonly string[], downs: readonly string[]): Array<{ day: string; prev_day: string; n: number }> {
+  const up = new Set(ups);
+  const before = [...after.filter((d) => !up.has(d)), ...downs].sort(cmp);
+  const n = new Map<string, number>();
+  const add = (pairs: Array<[string, string]>, by: number) => {
+    for (const [d, p] of pairs) n.set(`${d}|${p}`, (n.get(`${d}|${p}`) ?? 0) + by);
+  };
+  add(spanPairs(after), 1);
+  add(spanPairs(before), -1);
+  return [...n.entries()]
+    .filter(([, v]) => v !== 0)
+    .map(([k, v]) => ({ day: k.slice(0, 10), prev_day: k.slice(11), n: v }))
+    .sort(byKey((r) => [r.day, r.prev_day]));
+}
+
+/** spanDiff of several members, summed per member_span row, in key order (kind, day, prev_day); sums of 0 left off. */
+export function memberSpanDeltas(
+  members: ReadonlyArray<{ kind: MemberKind; after: readonly string[]; ups: readonly string[]; downs: readonly string[] }>,
+): MemberSpanDelta[] {
+  const out = new Map<string, MemberSpanDelta>();
+  for (const m of members) {
+    for (const p of spanDiff(m.after, m.ups, m.downs)) {
+      const key = `${m.kind}|${p.day}|${p.prev_day}`;
+      const row = out.get(key) ?? { kind: m.kind, day: p.day, prev_day: p.prev_day, n: 0 };
+      out.set(key, row);
+      row.n += p.n;
+    }
+  }
+  return [...out.values()].filter((r) => r.n !== 0).sort(byKey((r) => [r.kind, r.day, r.prev_day]));
+}
+
+/** Every day from `start` to `end` (YYYY-MM-DD, both included). */
+export function daysBetween(start: string, end: string): string[] {
+  const out: string[] = [];
+  let d = DateTime.fromISO(start, { zone: 'UTC' });
+  const last = DateTime.fromISO(end, { zone: 'UTC' });
+  while (d <= last) {
+    out.push(d.toISODate()!);
+    d = d.plus({ days: 1 });
+  }
+  return out;
+}

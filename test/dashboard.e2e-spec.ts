@@ -1,0 +1,494 @@
+import { randomBytes } from 'node:crypto';
+import Bull from 'bull';
+import { CardEvent, cardEventJobId, CardEventKind, Queue } from '@app/domain';
+import { Answer, AppProcess, Suite } from './support/suite';
+
+const HOUR = 3_600_000;
+/** Asia/Shanghai has no daylight saving time: local time is UTC + 8 hours all year. */
+const SHANGHAI = 8 * HOUR;
+
+/** The instant (ISO 8601) of a Shanghai day and time. */
+const at = (day: string, time = '10:00:00'): string => new Date(Date.parse(`${day}T${time}+08:00`)).toISOString();
+const cardId = (): string => randomBytes(16).toString('hex');
+/** Every day from a to b (YYYY-MM-DD), computed without the app's libraries. */
+const days = (a: string, b: string): string[] => {
+  const out: string[] = [];
+  for (let t = Date.parse(`${a}T00:00:00Z`); t <= Date.parse(`${b}T00:00:00Z`); t += 24 * HOUR) out.push(new Date(t).toISOString().slice(0, 10));
+  return out;
+};
+
+/**
+ * The coupon dashboard end to end: CardEvents added to the real `card-events` Bull queue
+ * (as card-service's outbox relay adds them), applied by dashboard workers into the
+ * rollups, read through the real gateway. Proves the numbers (every day listed, distinct
+ * members, reversals on the original day, channels, top lists), that duplicated,
+ * redelivered and out-of-order events count once, that a worker killed mid-stream loses
+ * and double-counts nothing, the default range in the tenant's zone, and validation.
+ */
+describe('coupon dashboard', () => {
+  let s: Suite;
+  let queue: Bull.Queue<CardEvent>;
+  const workers: AppProcess[] = [];
+  const keys = new Map<string, string>();
+  let seq = 0;
+
+  beforeAll(async () => {
+    s = await Suite.start({
+      name: 'dashboard',
+      redisDb: 8,
+      services: ['dashboard-service'],
+      controlClock: true,
+      // The service started by the suite only answers requests; the workers are started here (and killed in one test).
+      env: { ROLE: 'api', QUEUE_LOCK_MS: '1500' },
+    });
+    workers.push(s.spawn('dashboard-service', { ROLE: 'worker' }));
+    await s.waitForInstances('dashboard-service', 2);
+    queue = new Bull(Queue.CARD_EVENTS, s.redisUrl, { prefix: 'loyalty' });
+  });
+  afterEach(async () => {
+    await s.setClock(0);
+  });
+  afterAll(async () => {
+    await queue?.close();
+    await s?.stop();
+  });
+
+  /** An admin key of the tenant (issued once). */
+  async function adminKey(crm: string): Promise<string> {
+    if (!keys.has(crm)) {
+      const res = await s.post(`/api/crm/keys/${crm}`, { scope: 'admin' });
+      expect(res.body).toMatchObject({ code: 0 });
+      keys.set(crm, res.body.data.key);
+    }
+    return keys.get(crm)!;
+  }
+
+  function event(crm: string, kind: CardEventKind, over: Partial<CardEvent> & { day?: string; time?: string } = {}): CardEvent {
+    const { day = '2024-03-01', time = '10:00:00', ...rest } = over;
+    const when = at(day, time);
+    return {
+      crm_id: crm,
+      event_id: `ev-${Date.now().toString(36)}-${++seq}`,
+      kind,
+      card_id: 'c'.repeat(32),
+      title: 'card',
+      member_no: 'm1',
+      count: 1,
+      channel: null,
+      occurred_at: when,
+      day_of: when,
+      ref: null,
+      ...rest,
+    };
+  }
+
+  const jobOpts = (jobId: string): Bull.JobOptions => ({ jobId, attempts: 20, backoff: { type: 'fixed', delay: 100 }, removeOnComplete: true });
+
+  /** Adds events as the relay does: one job per event, jobId = cardEventJobId. */
+  async function send(...events: CardEvent[]): Promise<void> {
+    await queue.addBulk(events.map((e) => ({ data: e, opts: jobOpts(cardEventJobId(e)) })));
+  }
+
+  /** Waits until no job of these ids is left in the queue (each completed and was removed). */
+  async function drained(jobIds: string[]): Promise<void> {
+    await s.eventually(`${jobIds.length} job(s) to complete`, async () => {
+      for (const id of jobIds) if (await queue.getJob(id)) return undefined;
+      return true;
+    }, 60_000, 50);
+  }
+
+  async function applied(crm: string, eventId: string): Promise<boolean> {
+    return (await s.sql(`SELECT 1 FROM dashboard.applied_event WHERE crm_id = $1 AND event_id = $2`, [crm, eventId])).length === 1;
+  }
+
+  const path = (crm: string, route: string, query: string, spelling = 'dashbord') => `/api/crm/${spelling}/${crm}/${route}${query ? `?${query}` : ''}`;
+
+  async function read(crm: string, route: string, query: string, spelling = 'dashbord'): Promise<Answer> {
+    return s.get(path(crm, route, query, spelling), await adminKey(crm));
+  }
+
+  /** Polls a route until `match` holds for its data; answers the data. */
+  async function until(crm: string, route: string, query: string, match: (d: any) => boolean, what = route, limitMs = 30_000): Promise<any> {
+    let last: unknown;
+    return s.eventually(`${what} of ${crm}`, async () => {
+      const res = await read(crm, route, query);
+      expect(res.body.code).toBe(0);
+      expect(res.status).toBe(200);
+      last = res.body.data;
+      return match(res.body.data) ? res.body.data : undefined;
+    }, limitMs, 50).catch((err) => {
+      throw new Error(`${(err as Error).message}; last answer: ${JSON.stringify(last)}`);
+    });
+  }
+
+  /** Polls until the data equals `expected` exactly (within the fields given). */
+  const untilEqual = (crm: string, route: string, query: string, expected: Record<string, unknown>, limitMs?: number) =>
+    until(crm, route, query, (d) => Object.entries(expected).every(([k, v]) => JSON.stringify(d[k]) === JSON.stringify(v)), route, limitMs);
+
+  function expectInvalid(res: Answer, field: string): void {
+    expect(res.body.code).toBe(40001);
+    expect(res.status).toBe(400);
+    expect(res.body.msg).toMatch(new RegExp(field));
+    expect(res.body.errors?.map((e) => e.field)).toContain(field);
+    expect(res.body).not.toHaveProperty('data');
+  }
+
+  describe('card_trend', () => {
+    const crm = 'dash_trend';
+    const A = cardId();
+    const B = cardId();
+    const range = 'start_date=2024-03-01&end_date=2024-03-05';
+
+    beforeAll(async () => {
+      await send(
+        event(crm, 'claim', { card_id: A, member_no: 'm1', count: 2, day: '2024-03-01', channel: '618' }),
+        event(crm, 'claim', { card_id: B, member_no: 'm1', count: 1, day: '2024-03-01', channel: 'mini' }),
+        event(crm, 'claim', { card_id: A, member_no: 'm1', count: 1, day: '2024-03-03' }),
+        event(crm, 'claim', { card_id: B, member_no: 'm2', count: 1, day: '2024-03-03', time: '23:59:00' }),
+        // 00:30 in Shanghai on 03-04 is 03-03 in UTC: it counts on 03-04.
+        event(crm, 'claim', { card_id: A, member_no: 'm3', count: 1, day: '2024-03-04', time: '00:30:00' }),
+        event(crm, 'redeem', { card_id: A, member_no: 'm1', count: 1, day: '2024-03-03', channel: 'pos' }),
+        event(crm, 'redeem', { card_id: B, member_no: 'm1', count: 1, day: '2024-03-04', channel: 'pos' }),
+        event(crm, 'gift', { card_id: A, member_no: 'm2', count: 1, day: '2024-03-04' }),
+        event(crm, 'gift_accept', { card_id: A, member_no: 'm4', count: 1, day: '2024-03-04' }),
+        event(crm, 'expire', { card_id: A, member_no: 'm1', count: 1, day: '2024-03-05' }),
+        // Outside the range.
+        event(crm, 'claim', { card_id: A, member_no: 'm9', count: 5, day: '2024-03-06' }),
+      );
+    });
+
+    it('lists every day of the range (zeros included), each list lined up with tdate, distinct members per day and in total', async () => {
+      const d = await untilEqual(crm, 'card_trend', range, {
+        receive_num_list: [3, 0, 2, 1, 0],
+        redeem_num_list: [0, 0, 1, 1, 0],
+        present_num_list: [0, 0, 0, 1, 0],
+      });
+      expect(d).toEqual({
+        tdate: ['2024-03-01', '2024-03-02', '2024-03-03', '2024-03-04', '2024-03-05'],
+        receive_num: 6,
+        receive_num_list: [3, 0, 2, 1, 0],
+        // m1 claims on two days: once each day, once in the total.
+        receive_member_num: 3,
+        receive_member_num_list: [1, 0, 2, 1, 0],
+        redeem_num: 2,
+        redeem_num_list: [0, 0, 1, 1, 0],
+        redeem_member_num: 1,
+        redeem_member_num_list: [0, 0, 1, 1, 0],
+        present_num: 1,
+        present_num_list: [0, 0, 0, 1, 0],
+        present_member_num: 1,
+        present_member_num_list: [0, 0, 0, 1, 0],
+      });
+    });
+
+    it('filters by card_id', async () => {
+      await untilEqual(crm, 'card_trend', range, { receive_num: 6 });
+      const res = await read(crm, 'card_trend', `${range}&card_id=${A}`);
+      expect(res.body.data).toMatchObject({
+        receive_num: 4,
+        receive_num_list: [2, 0, 1, 1, 0],
+        receive_member_num: 2,
+        receive_member_num_list: [1, 0, 1, 1, 0],
+        redeem_num_list: [0, 0, 1, 0, 0],
+        redeem_member_num: 1,
+        present_num: 1,
+      });
+      const b = await read(crm, 'card_trend', `${range}&card_id=${B}`);
+      expect(b.body.data).toMatchObject({ receive_num: 2, receive_member_num: 2, receive_member_num_list: [1, 0, 1, 0, 0], present_num: 0 });
+    });
+
+    it('answers both spellings, dashbord and dashboard', async () => {
+      const one = await until(crm, 'card_trend', range, (d) => d.receive_num === 6);
+      const other = await read(crm, 'card_trend', range, 'dashboard');
+      expect(other.status).toBe(200);
+      expect(other.body.data).toEqual(one);
+    });
+  });
+
+  describe('reversals, duplicates and order of arrival', () => {
+    const A = cardId();
+    const range = 'start_date=2024-03-01&end_date=2024-03-03';
+
+    it('takes a reversed claim and a reversed redemption off the original day, card, channel and member', async () => {
+      const crm = 'dash_reverse';
+      const claim = event(crm, 'claim', { card_id: A, member_no: 'm1', count: 2, day: '2024-03-01', channel: '618' });
+      const other = event(crm, 'claim', { card_id: A, member_no: 'm1', count: 1, day: '2024-03-02', channel: '618' });
+      const redeem = event(crm, 'redeem', { card_id: A, member_no: 'm2', day: '2024-03-02', channel: 'pos' });
+      await send(claim, other, redeem);
+      await untilEqual(crm, 'card_trend', range, { receive_num_list: [2, 1, 0], receive_member_num_list: [1, 1, 0], redeem_member_num: 1 });
+
+      // Reversed two days later: it counts against 03-01 (day_of), not 03-03.
+      const later = at('2024-03-03', '12:00:00');
+      await send(
+        event(crm, 'claim_reverse', { card_id: A, member_no: 'm1', count: 2, channel: '618', occurred_at: later, day_of: claim.day_of }),
+        event(crm, 'redeem_reverse', { card_id: A, member_no: 'm2', count: 1, channel: 'pos', occurred_at: later, day_of: redeem.day_of }),
+      );
+      const d = await untilEqual(crm, 'card_trend', range, { receive_num_list: [0, 1, 0], redeem_num_list: [0, 0, 0] });
+      expect(d).toMatchObject({
+        receive_num: 1,
+        // m1's only claim of 03-01 is gone: no member that day; still one (03-02) in the total.
+        receive_member_num_list: [0, 1, 0],
+        receive_member_num: 1,
+        redeem_num: 0,
+        redeem_member_num: 0,
+        redeem_member_num_list: [0, 0, 0],
+      });
+      const ch = await read(crm, 'card_channel', range);
+      expect(ch.body.data).toEqual({ receive_channel_list: [{ channel_name: '618', receive_num: 1 }], redeem_channel_list: [] });
+      const day1 = await read(crm, 'card_trend', 'start_date=2024-03-01&end_date=2024-03-01');
+      expect(day1.body.data).toMatchObject({ receive_num: 0, receive_member_num: 0, tdate: ['2024-03-01'] });
+    });
+
+    it('ends in the same numbers when a reversal arrives before its claim', async () => {
+      const crm = 'dash_order';
+      const claim = event(crm, 'claim', { card_id: A, member_no: 'm1', count: 1, day: '2024-03-01', channel: 'x' });
+      const keep = event(crm, 'claim', { card_id: A, member_no: 'm2', count: 1, day: '2024-03-01', channel: 'x' });
+      const reverse = event(crm, 'claim_reverse', { card_id: A, member_no: 'm1', count: 1, channel: 'x', occurred_at: at('2024-03-02'), day_of: claim.day_of });
+      await send(reverse);
+      await s.eventually('the reversal to be applied first', async () => ((await applied(crm, reverse.event_id)) ? true : undefined));
+      await send(claim, keep);
+      const d = await untilEqual(crm, 'card_trend', range, { receive_num_list: [1, 0, 0], receive_member_num_list: [1, 0, 0] });
+      expect(d).toMatchObject({ receive_num: 1, receive_member_num: 1 });
+      const ch = await read(crm, 'card_channel', range);
+      expect(ch.body.data.receive_channel_list).toEqual([{ channel_name: 'x', receive_num: 1 }]);
+    });
+
+    it('counts an event once: delivered twice, many times at once, and re-added after it completed', async () => {
+      const crm = 'dash_dupes';
+      const e = event(crm, 'claim', { card_id: A, member_no: 'm1', count: 3, day: '2024-03-02', channel: 'dup' });
+      // The same event under 20 jobs added together (a relay that sent it again under another id): two workers take them at once.
+      workers.push(s.spawn('dashboard-service', { ROLE: 'worker' }));
+      await s.waitForInstances('dashboard-service', 3);
+      const ids = [cardEventJobId(e), ...Array.from({ length: 19 }, (_v, i) => `${cardEventJobId(e)}#copy${i}`)];
+      await Promise.all(ids.map((id) => queue.add(e, jobOpts(id))));
+      await drained(ids);
+      await untilEqual(crm, 'card_trend', range, { receive_num_list: [0, 3, 0], receive_member_num: 1 });
+
+      // The same job id again after the first completed (and was removed): applied again, counted once.
+      await send(e);
+      await drained([cardEventJobId(e)]);
+      // And once more in the same batch as a new event: only the new one counts.
+      const next = event(crm, 'claim', { card_id: A, member_no: 'm2', count: 1, day: '2024-03-02', channel: 'dup' });
+      await queue.addBulk([e, e, next].map((x, i) => ({ data: x, opts: jobOpts(`${cardEventJobId(x)}#again${i}`) })));
+      const d = await untilEqual(crm, 'card_trend', range, { receive_num_list: [0, 4, 0] });
+      expect(d).toMatchObject({ receive_num: 4, receive_member_num: 2, receive_member_num_list: [0, 2, 0] });
+      const ch = await read(crm, 'card_channel', range);
+      expect(ch.body.data.receive_channel_list).toEqual([{ channel_name: 'dup', receive_num: 4 }]);
+      const [row] = await s.sql(`SELECT count(*)::int AS n FROM dashboard.applied_event WHERE crm_id = $1`, [crm]);
+      expect(row.n).toBe(2);
+    });
+  });
+
+  it('card_channel: claims per out_str and redemptions per redeem_channel, largest first, ties by name', async () => {
+    const crm = 'dash_channel';
+    const A = cardId();
+    const B = cardId();
+    const claims: Array<[string | null, number, string]> = [['b', 3, A], ['a', 2, A], ['a', 1, B], ['c', 5, B], [null, 1, A]];
+    await send(
+      ...claims.map(([channel, count, card]) => event(crm, 'claim', { channel, count, card_id: card, day: '2024-03-02' })),
+      event(crm, 'redeem', { channel: '微信小程序', count: 2, card_id: A, day: '2024-03-02' }),
+      event(crm, 'redeem', { channel: 'pos', count: 3, card_id: B, day: '2024-03-03' }),
+      event(crm, 'claim', { channel: 'z', count: 9, card_id: A, day: '2024-02-28' }),
+    );
+    const d = await until(crm, 'card_channel', 'start_date=2024-03-01&end_date=2024-03-05', (x) => x.redeem_channel_list.length === 2 && x.receive_channel_list.length === 4);
+    expect(d).toEqual({
+      receive_channel_list: [
+        { channel_name: 'c', receive_num: 5 },
+        { channel_name: 'a', receive_num: 3 },
+        { channel_name: 'b', receive_num: 3 },
+        { channel_name: '', receive_num: 1 },
+      ],
+      redeem_channel_list: [
+        { channel_name: 'pos', redeem_num: 3 },
+        { channel_name: '微信小程序', redeem_num: 2 },
+      ],
+    });
+    const a = await read(crm, 'card_channel', `start_date=2024-03-01&end_date=2024-03-05&card_id=${A}`);
+    expect(a.body.data).toEqual({
+      receive_channel_list: [
+        { channel_name: 'b', receive_num: 3 },
+        { channel_name: 'a', receive_num: 2 },
+        { channel_name: '', receive_num: 1 },
+      ],
+      redeem_channel_list: [{ channel_name: '微信小程序', redeem_num: 2 }],
+    });
+  });
+
+  it('card_top: most claimed and most redeemed cards with their latest titles; limit; receive_num and redeem_num in redeem_top', async () => {
+    const crm = 'dash_top';
+    const cards = Array.from({ length: 12 }, () => cardId()).sort();
+    const events: CardEvent[] = [];
+    cards.forEach((card, i) => {
+      events.push(event(crm, 'claim', { card_id: card, title: `card ${i}`, count: i + 1, day: '2024-03-02' }));
+      if (i % 2 === 0) events.push(event(crm, 'redeem', { card_id: card, title: `card ${i}`, count: 12 - i, day: '2024-03-03' }));
+    });
+    // Card 11's title changed; the newer title arrives first, the older one later: the newer one stays.
+    events.push(event(crm, 'claim', { card_id: cards[11], title: 'renamed', count: 1, day: '2024-03-04' }));
+    const old = event(crm, 'claim', { card_id: cards[11], title: 'card 11 old', count: 1, day: '2024-03-01' });
+    // Card 0 ties with card 1 on claims (2 each).
+    events.push(event(crm, 'claim', { card_id: cards[0], title: 'card 0', count: 1, day: '2024-03-02' }));
+    await send(...events);
+    const range = 'start_date=2024-03-01&end_date=2024-03-05';
+    await until(crm, 'card_top', range, (d) => d.receive_top[0]?.receive_num === 13);
+    await send(old);
+    const d = await until(crm, 'card_top', `${range}&limit=3`, (x) => x.receive_top[0]?.receive_num === 14);
+    expect(d).toEqual({
+      receive_top: [
+        { card_id: cards[11], title: 'renamed', receive_num: 14 },
+        { card_id: cards[10], title: 'card 10', receive_num: 11 },
+        { card_id: cards[9], title: 'card 9', receive_num: 10 },
+      ],
+      redeem_top: [
+        { card_id: cards[0], title: 'card 0', receive_num: 12, redeem_num: 12 },
+        { card_id: cards[2], title: 'card 2', receive_num: 10, redeem_num: 10 },
+        { card_id: cards[4], title: 'card 4', receive_num: 8, redeem_num: 8 },
+      ],
+    });
+    const ten = (await read(crm, 'card_top', range)).body.data;
+    expect(ten.receive_top).toHaveLength(10);
+    expect(ten.redeem_top).toHaveLength(6);
+    // Ties by card_id: cards 0 and 1 both have 2 claims (cards are sorted by id).
+    const all = (await read(crm, 'card_top', `${range}&limit=100`)).body.data;
+    expect(all.receive_top).toHaveLength(12);
+    expect(all.receive_top.slice(-2).map((r: any) => [r.card_id, r.receive_num])).toEqual([[cards[0], 2], [cards[1], 2]]);
+    // A range without events: empty lists.
+    expect((await read(crm, 'card_top', 'start_date=2023-01-01&end_date=2023-01-31')).body.data).toEqual({ receive_top: [], redeem_top: [] });
+  });
+
+  it('defaults to the last 7 days, today included, in Asia/Shanghai by the services clock', async () => {
+    const crm = 'dash_default';
+    // 2024-05-20 17:30 UTC is 2024-05-21 01:30 in Shanghai: "today" is the 21st.
+    const now = Date.parse('2024-05-20T17:30:00Z');
+    await s.setClock(now - Date.now());
+    await send(
+      event(crm, 'claim', { occurred_at: new Date(now).toISOString(), day_of: new Date(now).toISOString() }),
+      event(crm, 'claim', { day: '2024-05-15', count: 2 }),
+      event(crm, 'claim', { day: '2024-05-14', count: 4 }),
+    );
+    const d = await until(crm, 'card_trend', '', (x) => x.receive_num === 3);
+    expect(d.tdate).toEqual(days('2024-05-15', '2024-05-21'));
+    expect(d.receive_num_list).toEqual([2, 0, 0, 0, 0, 0, 1]);
+    expect(new Date(now + SHANGHAI).toISOString().slice(0, 10)).toBe('2024-05-21');
+    // Only end_date: the 7 days up to it; only start_date: from it to today.
+    expect((await read(crm, 'card_trend', 'end_date=2024-05-15')).body.data.tdate).toEqual(days('2024-05-09', '2024-05-15'));
+    expect((await read(crm, 'card_trend', 'start_date=2024-05-19')).body.data.tdate).toEqual(days('2024-05-19', '2024-05-21'));
+    expect((await read(crm, 'card_channel', '')).body.data.receive_channel_list).toEqual([{ channel_name: '', receive_num: 3 }]);
+    // A start after today (the default end) is refused naming start_date.
+    expectInvalid(await read(crm, 'card_trend', 'start_date=2024-05-22'), 'start_date');
+  });
+
+  describe('validation and access', () => {
+    const crm = 'dash_valid';
+
+    it.each([
+      ['card_trend', 'start_date=2024-3-01', 'start_date'],
+      ['card_trend', 'start_date=2024-02-30&end_date=2024-03-01', 'start_date'],
+      ['card_trend', 'end_date=2024-13-01', 'end_date'],
+      ['card_trend', 'start_date=2024-03-05&end_date=2024-03-01', 'start_date'],
+      ['card_trend', 'start_date=2023-01-01&end_date=2024-01-02', 'end_date'],
+      ['card_trend', 'card_id=xyz', 'card_id'],
+      ['card_channel', 'start_date=2024-03-05&end_date=2024-03-01', 'start_date'],
+      ['card_channel', 'end_date=yesterday', 'end_date'],
+      ['card_top', 'limit=0', 'limit'],
+      ['card_top', 'limit=101', 'limit'],
+      ['card_top', 'limit=ten', 'limit'],
+      ['card_top', 'start_date=2020-01-01&end_date=2024-01-01', 'end_date'],
+    ])('%s?%s is 400 naming %s', async (route, query, field) => {
+      expectInvalid(await read(crm, route, query), field);
+    });
+
+    it('accepts a range of exactly 366 days and limit 100', async () => {
+      const res = await read(crm, 'card_trend', 'start_date=2023-01-01&end_date=2024-01-01');
+      expect(res.status).toBe(200);
+      expect(res.body.data.tdate).toHaveLength(366);
+      expect(res.body.data.receive_num_list).toHaveLength(366);
+      expect((await read(crm, 'card_top', 'limit=100')).status).toBe(200);
+    });
+
+    it('refuses client keys and other tenants keys, as other admin routes', async () => {
+      const issued = await s.post(`/api/crm/keys/${crm}`, { scope: 'client' });
+      const clientKey = issued.body.data.key as string;
+      for (const route of ['card_trend', 'card_channel', 'card_top']) {
+        for (const spelling of ['dashbord', 'dashboard']) {
+          const res = await s.get(path(crm, route, '', spelling), clientKey);
+          expect(res.body.code).toBe(40301);
+          expect(res.status).toBe(403);
+        }
+      }
+      const other = await s.get(path(crm, 'card_trend', ''), await adminKey('dash_other'));
+      expect(other.status).toBe(403);
+      expect((await s.get(path(crm, 'card_trend', ''), null)).status).toBe(401);
+    });
+  });
+
+  it('loses nothing and counts nothing twice when a worker is killed mid-stream (two workers, duplicates, shuffled order)', async () => {
+    const crm = 'dash_kill';
+    const cards = Array.from({ length: 20 }, () => cardId());
+    const dayList = days('2024-04-01', '2024-04-05');
+    const events: CardEvent[] = [];
+    const claims = new Map<string, number>(); // day -> net codes
+    const net = new Map<string, number>(); // day|member -> net codes
+    const add = (day: string, member: string, n: number) => {
+      claims.set(day, (claims.get(day) ?? 0) + n);
+      net.set(`${day}|${member}`, (net.get(`${day}|${member}`) ?? 0) + n);
+    };
+    for (let i = 0; i < 12_000; i++) {
+      const day = dayList[i % 5];
+      const member = `m${i % 700}`;
+      const count = 1 + (i % 3);
+      const claim = event(crm, 'claim', { card_id: cards[i % 20], member_no: member, count, day, time: `${String(i % 24).padStart(2, '0')}:00:00`, channel: `ch${i % 4}` });
+      events.push(claim);
+      add(day, member, count);
+      if (i % 10 === 0) {
+        events.push(event(crm, 'claim_reverse', { card_id: claim.card_id, member_no: member, count, channel: claim.channel, occurred_at: at('2024-04-06'), day_of: claim.day_of }));
+        add(day, member, -count);
+      }
+    }
+    // Shuffled (reversals may come first), 5% sent twice under another job id.
+    for (let i = events.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [events[i], events[j]] = [events[j], events[i]];
+    }
+    const jobs = events.map((e) => ({ data: e, opts: jobOpts(cardEventJobId(e)) }));
+    events.filter((_e, i) => i % 20 === 0).forEach((e) => jobs.push({ data: e, opts: jobOpts(`${cardEventJobId(e)}#again`) }));
+    const expected = {
+      receive_num_list: dayList.map((d) => claims.get(d) ?? 0),
+      receive_member_num_list: dayList.map((d) => [...net.entries()].filter(([k, v]) => k.startsWith(`${d}|`) && v > 0).length),
+      receive_member_num: new Set([...net.entries()].filter(([, v]) => v > 0).map(([k]) => k.split('|')[1])).size,
+    };
+
+    const isLive = (w: AppProcess) => w.child.exitCode === null && w.child.signalCode === null;
+    // Two workers take the stream together; one of them is killed.
+    if (workers.filter(isLive).length < 2) {
+      workers.push(s.spawn('dashboard-service', { ROLE: 'worker' }));
+      await s.waitForInstances('dashboard-service', 3);
+    }
+    const live = workers.filter(isLive);
+    const started = Date.now();
+    for (let i = 0; i < jobs.length; i += 2_000) await queue.addBulk(jobs.slice(i, i + 2_000));
+    const count = async () => (await s.sql(`SELECT count(*)::int AS n FROM dashboard.applied_event WHERE crm_id = $1`, [crm]))[0].n as number;
+    await s.eventually('the workers to be part-way', async () => ((await count()) >= 1_500 ? true : undefined), 60_000, 10);
+    await live[0].kill('SIGKILL');
+    const atKill = await count();
+    expect(atKill).toBeLessThan(events.length);
+    workers.push(s.spawn('dashboard-service', { ROLE: 'worker' }));
+
+    const range = 'start_date=2024-04-01&end_date=2024-04-05';
+    const d = await untilEqual(crm, 'card_trend', range, expected, 120_000);
+    const ms = Date.now() - started;
+    expect(d.receive_num).toBe(expected.receive_num_list.reduce((a, b) => a + b, 0));
+    expect(await count()).toBe(events.length);
+    // The killed worker's jobs come back once their locks run out (QUEUE_LOCK_MS): they find their events applied.
+    await s.eventually('the queue to drain', async () => {
+      const c = await queue.getJobCounts();
+      return c.waiting + c.active + c.delayed === 0 ? c : undefined;
+    }, 60_000, 100);
+    expect(await queue.getJobCounts()).toMatchObject({ waiting: 0, active: 0, failed: 0, delayed: 0 });
+    expect((await read(crm, 'card_trend', range)).body.data).toMatchObject(expected);
+    expect(await count()).toBe(events.length);
+    const ch = (await read(crm, 'card_channel', range)).body.data.receive_channel_list as Array<{ receive_num: number }>;
+    expect(ch.reduce((a, c) => a + c.receive_num, 0)).toBe(d.receive_num);
+    // eslint-disable-next-line no-console
+    console.log(`dashboard: ${jobs.length} jobs (${events.length} events) applied in ${ms} ms with a worker killed after ${atKill}`);
+  }, 180_000);
+});
