@@ -1,5 +1,7 @@
 import Bull from 'bull';
-import { CardEvent, cardEventJobId, Queue } from '@app/domain';
+import { lastValueFrom } from 'rxjs';
+import { CardEvent, cardEventJobId, CardFact, CardFactsPage, CardPattern, Envelope, Queue, Service } from '@app/domain';
+import { RedisStreamsClient } from '@app/platform';
 import { Answer, cardBody, Suite } from './support/suite';
 
 const HOUR = 3_600_000;
@@ -38,9 +40,9 @@ describe('card events (outbox -> card-events queue)', () => {
   });
 
   /** A card with stock, valid for ever and usable at any time unless `over` says otherwise; waits for its stock. */
-  async function createCard(title: string, over: Record<string, unknown> = {}, quantity = 20): Promise<string> {
+  async function createCard(title: string, over: Record<string, unknown> = {}, quantity = 20, tenant = crm): Promise<string> {
     const res = await s.post(
-      `/api/crm/card/${crm}/create`,
+      `/api/crm/card/${tenant}/create`,
       cardBody({
         title,
         date_type: 3,
@@ -61,7 +63,7 @@ describe('card events (outbox -> card-events queue)', () => {
     expect(res.body).toMatchObject({ code: 0 });
     const cardId = res.body.data.card_id as string;
     await s.eventually(`stock of card ${cardId}`, async () => {
-      const st = await s.get(`/api/crm/card/${crm}/stock/status?generate_id=init-${cardId}`);
+      const st = await s.get(`/api/crm/card/${tenant}/stock/status?generate_id=init-${cardId}`);
       return st.body.data?.is_generated ? true : undefined;
     });
     return cardId;
@@ -348,5 +350,185 @@ describe('card events (outbox -> card-events queue)', () => {
     expect(new Set(ids).size).toBe(ids.length);
     for (const j of jobs) expect(j.id).toBe(cardEventJobId(j.data));
     expect(await one(`SELECT count(*)::int AS n FROM card.outbox`, [])).toEqual({ n: 0 });
+  });
+  /**
+   * card.event_facts: the events card-service's own tables tell (for the dashboard's
+   * rebuild), read over the transport page by page. After a workload of every kind in a
+   * second tenant, each tenant's facts must equal the events relayed to the queue: exactly
+   * (but for event_id) for every kind but expire, which the tables tell per code (the sweep
+   * wrote one event per member and card of a batch), so that kind is compared summed per
+   * (card, member, instant); and, as the dashboard sums them, per (kind, card, member,
+   * channel, day in Asia/Shanghai of day_of).
+   */
+  describe('facts for the dashboard\'s rebuild (card.event_facts)', () => {
+    const other = 'crm_card_facts';
+    const otherMember = `/api/crm/card/${other}/member`;
+    let client: RedisStreamsClient;
+    const shanghaiDay = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' });
+
+    beforeAll(async () => {
+      client = new RedisStreamsClient({ service: Service.CARD, redisUrl: s.redisUrl, timeoutMs: 10_000 });
+      await client.connect();
+    });
+    afterAll(() => client?.close());
+    afterEach(() => s.setClock(0));
+
+    const facts = (msg: Record<string, unknown>) => lastValueFrom(client.send(CardPattern.EVENT_FACTS, msg)) as Promise<Envelope<CardFactsPage>>;
+
+    /** Every page from the first until the cursor is null; a page with a cursor is full, and no cursor comes twice. */
+    async function allFacts(tenant: string, limit?: number): Promise<{ facts: CardFact[]; pages: number }> {
+      const out: CardFact[] = [];
+      const cursors = new Set<string>();
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const answer: Envelope<CardFactsPage> = await facts({ crm_id: tenant, ...(limit === undefined ? {} : { limit }), ...(cursor === null ? {} : { cursor }) });
+        expect(answer).toMatchObject({ code: 0, data: { facts: expect.any(Array) } });
+        const page = answer.data!;
+        out.push(...page.facts);
+        cursor = page.cursor;
+        pages++;
+        if (cursor !== null) {
+          expect(page.facts).toHaveLength(limit ?? 5_000);
+          expect(cursors.has(cursor)).toBe(false);
+          cursors.add(cursor);
+        }
+        expect(pages).toBeLessThan(2_000);
+      } while (cursor !== null);
+      return { facts: out, pages };
+    }
+
+    /** The relayed events of a tenant (the outbox empty first). */
+    async function queued(tenant: string): Promise<CardEvent[]> {
+      await relayed();
+      return (await queue.getJobs(['waiting'], 0, -1)).map((j) => j.data).filter((e) => e.crm_id === tenant);
+    }
+
+    const sum = (items: Array<Omit<CardEvent, 'event_id'>>, key: (e: Omit<CardEvent, 'event_id'>) => unknown[]) => {
+      const out: Record<string, number> = {};
+      for (const e of items) {
+        const k = JSON.stringify(key(e));
+        out[k] = (out[k] ?? 0) + e.count;
+      }
+      return out;
+    };
+    const byDay = (e: Omit<CardEvent, 'event_id'>) => [e.kind, e.card_id, e.member_no, e.channel, shanghaiDay.format(new Date(e.day_of))];
+    const sorted = (items: Array<Omit<CardEvent, 'event_id'>>) => items.map((e) => JSON.stringify(e)).sort();
+    const withoutId = ({ event_id: _id, ...rest }: CardEvent): CardFact => rest;
+
+    /** Facts and events of a tenant agree as the comment above says; answers the facts. */
+    async function expectFactsMatchEvents(tenant: string, limit?: number): Promise<CardFact[]> {
+      const events = (await queued(tenant)).map(withoutId);
+      const { facts: got, pages } = await allFacts(tenant, limit);
+      if (limit) expect(pages).toBeGreaterThanOrEqual(Math.ceil(got.length / limit));
+      for (const f of got) expect(f.crm_id).toBe(tenant);
+      expect(sum(got, byDay)).toEqual(sum(events, byDay));
+      expect(sorted(got.filter((f) => f.kind !== 'expire'))).toEqual(sorted(events.filter((e) => e.kind !== 'expire')));
+      const expiry = (e: Omit<CardEvent, 'event_id'>) => [e.card_id, e.title, e.member_no, e.channel, e.occurred_at, e.day_of, e.ref];
+      expect(sum(got.filter((f) => f.kind === 'expire'), expiry)).toEqual(sum(events.filter((e) => e.kind === 'expire'), expiry));
+      const titles = new Map(events.map((e) => [e.card_id, e.title]));
+      for (const f of got) expect(f.title).toBe(titles.get(f.card_id));
+      return got;
+    }
+
+    it('tell every claim, reversal, gift, acceptance, return, redemption, expiry and void exactly as the events did, page by page, tenant by tenant', async () => {
+      const post = (p: string, body: unknown) => s.post(`${otherMember}/${p}`, body);
+      const ok = async (p: string, body: unknown) => {
+        const res = await post(p, body);
+        expect(res.body).toMatchObject({ code: 0 });
+        return res.body.data;
+      };
+      const claimOf = async (m: string, cardInfo: Record<string, number>, outStr: string, rid = uid('rcv')): Promise<Array<{ card_id: string; card_code: string }>> =>
+        ok('receive', { received_id: rid, member_no: m, out_str: outStr, card_info: cardInfo });
+      const redeemOf = (m: string, cardId: string, code: string, redeemId: string, channel: string) =>
+        ok('redeem', { member_no: m, card_id: cardId, card_code: code, redeem_channel: channel, redeem_id: redeemId, redeem_extra: '已核销' });
+
+      // Ends at the end of the day it is claimed (Asia/Shanghai).
+      const daily = await createCard('日券', { date_type: 2, start_day_count: 0, expire_day_count: 1 }, 20, other);
+      const forever = await createCard('长期券', {}, 20, other);
+      const gifts = await createCard('礼品券', {}, 20, other);
+      const [m1, m2, m3, m4, friend] = ['m1', 'm2', 'm3', 'm4', 'friend'].map(uid);
+
+      const [d1, , f1] = await claimOf(m1, { [daily]: 2, [forever]: 1 }, 'mini_app'); // the second daily code expires by the sweep
+      const [f2, f3] = await claimOf(m2, { [forever]: 2 }, 'kiosk');
+      const [g1] = await claimOf(m3, { [gifts]: 1 }, 'wechat_mp');
+      const [g2] = await claimOf(m2, { [gifts]: 1 }, 'wechat_mp');
+      const reversedRid = uid('rcv');
+      await claimOf(m4, { [forever]: 2, [gifts]: 1 }, 'kiosk', reversedRid);
+      await claimOf(m4, { [daily]: 1 }, 'kiosk');
+      // A gift accepted, and one the sweep will send back.
+      const accepted = uid('pr');
+      await ok('present', { member_no: m2, card_id: gifts, card_code: g2.card_code, presant_extra: '送你', present_id: accepted });
+      await ok('present_receive', { member_no: friend, present_id: accepted });
+      const returned = uid('pr');
+      await ok('present', { member_no: m3, card_id: gifts, card_code: g1.card_code, presant_extra: '送你', present_id: returned });
+      // Redemptions: one kept, one reversed a day later, one reversed after its code ended.
+      await redeemOf(m1, forever, f1.card_code, uid('rd'), 'store_01');
+      const reversedRedeem = uid('rd');
+      await redeemOf(m2, forever, f2.card_code, reversedRedeem, 'store_02');
+      const endedRedeem = uid('rd');
+      await redeemOf(m1, daily, d1.card_code, endedRedeem, 'store_03');
+      // A code voided.
+      await ok('obsolete', { member_no: m2, card_id: forever, card_code: f3.card_code, operator: 'ops_zhang' });
+
+      await s.setClock(DAY);
+      await ok('receive_reverse', { received_id: reversedRid });
+      await ok('redeem_reverse', { redeem_id: reversedRedeem });
+      // The sweeps: the daily codes not redeemed expire, the gift not accepted goes back.
+      await s.eventually('the sweeps to expire the daily codes and send the gift back', async () => {
+        const { n } = await one<{ n: number }>(
+          `SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND code_status = 4`, [other, daily]);
+        const { back } = await one<{ back: boolean }>(`SELECT go_back_time IS NOT NULL AS back FROM card.member_present WHERE crm_id = $1 AND present_id = $2`, [other, returned]);
+        return n === 2 && back ? true : undefined;
+      }, 20_000);
+      const reversal = await ok('redeem_reverse', { redeem_id: endedRedeem });
+      expect(reversal).toMatchObject({ rollback_status: 1 });
+      await s.setClock(0);
+
+      const got = await expectFactsMatchEvents(other, 3);
+      const kinds = new Set(got.map((f) => f.kind));
+      expect([...kinds].sort()).toEqual(['claim', 'claim_reverse', 'expire', 'gift', 'gift_accept', 'gift_return', 'redeem', 'redeem_reverse', 'void']);
+      // The reversals count on the day of what they reverse, not their own.
+      const claimReverse = got.filter((f) => f.kind === 'claim_reverse');
+      expect(claimReverse.map((f) => [f.card_id, f.count, f.channel, f.member_no]).sort()).toEqual([[forever, 2, 'kiosk', m4], [gifts, 1, 'kiosk', m4]].sort());
+      for (const f of claimReverse) expect(new Date(f.occurred_at).getTime() - new Date(f.day_of).getTime()).toBeGreaterThanOrEqual(DAY);
+      expect(got.filter((f) => f.kind === 'expire').reduce((n, f) => n + f.count, 0)).toBe(3); // m1's second daily code and m4's by the sweep, d1 on its reversal
+
+      // Every page size gives the same facts in the same order.
+      const whole = await allFacts(other);
+      expect(whole.pages).toBe(1);
+      expect(whole.facts).toEqual(got);
+      expect((await allFacts(other, got.length)).facts).toEqual(got);
+
+      // The first tenant's facts are its own events (none of the second's), and a tenant with none has none.
+      await expectFactsMatchEvents(crm, 7);
+      expect(await facts({ crm_id: 'crm_no_cards' })).toEqual({ code: 0, msg: expect.any(String), data: { facts: [], cursor: null } });
+    });
+
+    it('refuses a cursor that is not one, or is another tenant\'s, and a limit out of 1..10,000, naming the field', async () => {
+      const card = await createCard('游标券');
+      await claim(card, uid('m'));
+      await claim(card, uid('m')); // the tenant has facts: more than one page of 1
+      const first = await facts({ crm_id: crm, limit: 1 });
+      expect(first).toMatchObject({ code: 0, data: { cursor: expect.any(String) } });
+      const cursor = first.data!.cursor!;
+      const refused = (field: string) => ({ code: 40001, errors: [expect.objectContaining({ field })] });
+      expect(await facts({ crm_id: crm, cursor: 'not-a-cursor' })).toMatchObject(refused('cursor'));
+      expect(await facts({ crm_id: crm, cursor: 'has spaces!' })).toMatchObject(refused('cursor'));
+      expect(await facts({ crm_id: crm, cursor: 42 })).toMatchObject(refused('cursor'));
+      expect(await facts({ crm_id: crm, cursor: Buffer.from(JSON.stringify({ t: crm, s: 'outbox', k: [1] })).toString('base64url') })).toMatchObject(refused('cursor'));
+      expect(await facts({ crm_id: other, cursor })).toMatchObject(refused('cursor'));
+      for (const limit of [0, 10_001, 2.5, '5']) expect(await facts({ crm_id: crm, limit })).toMatchObject(refused('limit'));
+      expect(await facts({ limit: 10 })).toMatchObject(refused('crm_id'));
+      expect(await facts({ crm_id: crm, limit: 10_000 })).toMatchObject({ code: 0 });
+      expect(await facts({ crm_id: crm, cursor, limit: 1 })).toMatchObject({ code: 0, data: { facts: [expect.objectContaining({ crm_id: crm })] } });
+    });
+
+    it('is not exposed by the gateway', async () => {
+      for (const p of [`/api/crm/card/${crm}/event_facts`, `/api/crm/card/${crm}/facts`]) {
+        expect((await s.get(p)).status).toBe(404);
+        expect((await s.post(p, {})).status).toBe(404);
+      }
+    });
   });
 });

@@ -22,6 +22,8 @@ import { MemberRepository } from './member/member.repository';
 import { RedeemService } from './member/redeem.service';
 import { OutboxRelay } from './outbox/outbox.relay';
 import { OutboxRepository } from './outbox/outbox.repository';
+import { FactsRepository } from './facts/facts.repository';
+import { FactsService } from './facts/facts.service';
 
 export const CARD_SCHEMA = 'card';
 
@@ -54,6 +56,8 @@ export class CardServiceModule {
         RedeemService,
         CodeService,
         OutboxRepository,
+        FactsRepository,
+        FactsService,
         CardRepository,
         CardService,
         StockRepository,

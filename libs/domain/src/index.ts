@@ -14,6 +14,7 @@ export * from './card/card.example';
 export * from './card/card.ids';
 export * from './card/member.rules';
 export * from './card/member.dto';
+export * from './card/card-facts.dto';
 export * from './card/member.view';
 export * from './idempotency';
 export * from './points/points.dto';

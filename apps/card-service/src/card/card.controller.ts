@@ -1,11 +1,15 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { CardIdMsg, CardPattern, CreateCardMsg, ListCardsMsg } from '@app/domain';
+import { CardFactsRequest, CardIdMsg, CardPattern, CreateCardMsg, ListCardsMsg } from '@app/domain';
 import { CardService } from './card.service';
+import { FactsService } from '../facts/facts.service';
 
 @Controller()
 export class CardController {
-  constructor(private readonly cards: CardService) {}
+  constructor(
+    private readonly cards: CardService,
+    private readonly facts: FactsService,
+  ) {}
 
   @MessagePattern(CardPattern.CREATE)
   create(@Payload() m: CreateCardMsg) {
@@ -25,5 +29,11 @@ export class CardController {
   @MessagePattern(CardPattern.REMOVE)
   remove(@Payload() m: CardIdMsg) {
     return this.cards.remove(m);
+  }
+
+  /** Internal (the dashboard's rebuild); the gateway does not expose it. */
+  @MessagePattern(CardPattern.EVENT_FACTS)
+  eventFacts(@Payload() m: CardFactsRequest) {
+    return this.facts.page(m);
   }
 }
