@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import nodePath from 'node:path';
 import Bull from 'bull';
 import { CardEvent, cardEventJobId, CardEventKind, Queue } from '@app/domain';
 import { Answer, AppProcess, Suite } from './support/suite';
@@ -421,6 +423,191 @@ describe('coupon dashboard', () => {
     });
   });
 
+  const isLive = (w: AppProcess) => w.child.exitCode === null && w.child.signalCode === null;
+
+  /** At least two live workers (one may have been killed by another test). */
+  async function twoWorkers(): Promise<void> {
+    const live = workers.filter(isLive).length;
+    for (let i = live; i < 2; i++) workers.push(s.spawn('dashboard-service', { ROLE: 'worker' }));
+    await s.waitForInstances('dashboard-service', 3);
+  }
+
+  /** Adds the events (one job each, shuffled, some twice under another job id) and waits until every one is applied. */
+  async function applyAll(crm: string, events: CardEvent[]): Promise<void> {
+    const shuffled = [...events];
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+    }
+    const jobs = shuffled.map((e) => ({ data: e, opts: jobOpts(cardEventJobId(e)) }));
+    shuffled.filter((_e, i) => i % 15 === 0).forEach((e) => jobs.push({ data: e, opts: jobOpts(`${cardEventJobId(e)}#twice`) }));
+    for (let i = 0; i < jobs.length; i += 2_000) await queue.addBulk(jobs.slice(i, i + 2_000));
+    await s.eventually(`${events.length} events of ${crm} applied`, async () => {
+      const [r] = await s.sql(`SELECT count(*)::int AS n FROM dashboard.applied_event WHERE crm_id = $1`, [crm]);
+      return r.n === events.length ? true : undefined;
+    }, 120_000, 50);
+    await drained(jobs.map((j) => j.opts.jobId as string));
+  }
+
+  /**
+   * A random event set of one tenant: claims over several cards, members, days and
+   * channels (some near midnight in Shanghai), reversals of some of them (created after
+   * their claim, delivered in any order), redemptions and their reversals, gifts, gift
+   * accepts, expiries and voids. A card's title changes once, later.
+   */
+  function randomEvents(crm: string, n: number, dayList: string[], members: number): CardEvent[] {
+    const cards = Array.from({ length: 6 }, () => cardId());
+    const out: CardEvent[] = [];
+    const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
+    for (let i = 0; i < n; i++) {
+      const card = pick(cards);
+      const title = `title ${cards.indexOf(card)}`;
+      const day = pick(dayList);
+      const time = pick(['00:10:00', '09:30:00', '15:59:59', '16:00:00', '23:50:00']);
+      const member_no = `m${Math.floor(Math.random() * members)}`;
+      const count = 1 + Math.floor(Math.random() * 3);
+      const roll = Math.random();
+      if (roll < 0.45) {
+        const claim = event(crm, 'claim', { card_id: card, title, member_no, count, day, time, channel: pick(['618', 'mini', null]) });
+        out.push(claim);
+        if (Math.random() < 0.25) {
+          out.push(event(crm, 'claim_reverse', { card_id: card, title, member_no, count, channel: claim.channel, occurred_at: at(dayList[dayList.length - 1], '20:00:00'), day_of: claim.day_of }));
+        }
+      } else if (roll < 0.75) {
+        const redeem = event(crm, 'redeem', { card_id: card, title, member_no, day, time, channel: pick(['pos', 'app']) });
+        out.push(redeem);
+        if (Math.random() < 0.25) out.push(event(crm, 'redeem_reverse', { card_id: card, title, member_no, channel: redeem.channel, occurred_at: at(dayList[dayList.length - 1], '21:00:00'), day_of: redeem.day_of }));
+      } else if (roll < 0.88) {
+        out.push(event(crm, 'gift', { card_id: card, title, member_no, day, time }));
+      } else {
+        out.push(event(crm, pick(['gift_accept', 'expire', 'void'] as CardEventKind[]), { card_id: card, title, member_no, count, day, time }));
+      }
+    }
+    out.push(event(crm, 'claim', { card_id: cards[0], title: 'renamed', member_no: 'm0', day: dayList[dayList.length - 1], time: '23:59:59' }));
+    return out;
+  }
+
+  /** The events as card-service's facts (no event_id), staged straight into dashboard.rebuild_event. */
+  async function stageFacts(crm: string, events: CardEvent[]): Promise<void> {
+    await s.sql(`DELETE FROM dashboard.rebuild_event WHERE crm_id = $1`, [crm]);
+    const col = <K extends keyof CardEvent>(k: K) => events.map((e) => e[k]);
+    await s.sql(
+      `INSERT INTO dashboard.rebuild_event (crm_id, kind, card_id, title, member_no, count, channel, occurred_at, day_of)
+       SELECT $1, f.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], $9::timestamptz[])
+         AS f(kind, card_id, title, member_no, count, channel, occurred_at, day_of)`,
+      [crm, col('kind'), col('card_id'), col('title'), col('member_no'), col('count'), col('channel'), col('occurred_at'), col('day_of')],
+    );
+  }
+
+  /** `dashboard:rebuild` as its npm script runs it (dist, with the suite's environment): exit code and output. */
+  function rebuildCli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+    const main = nodePath.resolve(__dirname, '..', 'dist', 'apps', 'dashboard-service', 'main.js');
+    const child = spawn(process.execPath, [main, 'rebuild', ...args], { env: s.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b) => (out += b));
+    child.stderr.on('data', (b) => (err += b));
+    return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
+  }
+
+  it('rebuild: the builder makes from the same facts exactly what the events built; reports a corrupted row (exit 1); --apply fixes it', async () => {
+    const crm = 'dash_rebuild';
+    const events = randomEvents(crm, 3_000, days('2024-06-01', '2024-06-10'), 40);
+    await twoWorkers();
+    await applyAll(crm, events);
+    await stageFacts(crm, events);
+
+    const same = await rebuildCli('--crm-id', crm, '--source', 'staged');
+    expect([same.code, same.err]).toEqual([0, '']);
+    expect(same.out).toContain(`dashboard rebuild of ${crm}: ${events.length} fact(s)`);
+    for (const t of ['card_day', 'channel_day', 'member_day', 'member_all_day', 'member_span', 'card']) expect(same.out).toMatch(new RegExp(`${t}\\s+[1-9]\\d* row\\(s\\) compared, 0 different`));
+    expect(same.out).toMatch(/no difference$/m);
+    // Rows the rebuild does not see as differences: zeros left by reversals live.
+    const [zeros] = await s.sql(`SELECT count(*)::int AS n FROM dashboard.member_day WHERE crm_id = $1 AND num = 0`, [crm]);
+    expect(zeros.n).toBeGreaterThan(0);
+
+    // One live row off by 5 claims.
+    const [row] = await s.sql(`SELECT day::text AS day, card_id, claim_num FROM dashboard.card_day WHERE crm_id = $1 AND claim_num > 0 ORDER BY day, card_id LIMIT 1`, [crm]);
+    await s.sql(`UPDATE dashboard.card_day SET claim_num = claim_num + 5 WHERE crm_id = $1 AND day = $2 AND card_id = $3`, [crm, row.day, row.card_id]);
+    const off = await rebuildCli('--crm-id', crm, '--source', 'staged');
+    expect(off.code).toBe(1);
+    expect(off.out).toMatch(/card_day\s+\d+ row\(s\) compared, 1 different/);
+    expect(off.out).toContain('1 difference(s):');
+    const listed = off.out.split('\n').filter((l) => l.startsWith('  card_day {'));
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toContain(`{"day":"${row.day}","card_id":"${row.card_id}"}`);
+    expect(listed[0]).toContain(`"claim_num":${row.claim_num + 5}`);
+    expect(listed[0]).toMatch(new RegExp(`rebuilt \\{[^}]*"claim_num":${row.claim_num}[,}]`));
+
+    const fixed = await rebuildCli('--crm-id', crm, '--source', 'staged', '--apply');
+    expect([fixed.code, fixed.err]).toEqual([0, '']);
+    expect(fixed.out).toContain('applied');
+    const again = await rebuildCli('--crm-id', crm, '--source', 'staged');
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/no difference$/m);
+    const [back] = await s.sql(`SELECT claim_num FROM dashboard.card_day WHERE crm_id = $1 AND day = $2 AND card_id = $3`, [crm, row.day, row.card_id]);
+    expect(back.claim_num).toBe(row.claim_num);
+    // Zero rows are gone after the replace; applied_event is untouched.
+    expect((await s.sql(`SELECT count(*)::int AS n FROM dashboard.member_day WHERE crm_id = $1 AND num = 0`, [crm]))[0].n).toBe(0);
+    expect((await s.sql(`SELECT count(*)::int AS n FROM dashboard.applied_event WHERE crm_id = $1`, [crm]))[0].n).toBe(events.length);
+
+    // A missing live row (member_span) is a difference with live null.
+    await s.sql(`DELETE FROM dashboard.member_span WHERE ctid = (SELECT ctid FROM dashboard.member_span WHERE crm_id = $1 AND n > 0 LIMIT 1)`, [crm]);
+    const gone = await rebuildCli('--crm-id', crm, '--source', 'staged');
+    expect(gone.code).toBe(1);
+    expect(gone.out).toMatch(/member_span \{.*\}: live null, rebuilt \{"n":\d+\}/);
+    expect(gone.out).toContain('1 difference(s):');
+
+    // Bad arguments: exit 2.
+    expect((await rebuildCli('--source', 'staged')).code).toBe(2);
+  }, 180_000);
+
+  it('distinct members across cards (member_span) equal count(DISTINCT) over member_day for any range, after two workers applied a random workload', async () => {
+    const crm = 'dash_span';
+    const dayList = days('2024-07-01', '2024-07-12');
+    // Few members, many events: many days of each member move up and down in the same batches.
+    const events = randomEvents(crm, 6_000, dayList, 25);
+    await twoWorkers();
+    await applyAll(crm, events);
+
+    const ranges: Array<[string, string]> = [
+      ['2024-07-01', '2024-07-12'],
+      ['2024-07-01', '2024-07-01'],
+      ['2024-07-03', '2024-07-07'],
+      ['2024-07-06', '2024-07-12'],
+      ['2024-07-12', '2024-07-12'],
+      ['2024-06-25', '2024-07-04'],
+      ['2024-07-10', '2024-07-20'],
+    ];
+    for (const [a, b] of ranges) {
+      const truth = await s.sql(
+        `SELECT k.kind, count(DISTINCT m.member_no)::int AS total,
+                array(SELECT count(DISTINCT m2.member_no)::int FROM generate_series($2::date, $3::date, '1 day') AS d
+                        LEFT JOIN dashboard.member_day m2 ON m2.crm_id = $1 AND m2.kind = k.kind AND m2.day = d AND m2.num > 0
+                       GROUP BY d ORDER BY d) AS per_day
+           FROM (VALUES ('claim'), ('redeem'), ('present')) AS k(kind)
+           LEFT JOIN dashboard.member_day m ON m.crm_id = $1 AND m.kind = k.kind AND m.day BETWEEN $2::date AND $3::date AND m.num > 0
+          GROUP BY k.kind`,
+        [crm, a, b],
+      );
+      const by = new Map(truth.map((t) => [t.kind as string, t]));
+      const [span] = await s.sql(
+        `SELECT coalesce(sum(n) FILTER (WHERE kind = 'claim' AND prev_day < $2::date), 0)::int AS claim,
+                coalesce(sum(n) FILTER (WHERE kind = 'redeem' AND prev_day < $2::date), 0)::int AS redeem,
+                coalesce(sum(n) FILTER (WHERE kind = 'present' AND prev_day < $2::date), 0)::int AS present
+           FROM dashboard.member_span WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date`,
+        [crm, a, b],
+      );
+      expect([a, b, span]).toEqual([a, b, { claim: by.get('claim').total, redeem: by.get('redeem').total, present: by.get('present').total }]);
+      const d = (await read(crm, 'card_trend', `start_date=${a}&end_date=${b}`)).body.data;
+      expect([a, b, d.receive_member_num, d.redeem_member_num, d.present_member_num]).toEqual([a, b, by.get('claim').total, by.get('redeem').total, by.get('present').total]);
+      expect([a, b, d.receive_member_num_list, d.redeem_member_num_list, d.present_member_num_list]).toEqual([a, b, by.get('claim').per_day, by.get('redeem').per_day, by.get('present').per_day]);
+    }
+    // No member_span row below 0, and the workload moved members' days up and down.
+    expect((await s.sql(`SELECT count(*)::int AS n FROM dashboard.member_span WHERE crm_id = $1 AND n < 0`, [crm]))[0].n).toBe(0);
+    expect((await s.sql(`SELECT count(*)::int AS n FROM dashboard.member_span WHERE crm_id = $1 AND prev_day > '0001-01-01' AND n > 0`, [crm]))[0].n).toBeGreaterThan(0);
+  }, 180_000);
+
   it('loses nothing and counts nothing twice when a worker is killed mid-stream (two workers, duplicates, shuffled order)', async () => {
     const crm = 'dash_kill';
     const cards = Array.from({ length: 20 }, () => cardId());
@@ -457,7 +644,6 @@ describe('coupon dashboard', () => {
       receive_member_num: new Set([...net.entries()].filter(([, v]) => v > 0).map(([k]) => k.split('|')[1])).size,
     };
 
-    const isLive = (w: AppProcess) => w.child.exitCode === null && w.child.signalCode === null;
     // Two workers take the stream together; one of them is killed.
     if (workers.filter(isLive).length < 2) {
       workers.push(s.spawn('dashboard-service', { ROLE: 'worker' }));

@@ -1,5 +1,5 @@
 import { CardEvent, CardEventKind } from '../contracts/card-events';
-import { dayTransition, daysBetween, dayIn, memberSpanDeltas, NO_DAY, rollupDeltas, spanDiff, spanPairs } from './rollup.rules';
+import { cardFactProblem, dayTransition, daysBetween, dayIn, memberSpanDeltas, NO_DAY, rollupDeltas, spanDiff, spanPairs } from './rollup.rules';
 import { rangeViolations } from './dashboard.dto';
 
 const ZONE = 'Asia/Shanghai';
@@ -183,6 +183,19 @@ describe('member_span pairs', () => {
       }
     }
   });
+});
+
+describe('cardFactProblem', () => {
+  const { event_id: _id, ...fact } = ev('claim', { channel: 'x' });
+  it('accepts a fact', () => expect(cardFactProblem(fact)).toBeNull());
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['an unknown kind', { kind: 'steal' }, /kind/],
+    ['a count of 0', { count: 0 }, /count/],
+    ['a fractional count', { count: 1.5 }, /count/],
+    ['no member', { member_no: '' }, /member_no/],
+    ['a date without time', { day_of: '2024-03-01' }, /day_of/],
+    ['a number channel', { channel: 5 }, /channel/],
+  ])('refuses %s', (_what, over, why) => expect(cardFactProblem({ ...fact, ...over })).toMatch(why));
 });
 
 describe('ranges', () => {

@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { CardEvent, CardEventKind } from '../contracts/card-events';
+import { CardEvent, CardEventKind, CardFact } from '../contracts/card-events';
 
 /** The counters of one (day, card) row of the dashboard; claim and redeem are net of their reversals. */
 export interface CardDayCounts {
@@ -204,6 +204,32 @@ export function memberSpanDeltas(
   }
   return [...out.values()].filter((r) => r.n !== 0).sort(byKey((r) => [r.kind, r.day, r.prev_day]));
 }
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/;
+const isText = (v: unknown, max: number, min = 0): boolean => typeof v === 'string' && v.length >= min && v.length <= max;
+
+/**
+ * What is wrong with a card fact received for a rebuild (null: nothing): the fields of a
+ * CardEvent without event_id, the same limits (CardEventDto). A cheap check, for millions.
+ */
+export function cardFactProblem(f: unknown): string | null {
+  if (typeof f !== 'object' || f === null) return 'not an object';
+  const x = f as Record<string, unknown>;
+  if (!(typeof x.kind === 'string' && x.kind in EFFECT)) return `unknown kind ${JSON.stringify(x.kind)}`;
+  if (!isText(x.crm_id, 32, 1)) return 'crm_id must be 1-32 characters';
+  if (!isText(x.card_id, 64, 1)) return 'card_id must be 1-64 characters';
+  if (!isText(x.title, 256)) return 'title must be text of at most 256 characters';
+  if (!isText(x.member_no, 64, 1)) return 'member_no must be 1-64 characters';
+  if (!(Number.isInteger(x.count) && (x.count as number) >= 1 && (x.count as number) <= 1_000_000)) return 'count must be a whole number from 1 to 1,000,000';
+  if (!(x.channel === null || x.channel === undefined || isText(x.channel, 128))) return 'channel must be null or text of at most 128 characters';
+  for (const k of ['occurred_at', 'day_of'] as const) {
+    if (!(typeof x[k] === 'string' && ISO_INSTANT.test(x[k] as string) && !Number.isNaN(Date.parse(x[k] as string)))) return `${k} must be an ISO 8601 instant`;
+  }
+  return null;
+}
+
+/** Type guard over cardFactProblem. */
+export const isCardFact = (f: unknown): f is CardFact => cardFactProblem(f) === null;
 
 /** Every day from `start` to `end` (YYYY-MM-DD, both included). */
 export function daysBetween(start: string, end: string): string[] {
