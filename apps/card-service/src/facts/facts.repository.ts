@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CardEventKind, CardFact } from '@app/domain';
 import { FactKey, FactSource } from './facts.cursor';
+import { toCardFact } from '../outbox/outbox.repository';
 
 /** A fact and its key within its source (what the next page starts after). */
 export interface KeyedFact {
@@ -100,18 +101,7 @@ export class FactsRepository {
     const rows: Row[] = await this.db.query(key ? sql.after : sql.first, key ? [crmId, limit, ...key] : [crmId, limit]);
     return rows.map((r) => ({
       key: KEY_OF[source](r),
-      fact: {
-        crm_id: crmId,
-        kind: r.kind,
-        card_id: r.card_id,
-        title: r.title,
-        member_no: r.member_no,
-        count: r.count,
-        channel: r.channel,
-        occurred_at: (r.occurred_at as Date).toISOString(),
-        day_of: (r.day_of as Date).toISOString(),
-        ref: r.ref,
-      },
+      fact: toCardFact({ ...r, crm_id: crmId }),
     }));
   }
 }

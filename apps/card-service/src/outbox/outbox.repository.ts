@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { CardEvent, CardEventKind } from '@app/domain';
+import { CardEvent, CardEventKind, CardFact } from '@app/domain';
 
 /**
  * One card event as a use case writes it, in the transaction of its change. The outbox
@@ -23,9 +23,9 @@ export const OUTBOX_COLUMNS = 'crm_id, kind, card_id, title, member_no, count, c
 
 type Row = Record<string, any>;
 
-const toCardEvent = (r: Row): CardEvent => ({
+/** A row with the outbox's columns (an outbox row, or a fact read from card-service's tables) as a CardFact. */
+export const toCardFact = (r: Row): CardFact => ({
   crm_id: r.crm_id,
-  event_id: String(r.event_id),
   kind: r.kind,
   card_id: r.card_id,
   title: r.title,
@@ -36,6 +36,8 @@ const toCardEvent = (r: Row): CardEvent => ({
   day_of: (r.day_of as Date).toISOString(),
   ref: r.ref,
 });
+
+const toCardEvent = (r: Row): CardEvent => ({ ...toCardFact(r), event_id: String(r.event_id) });
 
 /** The card.outbox table: events written with their change, and the relay's queries. */
 @Injectable()
