@@ -1,6 +1,6 @@
 'use strict';
 /**
- * Helpers shared by the benchmarks of bench/ (stock.js, claim.js): formatting, CPU time of
+ * Helpers shared by the benchmarks of bench/ (stock.js, claim.js, points.js, dashboard.js): formatting, CPU time of
  * processes, the apps as child processes, HTTP through the gateway, resetting the stores.
  *
  * Environment: BENCH_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres),
