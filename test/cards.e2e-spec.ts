@@ -430,6 +430,15 @@ describe('cards through the gateway', () => {
         expect(op.responses['200'].content['application/json'].schema.example.code).toBe(0);
       }
       expect(doc.components.schemas.CreateCardDto.properties.card_type.example).toBe(1);
+      // The dashboard under both spellings, with its query parameters and an example answer.
+      for (const base of ['dashbord', 'dashboard']) {
+        for (const route of ['card_trend', 'card_channel', 'card_top']) {
+          const op = doc.paths[`/api/crm/${base}/{crm_id}/${route}`]?.get;
+          expect([route, op?.responses['200'].content['application/json'].schema.example.code]).toEqual([route, 0]);
+          expect(op.parameters.map((x: { name: string }) => x.name)).toEqual(expect.arrayContaining(['crm_id', 'start_date', 'end_date']));
+        }
+      }
+      expect(doc.paths['/api/crm/points/{crm_id}/produce/direct']?.post).toBeDefined();
       expect((await fetch(s.url('/docs'))).status).toBe(200);
     });
   });
