@@ -37,16 +37,18 @@
  *      RollupRepository), directly in PostgreSQL through a pg Pool of DB_POOL_SIZE, the
  *      same --connections requests at once, the same number;
  *   5. apply rate: --apply-events new card events (same distribution, unique event_ids)
- *      added to the `card-events` Bull queue (prefix `loyalty`, job options as
- *      card-service's outbox relay adds them) with addBulk in chunks of 1,000, as fast as
+ *      added to the `card-events` Bull queue (prefix `loyalty`) as card-service's outbox
+ *      relay adds them: passes of 1,000 events, each one addBulk of jobs of at most 500
+ *      events of the tenant (CardEventBatch, the relay's job ids and options), as fast as
  *      this process can; events/s = events / (first add .. the queue empty of waiting,
- *      active and delayed jobs: each job completes only after its batch committed);
+ *      active and delayed jobs: a job completes only after all its events committed);
  *   6. latency under load: --steady-rate events/s for --steady-seconds, occurred_at =
- *      day_of = the moment each is built (today: a day no earlier event touched), then
- *      until all are applied; latency = applied_event.applied_at - occurred_at in SQL
- *      (applied_at is the batch transaction's start, so this is a lower bound) and, as the
- *      upper bound, the moment this process hears the job completed (Redis pub/sub of
- *      Bull's completed channel, published after the commit) - occurred_at;
+ *      day_of = the moment each is built (today: a day no earlier event touched); every
+ *      ~50 ms (a relay polling) what accumulated is added as one pass (jobs of at most
+ *      500), then until all are applied; latency = applied_event.applied_at - occurred_at
+ *      in SQL (applied_at is the batch transaction's start, so this is a lower bound) and,
+ *      as the upper bound, the moment this process hears the event's job completed (Redis
+ *      pub/sub of Bull's completed channel, published after the commit) - occurred_at;
  *   7. invariants: the run's queued events staged too, then the builder compares its
  *      rollups of every staged fact with the live ones (`rebuild --source staged`, no
  *      --apply): no difference; every event sent applied once; no failed job; every route
@@ -87,7 +89,12 @@ const CARD_SKEW = 1.5;
 const CLAIM_CHANNELS = ['wechat', 'alipay', 'mini_program', 'h5', 'app', 'offline'];
 const STORES = Array.from({ length: 10 }, (_v, i) => `store-${String(i + 1).padStart(2, '0')}`);
 const SEED_CHUNK = 500_000;
+/** Events one relay pass moves (RELAY_BATCH, apps/card-service/src/outbox/outbox.relay.ts): keep in step. */
 const ADD_CHUNK = 1_000;
+/** Events per job at most (CARD_EVENTS_PER_JOB, libs/domain/src/contracts/card-events.ts): keep in step. */
+const EVENTS_PER_JOB = 500;
+/** The steady phase adds what accumulated every this many ms, as a relay polling would. */
+const STEADY_TICK_MS = 50;
 const TOP_LIMIT = 10;
 /** Requests per route (and per floor) before the measured ones, not counted. */
 const WARMUP = 20;
@@ -96,8 +103,22 @@ const QUEUE = 'card-events';
 const BULL_PREFIX = 'loyalty';
 /** The job options of card-service's OutboxRelay (apps/card-service/src/outbox/outbox.relay.ts, JOB_OPTIONS): keep in step. */
 const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: false, attempts: 12, backoff: { type: 'exponential', delay: 1_000 } };
-/** cardEventJobId (libs/domain/src/contracts/card-events.ts): keep in step. */
-const jobIdOf = (e) => `${e.crm_id}.${e.event_id}`;
+/** cardEventBatchJobId (libs/domain/src/contracts/card-events.ts): keep in step. */
+const batchJobId = (b) => {
+  const ids = b.events.map((e) => e.event_id);
+  return `${b.crm_id}.${ids[0]}-${ids[ids.length - 1]}.${createHash('sha1').update(ids.join(',')).digest('hex').slice(0, 12)}`;
+};
+/** cardEventBatches (libs/domain/src/contracts/card-events.ts): one pass's events by tenant, in jobs of at most EVENTS_PER_JOB. */
+function batchesOf(events) {
+  const byTenant = new Map();
+  for (const e of events) {
+    if (!byTenant.has(e.crm_id)) byTenant.set(e.crm_id, []);
+    byTenant.get(e.crm_id).push(e);
+  }
+  const out = [];
+  for (const [crm_id, list] of byTenant) for (let i = 0; i < list.length; i += EVENTS_PER_JOB) out.push({ crm_id, events: list.slice(i, i + EVENTS_PER_JOB) });
+  return out;
+}
 /** No progress for this long while waiting for the queue to drain is an error. */
 const STALL_MS = 120_000;
 
@@ -261,22 +282,22 @@ function rebuildCli(env, logDir, label, ...args) {
  * (TypeORM over node-postgres: unnamed statements with parameters).
  */
 const SQL = {
-  dayCounts: (withCard) => `SELECT day::text AS day, sum(claim_num) AS claim, sum(redeem_num) AS redeem, sum(present_num) AS present
-         FROM dashboard.card_day
-        WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date ${withCard ? 'AND card_id = $4' : ''}
-        GROUP BY day`,
-  memberCountsCard: `SELECT kind, day::text AS day, count(DISTINCT member_no) AS members
-             FROM dashboard.member_day
-            WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date AND num > 0
-            GROUP BY GROUPING SETS ((kind, day), (kind))`,
-  memberCountsAll: `SELECT kind, day::text AS day,
-                  CASE WHEN grouping(day) = 1 THEN sum(n) FILTER (WHERE prev_day < $2::date) ELSE sum(n) END AS members
-             FROM dashboard.member_span
-            WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND day BETWEEN $2::date AND $3::date
-            GROUP BY GROUPING SETS ((kind, day), (kind))`,
+  dayCounts: (withCard) =>
+    withCard
+      ? `SELECT day::text AS day, claim_num AS claim, redeem_num AS redeem, present_num AS present
+             FROM dashboard.card_day
+            WHERE crm_id = $1 AND card_id = $4 AND day BETWEEN $2::date AND $3::date`
+      : `SELECT day::text AS day, claim_num AS claim, redeem_num AS redeem, present_num AS present
+             FROM dashboard.tenant_day
+            WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date`,
+  // $4: the card, or '' (ALL_CARDS) for every card.
+  memberCounts: `SELECT kind, day::text AS day, sum(n) AS members, coalesce(sum(n) FILTER (WHERE prev_day < $2::date), 0) AS first_members
+         FROM dashboard.member_span
+        WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date
+        GROUP BY kind, day`,
   channelCounts: (withCard) => `SELECT kind, channel, sum(num) AS num
-         FROM dashboard.channel_day
-        WHERE crm_id = $1 AND kind IN ('claim', 'redeem') AND day BETWEEN $2::date AND $3::date ${withCard ? 'AND card_id = $4' : ''}
+         FROM dashboard.${withCard ? 'channel_day' : 'channel_day_all'}
+        WHERE crm_id = $1 AND kind IN ('claim', 'redeem') ${withCard ? 'AND card_id = $4' : ''} AND day BETWEEN $2::date AND $3::date
         GROUP BY kind, channel
        HAVING sum(num) > 0
         ORDER BY kind, sum(num) DESC, channel COLLATE "C"`,
@@ -302,9 +323,9 @@ function routes(opts, cardIds, range) {
   const base = `start_date=${range.start}&end_date=${range.end}`;
   const p = (card) => (card ? [CRM_ID, range.start, range.end, card] : [CRM_ID, range.start, range.end]);
   const trendFloor = (pool, card) =>
-    Promise.all([pool.query(SQL.dayCounts(!!card), p(card)), pool.query(card ? SQL.memberCountsCard : SQL.memberCountsAll, p(card))]).then(([days, members]) => ({
+    Promise.all([pool.query(SQL.dayCounts(!!card), p(card)), pool.query(SQL.memberCounts, [CRM_ID, range.start, range.end, card || ''])]).then(([days, members]) => ({
       claims: days.rows.reduce((a, r) => a + Number(r.claim), 0),
-      claimMembers: Number((members.rows.find((r) => r.kind === 'claim' && r.day === null) || { members: 0 }).members),
+      claimMembers: members.rows.filter((r) => r.kind === 'claim').reduce((n, r) => n + Number(r.first_members), 0),
     }));
   return [
     {
@@ -462,7 +483,12 @@ async function drained(queue, procs, onTick) {
   }
 }
 
-const addAll = (queue, events) => queue.addBulk(events.map((e) => ({ data: e, opts: { ...JOB_OPTIONS, jobId: jobIdOf(e) } })));
+/** One relay pass: the events in jobs of one tenant (at most EVENTS_PER_JOB each), one addBulk; answers the jobs' ids, in order. */
+async function addPass(queue, events) {
+  const jobs = batchesOf(events).map((b) => ({ data: b, opts: { ...JOB_OPTIONS, jobId: batchJobId(b) } }));
+  await queue.addBulk(jobs);
+  return jobs.map((j) => j.opts.jobId);
+}
 
 async function redisPid(url) {
   const r = new Redis(url, { maxRetriesPerRequest: 1 });
@@ -548,7 +574,7 @@ async function main() {
     if (build.code !== 0) throw new Error(`the builder (--apply) exited with ${build.code ?? build.signal}:\n${build.out}\n${build.err}`);
     const floorFactsPerS = opts.events / (build.wallMs / 1000);
     console.log(`${secs(build.wallMs)} (its own count: ${build.ownMs === null ? 'n/a' : secs(build.ownMs)}) -> floor ${fmt(floorFactsPerS)} facts/s`);
-    const tables = ['card_day', 'channel_day', 'member_day', 'member_all_day', 'member_span', 'card'];
+    const tables = ['card_day', 'tenant_day', 'channel_day', 'channel_day_all', 'member_day', 'member_all_day', 'member_span', 'card'];
     const vacT0 = now();
     await db.query(`VACUUM (ANALYZE) ${tables.map((t) => `dashboard.${t}`).join(', ')}, dashboard.applied_event`);
     const rowCounts = {};
@@ -582,13 +608,14 @@ async function main() {
       drawEvent(opts, cardIds, `${runTag}-a-${i}`, new Date(seedFrom + Math.random() * opts.days * DAY_MS).toISOString()),
     );
     await db.query('CHECKPOINT');
-    console.log(`apply: ${fmt(opts.applyEvents)} events to the ${QUEUE} queue, addBulk of ${fmt(ADD_CHUNK)} ...`);
+    console.log(`apply: ${fmt(opts.applyEvents)} events to the ${QUEUE} queue, passes of ${fmt(ADD_CHUNK)} (one addBulk of jobs of at most ${EVENTS_PER_JOB}) ...`);
     let cpu = await cpuSnapshot(db, named);
     const applyT0 = now();
     let addedMs = null;
+    let applyJobs = 0;
     let lastShown = applyT0;
     const adding = (async () => {
-      for (let i = 0; i < applyEvents.length; i += ADD_CHUNK) await addAll(queue, applyEvents.slice(i, i + ADD_CHUNK));
+      for (let i = 0; i < applyEvents.length; i += ADD_CHUNK) applyJobs += (await addPass(queue, applyEvents.slice(i, i + ADD_CHUNK))).length;
       addedMs = now() - applyT0;
     })();
     const progress = async () => {
@@ -611,12 +638,13 @@ async function main() {
       `SELECT count(*)::bigint AS n, count(DISTINCT applied_at)::bigint AS batches FROM dashboard.applied_event WHERE crm_id = $1 AND starts_with(event_id, $2)`,
       [CRM_ID, `${runTag}-a-`],
     )).rows[0];
-    console.log(`  ${secs(applyMs)} -> ${fmt(applyRate)} events/s (adds took ${secs(addedMs)}; ${fmt(Number(applyStats.batches))} batches, ${fmt(Number(applyStats.n) / Number(applyStats.batches), 0)} events each on average)`);
+    console.log(`  ${secs(applyMs)} -> ${fmt(applyRate)} events/s (adds took ${secs(addedMs)}, ${fmt(applyJobs)} jobs; ${fmt(Number(applyStats.batches))} batches, ${fmt(Number(applyStats.n) / Number(applyStats.batches), 0)} events each on average)`);
     console.log(`  CPU s: ${fmtCpu(applyCpu)}`);
 
     // ---- 4. latency under a steady flow (today: a day no event before touched)
     const prefix = `${CRM_ID}.${runTag}-s-`;
     const seen = new Map(); // jobId -> Date.now() when its completion was published
+    const jobOf = new Map(); // event_id -> the id of the job that carried it
     sub.on('message', (_ch, msg) => {
       const t = Date.now();
       try {
@@ -633,6 +661,7 @@ async function main() {
     cpu = await cpuSnapshot(db, named);
     const steadyT0 = Date.now();
     let lastTick = steadyT0;
+    let steadyJobs = 0;
     while (steadyEvents.length < steadyTotal) {
       for (const p of procs) if (isGone(p)) throw new Error(`${p.app} died during the steady flow; see ${p.logFile}`);
       const due = Math.min(steadyTotal, Math.floor(((Date.now() - steadyT0) / 1000) * opts.steadyRate));
@@ -643,19 +672,21 @@ async function main() {
       }
       if (batch.length) {
         steadyEvents.push(...batch);
-        await addAll(queue, batch);
+        const ids = await addPass(queue, batch);
+        steadyJobs += ids.length;
+        batchesOf(batch).forEach((b, i) => b.events.forEach((e) => jobOf.set(e.event_id, ids[i])));
       }
       if (Date.now() - lastTick >= 5_000) {
         lastTick = Date.now();
-        console.log(`  ${((Date.now() - steadyT0) / 1000).toFixed(0)} s: ${fmt(steadyEvents.length)} added, ${fmt(seen.size)} applied`);
+        console.log(`  ${((Date.now() - steadyT0) / 1000).toFixed(0)} s: ${fmt(steadyEvents.length)} added, ${fmt(seen.size)} jobs heard completed`);
       }
-      await sleep(10);
+      await sleep(STEADY_TICK_MS);
     }
     const steadyAddMs = Date.now() - steadyT0;
     await drained(queue, procs);
     const steadyCpu = await cpu.diff();
     const waitUntil = Date.now() + 2_000; // the last completions' messages
-    while (seen.size < steadyTotal && Date.now() < waitUntil) await sleep(20);
+    while (seen.size < steadyJobs && Date.now() < waitUntil) await sleep(20);
     await sub.unsubscribe();
     const lat = (await db.query(
       `SELECT count(a.event_id)::bigint AS n,
@@ -668,8 +699,9 @@ async function main() {
       [CRM_ID, steadyEvents.map((e) => e.event_id), steadyEvents.map((e) => e.occurred_at)],
     )).rows[0];
     const steadyLat = { n: Number(lat.n), p50: Number(lat.p50), p95: Number(lat.p95), p99: Number(lat.p99), max: Number(lat.max) };
-    const seenLat = percentiles(steadyEvents.filter((e) => seen.has(jobIdOf(e))).map((e) => seen.get(jobIdOf(e)) - Date.parse(e.occurred_at)));
-    console.log(`  added in ${secs(steadyAddMs)} (${fmt(steadyTotal / (steadyAddMs / 1000))}/s); applied_at - occurred_at ms: ${latLine(steadyLat)}; completion heard - occurred_at ms: ${latLine(seenLat)} (${fmt(seenLat.n)} heard)`);
+    const heard = (e) => seen.get(jobOf.get(e.event_id));
+    const seenLat = percentiles(steadyEvents.filter((e) => heard(e) !== undefined).map((e) => heard(e) - Date.parse(e.occurred_at)));
+    console.log(`  added in ${secs(steadyAddMs)} (${fmt(steadyTotal / (steadyAddMs / 1000))}/s, ${fmt(steadyJobs)} jobs); applied_at - occurred_at ms: ${latLine(steadyLat)}; completion heard - occurred_at ms: ${latLine(seenLat)} (${fmt(seenLat.n)} heard)`);
     console.log(`  CPU s: ${fmtCpu(steadyCpu)}`);
 
     // ---- 5. invariants
@@ -726,10 +758,10 @@ async function main() {
       line(`    floor (same statements in pg)`, `${latLine(x.floor.latency)}`);
     }
     line('apply', `${fmt(opts.applyEvents)} events in ${secs(applyMs)} -> ${fmt(applyRate)} events/s (floor ${fmt(floorFactsPerS)} facts/s, ratio ${(applyRate / floorFactsPerS).toFixed(3)})`);
-    line('  batches', `${fmt(Number(applyStats.batches))}, ${fmt(Number(applyStats.n) / Number(applyStats.batches), 0)} events each on average; adds took ${secs(addedMs)}`);
+    line('  batches', `${fmt(Number(applyStats.batches))}, ${fmt(Number(applyStats.n) / Number(applyStats.batches), 0)} events each on average; ${fmt(applyJobs)} jobs; adds took ${secs(addedMs)}`);
     line('  CPU s', fmtCpu(applyCpu));
     line('  CPU ms per event', perEvent(applyCpu, opts.applyEvents));
-    line('steady flow', `${fmt(steadyTotal)} events at ${fmt(steadyTotal / (steadyAddMs / 1000))}/s (asked ${fmt(opts.steadyRate)}/s)`);
+    line('steady flow', `${fmt(steadyTotal)} events at ${fmt(steadyTotal / (steadyAddMs / 1000))}/s (asked ${fmt(opts.steadyRate)}/s) in ${fmt(steadyJobs)} jobs (a pass every ~${STEADY_TICK_MS} ms)`);
     line('  applied_at - occurred_at ms', latLine(steadyLat));
     line('  completion heard - occurred_at', `${latLine(seenLat)} (${fmt(seenLat.n)} of ${fmt(steadyTotal)} heard)`);
     line('  CPU ms per event', perEvent(steadyCpu, steadyTotal));

@@ -1,6 +1,6 @@
 import Bull from 'bull';
 import { lastValueFrom } from 'rxjs';
-import { CardEvent, cardEventJobId, CardFact, CardFactsPage, CardPattern, Envelope, Queue, Service } from '@app/domain';
+import { CARD_EVENTS_PER_JOB, CardEvent, CardEventBatch, cardEventBatchJobId, CardFact, CardFactsPage, CardPattern, Envelope, Queue, Service } from '@app/domain';
 import { RedisStreamsClient } from '@app/platform';
 import { Answer, cardBody, Suite } from './support/suite';
 
@@ -10,14 +10,15 @@ const DAY = 24 * HOUR;
 /**
  * Card events through real HTTP, PostgreSQL and Redis: every state change of member codes
  * writes its outbox rows in its own transaction, and card-service's relay moves them to
- * the `card-events` Bull queue. No dashboard runs here, so the relayed jobs wait in the
- * queue, where the test reads them (exactly, field by field) with a Bull client. Refused
+ * the `card-events` Bull queue, in jobs of up to CARD_EVENTS_PER_JOB events of one tenant.
+ * No dashboard runs here, so the relayed jobs wait in the queue, where the test reads
+ * them (every job checked, its events exactly, field by field) with a Bull client. Refused
  * and repeated calls must add nothing. The card-service clock is moved by the harness
  * (setClock); sweeps run every 300 ms and the relay polls every 50 ms.
  */
 describe('card events (outbox -> card-events queue)', () => {
   let s: Suite;
-  let queue: Bull.Queue<CardEvent>;
+  let queue: Bull.Queue<CardEventBatch>;
   const crm = 'crm_card_events';
   const member = `/api/crm/card/${crm}/member`;
   let seq = 0;
@@ -96,16 +97,36 @@ describe('card events (outbox -> card-events queue)', () => {
   const relayed = () =>
     s.eventually('the outbox to be relayed', async () => ((await one<{ n: number }>(`SELECT count(*)::int AS n FROM card.outbox`, [])).n === 0 ? true : undefined), 20_000, 50);
 
-  /** Every relayed event of a card (after the outbox is empty), in event_id order; each job's id must be cardEventJobId. */
-  async function eventsOf(cardId: string): Promise<CardEvent[]> {
+  const byEventId = (a: CardEvent, b: CardEvent) => Number(BigInt(a.event_id) - BigInt(b.event_id));
+
+  /**
+   * Every waiting job (after the outbox is empty), each checked as the relay must add it:
+   * id = cardEventBatchJobId, 1 to CARD_EVENTS_PER_JOB events, all of the job's tenant (a
+   * job never mixes tenants), in event_id order, with the relay's retry options.
+   */
+  async function relayedJobs(): Promise<Array<Bull.Job<CardEventBatch>>> {
     await relayed();
-    const jobs = (await queue.getJobs(['waiting'], 0, -1)).filter((j) => j.data.card_id === cardId);
+    const jobs = await queue.getJobs(['waiting'], 0, -1);
     for (const j of jobs) {
-      expect(j.id).toBe(cardEventJobId(j.data));
+      const { crm_id, events } = j.data;
+      expect(j.id).toBe(cardEventBatchJobId(j.data));
+      expect(String(j.id).startsWith(`${crm_id}.${events[0].event_id}-${events[events.length - 1].event_id}.`)).toBe(true);
+      expect(events.length).toBeGreaterThanOrEqual(1);
+      expect(events.length).toBeLessThanOrEqual(CARD_EVENTS_PER_JOB);
+      expect(events.filter((e) => e.crm_id !== crm_id)).toEqual([]);
+      expect(events.map((e) => e.event_id)).toEqual([...events].sort(byEventId).map((e) => e.event_id));
       expect(j.opts).toMatchObject({ removeOnComplete: true, attempts: expect.any(Number) });
       expect(j.opts.attempts).toBeGreaterThan(1);
     }
-    return jobs.map((j) => j.data).sort((a, b) => Number(BigInt(a.event_id) - BigInt(b.event_id)));
+    return jobs;
+  }
+
+  /** Every relayed event, the jobs flattened. */
+  const relayedEvents = async (): Promise<CardEvent[]> => (await relayedJobs()).flatMap((j) => j.data.events);
+
+  /** Every relayed event of a card, in event_id order. */
+  async function eventsOf(cardId: string): Promise<CardEvent[]> {
+    return (await relayedEvents()).filter((e) => e.card_id === cardId).sort(byEventId);
   }
 
   /** The event as the contract says, for a test's expectation: every field present. */
@@ -342,13 +363,38 @@ describe('card events (outbox -> card-events queue)', () => {
     });
   });
 
-  it('leaves the outbox empty once relayed, every event on the queue once under its job id', async () => {
-    await relayed();
-    const jobs = await queue.getJobs(['waiting'], 0, -1);
+  it('groups a pass of two tenants\' rows into jobs of one tenant each, at most CARD_EVENTS_PER_JOB events, in event_id order', async () => {
+    // 1,300 rows of two tenants interleaved (9 of A for every 4 of B), committed at once: the
+    // relay takes 1,000 in one pass and the other 300 in the next.
+    const [a, b] = ['crm_relay_a', 'crm_relay_b'];
+    const rows = await s.sql<{ crm_id: string; event_id: string }>(
+      `INSERT INTO card.outbox (crm_id, kind, card_id, title, member_no, count, channel, occurred_at, day_of, ref)
+       SELECT CASE WHEN i % 13 < 9 THEN $1 ELSE $2 END, 'claim', 'card-relay', 'relay', 'm' || i, 1, 'x', now(), now(), 'r' || i
+         FROM generate_series(1, 1300) AS i ORDER BY i
+       RETURNING crm_id, event_id::text`,
+      [a, b],
+    );
+    expect(rows).toHaveLength(1_300);
+    const jobs = (await relayedJobs()).filter((j) => j.data.crm_id === a || j.data.crm_id === b);
+    // Every row once, in no more jobs than the passes and the size need.
+    const sent = jobs.flatMap((j) => j.data.events);
+    expect(sent.map((e) => `${e.crm_id}.${e.event_id}`).sort()).toEqual(rows.map((r) => `${r.crm_id}.${r.event_id}`).sort());
+    expect(Math.max(...jobs.map((j) => j.data.events.length))).toBe(CARD_EVENTS_PER_JOB);
+    const perTenant = (t: string) => rows.filter((r) => r.crm_id === t).length;
+    for (const t of [a, b]) {
+      const mine = jobs.filter((j) => j.data.crm_id === t);
+      expect(mine.length).toBeLessThanOrEqual(Math.ceil(perTenant(t) / CARD_EVENTS_PER_JOB) + 1);
+      for (const e of mine.flatMap((j) => j.data.events)) expect(e).toMatchObject({ crm_id: t, kind: 'claim', card_id: 'card-relay', count: 1 });
+    }
+  });
+
+  it('leaves the outbox empty once relayed, every event on the queue once, every job under its id', async () => {
+    const jobs = await relayedJobs();
     expect(jobs.length).toBeGreaterThan(0);
     const ids = jobs.map((j) => j.id);
     expect(new Set(ids).size).toBe(ids.length);
-    for (const j of jobs) expect(j.id).toBe(cardEventJobId(j.data));
+    const events = jobs.flatMap((j) => j.data.events.map((e) => `${e.crm_id}.${e.event_id}`));
+    expect(new Set(events).size).toBe(events.length);
     expect(await one(`SELECT count(*)::int AS n FROM card.outbox`, [])).toEqual({ n: 0 });
   });
   /**
@@ -400,8 +446,7 @@ describe('card events (outbox -> card-events queue)', () => {
 
     /** The relayed events of a tenant (the outbox empty first). */
     async function queued(tenant: string): Promise<CardEvent[]> {
-      await relayed();
-      return (await queue.getJobs(['waiting'], 0, -1)).map((j) => j.data).filter((e) => e.crm_id === tenant);
+      return (await relayedEvents()).filter((e) => e.crm_id === tenant);
     }
 
     const sum = (items: Array<Omit<CardEvent, 'event_id'>>, key: (e: Omit<CardEvent, 'event_id'>) => unknown[]) => {

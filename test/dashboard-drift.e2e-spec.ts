@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import nodePath from 'node:path';
 import Bull from 'bull';
-import { CardEvent, Queue } from '@app/domain';
+import { CardEventBatch, Queue } from '@app/domain';
 import { AppProcess, cardBody, Suite } from './support/suite';
 
 const HOUR = 3_600_000;
@@ -23,14 +23,15 @@ function prng(seed: number): () => number {
  * card state change through the real gateway (claims, claim reversals, gifts accepted
  * and returned by the sweep, redemptions and their reversals, expiry by the sweep, voids)
  * over several days of the services' clock; meanwhile the dashboard worker is killed
- * mid-stream and started again, and copies of queued events are added again under other
- * job ids in reverse order (duplicate and out-of-order deliveries). When everything is
+ * mid-stream and started again, and copies of the queued batches are added again under
+ * other job ids, whole and overlapping, in reverse order (duplicate and out-of-order
+ * deliveries). When everything is
  * applied, `dashboard:rebuild` recomputes the tenant's rollups from card-service's own
  * tables (asked over the transport) and finds no difference.
  */
 describe('dashboard never drifts (random workload, killed worker, duplicates, rebuild)', () => {
   let s: Suite;
-  let queue: Bull.Queue<CardEvent>;
+  let queue: Bull.Queue<CardEventBatch>;
   const crm = 'crm_drift';
   const member = `/api/crm/card/${crm}/member`;
   let dashWorker: AppProcess | undefined;
@@ -83,10 +84,23 @@ describe('dashboard never drifts (random workload, killed worker, duplicates, re
     return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
   }
 
-  /** Copies of the events waiting in the queue, added again under other job ids, newest first. */
+  /**
+   * Copies of the batches waiting in the queue added again under other job ids, newest
+   * first: each whole, and overlapping batches (the second half of a batch with the first
+   * half of the next, sharing events with both) each with its events in reverse order.
+   */
   async function duplicateWaiting(): Promise<number> {
-    const jobs = await queue.getJobs(['waiting', 'delayed'], 0, -1);
-    const copies = jobs.reverse().map((j) => ({ data: j.data, opts: { jobId: `dup.${j.id}`, removeOnComplete: true, attempts: 5 } }));
+    const jobs = (await queue.getJobs(['waiting', 'delayed'], 0, -1)).reverse();
+    const opts = (jobId: string) => ({ jobId, removeOnComplete: true, attempts: 5 });
+    const copies = jobs.map((j) => ({ data: j.data, opts: opts(`dup.${j.id}`) }));
+    jobs.forEach((j, i) => {
+      const next = jobs[i + 1];
+      if (!next || next.data.crm_id !== j.data.crm_id) return;
+      const a = j.data.events;
+      const b = next.data.events;
+      const events = [...a.slice(Math.floor(a.length / 2)), ...b.slice(0, Math.ceil(b.length / 2))].reverse();
+      copies.push({ data: { crm_id: j.data.crm_id, events }, opts: opts(`overlap.${j.id}.${next.id}`) });
+    });
     if (copies.length) await queue.addBulk(copies);
     return copies.length;
   }

@@ -4,6 +4,7 @@ export * from './validation';
 export * from './contracts/patterns';
 export * from './contracts/queues';
 export * from './contracts/card-events';
+export * from './contracts/card-events.dto';
 export * from './card/card.rules';
 export * from './card/code.rules';
 export * from './card/card.dto';

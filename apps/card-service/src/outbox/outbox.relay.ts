@@ -2,11 +2,11 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { InjectQueue } from '@nestjs/bull';
 import { Queue as BullQueue } from 'bull';
 import { DataSource } from 'typeorm';
-import { CardEvent, cardEventJobId, Queue } from '@app/domain';
+import { CardEventBatch, cardEventBatches, cardEventBatchJobId, Queue } from '@app/domain';
 import { AppConfig, CONFIG } from '@app/platform';
 import { OutboxRepository } from './outbox.repository';
 
-/** Outbox rows one relay transaction moves at most. */
+/** Outbox rows one relay transaction moves at most (in jobs of at most CARD_EVENTS_PER_JOB events of one tenant). */
 export const RELAY_BATCH = 1_000;
 
 /** A queue add that has not settled by then counts as failed: the rows are let go for the next try (Redis may be gone). */
@@ -14,19 +14,20 @@ const ADD_TIMEOUT_MS = 10_000;
 
 /**
  * How the dashboard's jobs retry: about an hour of exponential backoff (1 s .. 34 min),
- * then the job is kept as failed (not removed) so the event is not lost.
+ * then the job is kept as failed (not removed) so its events are not lost.
  */
 const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: false, attempts: 12, backoff: { type: 'exponential', delay: 1_000 } };
 
 /**
  * Worker side of the outbox: moves card.outbox rows to the `card-events` queue. Each pass
  * is one transaction: take up to RELAY_BATCH of the oldest rows (FOR UPDATE SKIP LOCKED,
- * so relays of several workers take disjoint rows), add them to the queue in one
- * `addBulk` (jobId = cardEventJobId), delete them, commit. A failed add rolls back and
- * the rows are taken again next pass. A crash after the add and before the commit sends
- * them again: delivery is at least once, and the dashboard applies each event once by
- * (crm_id, event_id). After a full batch the next pass starts at once; otherwise it
- * waits OUTBOX_POLL_MS.
+ * so relays of several workers take disjoint rows), group them by tenant into jobs of at
+ * most CARD_EVENTS_PER_JOB events in event_id order (cardEventBatches; jobId =
+ * cardEventBatchJobId), add every job in one `addBulk`, delete the rows, commit. A failed
+ * add rolls back and the rows are taken again next pass. A crash after the add and before
+ * the commit sends them again, maybe grouped otherwise: delivery is at least once, and
+ * the dashboard applies each event once by (crm_id, event_id), whatever job carries it.
+ * After a full pass the next one starts at once; otherwise it waits OUTBOX_POLL_MS.
  */
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
@@ -39,7 +40,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly db: DataSource,
     private readonly outbox: OutboxRepository,
-    @InjectQueue(Queue.CARD_EVENTS) private readonly queue: BullQueue<CardEvent>,
+    @InjectQueue(Queue.CARD_EVENTS) private readonly queue: BullQueue<CardEventBatch>,
     @Inject(CONFIG) private readonly cfg: AppConfig,
   ) {}
 
@@ -75,10 +76,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
     return this.db.transaction(async (em) => {
       const events = await this.outbox.take(em, RELAY_BATCH);
       if (!events.length) return 0;
+      const batches = cardEventBatches(events);
       await withTimeout(
-        this.queue.addBulk(events.map((e) => ({ data: e, opts: { ...JOB_OPTIONS, jobId: cardEventJobId(e) } }))),
+        this.queue.addBulk(batches.map((b) => ({ data: b, opts: { ...JOB_OPTIONS, jobId: cardEventBatchJobId(b) } }))),
         ADD_TIMEOUT_MS,
-        `adding ${events.length} card events to the queue`,
+        `adding ${events.length} card events (${batches.length} jobs) to the queue`,
       );
       await this.outbox.remove(em, events);
       return events.length;

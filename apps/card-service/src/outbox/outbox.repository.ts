@@ -63,7 +63,7 @@ export class OutboxRepository {
     if (rows.length !== events.length) throw new Error(`outbox: ${events.length} events but ${rows.length} written (a card is missing)`);
   }
 
-  /** The oldest `limit` rows of every tenant, locked; rows another relay holds are skipped. */
+  /** The oldest `limit` rows, all tenants together, in event_id order (the relay's jobs keep it), locked; rows another relay holds are skipped. */
   async take(em: EntityManager, limit: number): Promise<CardEvent[]> {
     const rows: Row[] = await em.query(
       `SELECT crm_id, event_id, kind, card_id, title, member_no, count, channel, occurred_at, day_of, ref

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { CARD_DAY_COUNTERS, CARD_EVENT_EFFECTS, CardFact, NO_DAY } from '@app/domain';
+import { ALL_CARDS, CARD_DAY_COUNTERS, CARD_EVENT_EFFECTS, CardFact, NO_DAY } from '@app/domain';
 import { num } from '@app/platform';
 import { dayOfSql, RollupRepository } from '../rollup/rollup.repository';
 
@@ -16,10 +16,12 @@ interface TableSpec {
 /** The rollup tables a rebuild builds, compares and replaces (applied_event is left alone). */
 const TABLES: TableSpec[] = [
   { name: 'card_day', keys: ['day', 'card_id'], values: [...CARD_DAY_COUNTERS], zeroIsAbsent: true },
-  { name: 'channel_day', keys: ['kind', 'day', 'card_id', 'channel'], values: ['num'], zeroIsAbsent: true },
-  { name: 'member_day', keys: ['kind', 'card_id', 'day', 'member_no'], values: ['num'], zeroIsAbsent: true },
+  { name: 'tenant_day', keys: ['day'], values: [...CARD_DAY_COUNTERS], zeroIsAbsent: true },
+  { name: 'channel_day', keys: ['kind', 'card_id', 'day', 'channel'], values: ['num'], zeroIsAbsent: true },
+  { name: 'channel_day_all', keys: ['kind', 'day', 'channel'], values: ['num'], zeroIsAbsent: true },
+  { name: 'member_day', keys: ['kind', 'card_id', 'member_no', 'day'], values: ['num'], zeroIsAbsent: true },
   { name: 'member_all_day', keys: ['kind', 'member_no', 'day'], values: ['num'], zeroIsAbsent: true },
-  { name: 'member_span', keys: ['kind', 'day', 'prev_day'], values: ['n'], zeroIsAbsent: true },
+  { name: 'member_span', keys: ['kind', 'card_id', 'day', 'prev_day'], values: ['n'], zeroIsAbsent: true },
   { name: 'card', keys: ['card_id'], values: ['title', 'title_at'], zeroIsAbsent: false },
 ];
 
@@ -61,8 +63,9 @@ const nonZero = (t: TableSpec, alias: string) => (t.zeroIsAbsent ? `(${t.values.
  * The rollups of a set of events, set-based: from a tenant's rows of the staging table
  * `dashboard.rebuild_event` it computes, into temporary shadow tables, the same rows the
  * incremental path (RollupService) produces for those events: the same effect per kind
- * (CARD_EVENT_EFFECTS) and the same day expression (dayOfSql), member_span from lag()
- * over each member's active days. It then compares them with the tenant's live rows in
+ * (CARD_EVENT_EFFECTS) and the same day expression (dayOfSql), the tenant-wide tables
+ * as sums over cards, member_span from lag() over each member's active days (per card,
+ * and across cards as ALL_CARDS). It then compares them with the tenant's live rows in
  * both directions (rows whose values are all 0 count as absent on both sides) and, when
  * asked, replaces the live rows with them in the same transaction (the tenant's rollup
  * lock held exclusive, so no apply batch of the tenant runs meanwhile).
@@ -146,14 +149,22 @@ export class RollupBuilder {
     );
     await em.query(`CREATE TEMP TABLE rb_card_day ON COMMIT DROP AS SELECT k.day, k.card_id, ${counters.join(', ')} FROM ${byKind} GROUP BY 1, 2`, fxParams);
     await em.query(
+      `CREATE TEMP TABLE rb_tenant_day ON COMMIT DROP AS
+       SELECT day, ${CARD_DAY_COUNTERS.map((c) => `sum(${c})::int AS ${c}`).join(', ')} FROM rb_card_day GROUP BY 1`,
+    );
+    await em.query(
       `CREATE TEMP TABLE rb_channel_day ON COMMIT DROP AS
-       SELECT fx.ch_kind AS kind, k.day, k.card_id, k.channel, sum(fx.sign * k.codes)::int AS num
+       SELECT fx.ch_kind AS kind, k.card_id, k.day, k.channel, sum(fx.sign * k.codes)::int AS num
          FROM ${byKind} WHERE fx.ch_kind IS NOT NULL GROUP BY 1, 2, 3, 4`,
       fxParams,
     );
     await em.query(
+      `CREATE TEMP TABLE rb_channel_day_all ON COMMIT DROP AS
+       SELECT kind, day, channel, sum(num)::int AS num FROM rb_channel_day GROUP BY 1, 2, 3`,
+    );
+    await em.query(
       `CREATE TEMP TABLE rb_member_day ON COMMIT DROP AS
-       SELECT fx.m_kind AS kind, e.card_id, ${day} AS day, e.member_no, sum(fx.sign * e.count)::int AS num
+       SELECT fx.m_kind AS kind, e.card_id, e.member_no, ${day} AS day, sum(fx.sign * e.count)::int AS num
          FROM dashboard.rebuild_event e JOIN ${effects(3)} ON fx.kind = e.kind
         WHERE e.crm_id = $1 AND fx.m_kind IS NOT NULL GROUP BY 1, 2, 3, 4`,
       [crmId, zone, ...fxParams],
@@ -162,14 +173,17 @@ export class RollupBuilder {
       `CREATE TEMP TABLE rb_member_all_day ON COMMIT DROP AS
        SELECT kind, member_no, day, sum(num)::int AS num FROM rb_member_day GROUP BY 1, 2, 3`,
     );
-    // Each member's active days in order (member_no first and in "C" order: only the partitions matter, and this sorts about 3x faster).
+    // Each member's active days in order, across cards (ALL_CARDS) and per card (member_no first and in "C" order: only the partitions matter, and this sorts about 3x faster).
     await em.query(
       `CREATE TEMP TABLE rb_member_span ON COMMIT DROP AS
-       SELECT kind, day, prev_day, count(*)::int AS n
-         FROM (SELECT kind, day, lag(day, 1, $1::date) OVER (PARTITION BY member_no COLLATE "C", kind ORDER BY day) AS prev_day
-                 FROM rb_member_all_day WHERE num > 0) AS a
-        GROUP BY 1, 2, 3`,
-      [NO_DAY],
+       SELECT kind, card_id, day, prev_day, count(*)::int AS n
+         FROM (SELECT kind, $2::text AS card_id, day, lag(day, 1, $1::date) OVER (PARTITION BY member_no COLLATE "C", kind ORDER BY day) AS prev_day
+                 FROM rb_member_all_day WHERE num > 0
+               UNION ALL
+               SELECT kind, card_id::text, day, lag(day, 1, $1::date) OVER (PARTITION BY member_no COLLATE "C", kind, card_id COLLATE "C" ORDER BY day) AS prev_day
+                 FROM rb_member_day WHERE num > 0) AS a
+        GROUP BY 1, 2, 3, 4`,
+      [NO_DAY, ALL_CARDS],
     );
     // The latest title by occurred_at; a tie goes to the later staged (live: the later applied).
     await em.query(

@@ -1,21 +1,32 @@
 import { Logger } from '@nestjs/common';
 import { Process, Processor } from '@nestjs/bull';
 import { Job } from 'bull';
-import { CardEvent, CardEventDto, Queue } from '@app/domain';
+import { CardEventBatch, CardEventBatchDto, Queue } from '@app/domain';
 import { checkContract } from '@app/platform';
-import { Applied, RollupService } from './rollup.service';
+import { RollupService } from './rollup.service';
 
 /**
- * Jobs one worker process holds at once. They wait together for the next batch of their
- * tenant (RollupService), so this bounds the batch size a single process can gather.
+ * Jobs one worker process holds at once, each up to CARD_EVENTS_PER_JOB events. Their
+ * events wait together for the next batches of their tenant (RollupService, at most
+ * DASHBOARD_BATCH_MAX per transaction), so 16 jobs of 500 keep a lane's next batch full
+ * while one commits; more would only hold more events in memory and in flight.
  */
-const CONCURRENCY = 512;
+const CONCURRENCY = 16;
+
+/** What a completed job answers (Bull keeps it only while the job is kept). */
+export interface BatchApplied {
+  /** Events the job carried. */
+  events: number;
+  /** Of them, the ones that changed the rollups now (the others had been applied before). */
+  applied: number;
+}
 
 /**
  * Worker side of the durable `card-events` queue (fed by card-service's outbox relay).
- * Each job is one CardEvent, checked against its contract (a malformed one is discarded
- * at once, logged), then applied in its tenant's next batch; the job completes only once
- * that batch committed. Anything else (the database down) fails the job and Bull retries
+ * Each job is a CardEventBatch (events of one tenant), checked whole against its contract
+ * (one malformed event: the job is discarded at once, logged, nothing of it applied),
+ * then its events go into their tenant's next batches; the job completes only once every
+ * one of them committed. Anything else (the database down) fails the job and Bull retries
  * it as the producer asked; applying again is safe (by event_id).
  */
 @Processor(Queue.CARD_EVENTS)
@@ -25,14 +36,15 @@ export class CardEventsProcessor {
   constructor(private readonly rollups: RollupService) {}
 
   @Process({ concurrency: CONCURRENCY })
-  async apply(job: Job<CardEvent>): Promise<{ applied: Applied }> {
-    const checked = await checkContract(CardEventDto, job.data);
+  async apply(job: Job<CardEventBatch>): Promise<BatchApplied> {
+    const checked = await checkContract(CardEventBatchDto, job.data);
     if (!checked.ok) {
       const why = checked.violations.map((v) => `${v.field}: ${v.message}`).join('; ');
-      this.log.error(`card event ${job.id} discarded: ${why}`);
+      this.log.error(`card events job ${job.id} discarded: ${why}`);
       await job.discard();
       throw new Error(why);
     }
-    return { applied: await this.rollups.apply(checked.value) };
+    const answers = await this.rollups.applyMany(checked.value.events);
+    return { events: answers.length, applied: answers.filter(Boolean).length };
   }
 }

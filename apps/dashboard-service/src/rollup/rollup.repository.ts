@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { CARD_DAY_COUNTERS, MemberAllDayDelta, MemberKind, MemberSpanDelta, RollupDeltas } from '@app/domain';
+import { ALL_CARDS, CARD_DAY_COUNTERS, chainKey, MemberChain, MemberDayAfter, MemberKind, MemberSpanDelta, RollupDeltas } from '@app/domain';
 import { num } from '@app/platform';
 
 /** A range of days (YYYY-MM-DD, both included) of one tenant, optionally one card. */
@@ -37,11 +37,6 @@ export interface TopRow {
   title: string;
   receive_num: number;
   redeem_num: number;
-}
-
-/** A member_all_day row after a batch's upsert: its new num and the delta that made it. */
-export interface MemberAllDayAfter extends MemberAllDayDelta {
-  delta: number;
 }
 
 export interface MemberOfKind {
@@ -116,35 +111,71 @@ export class RollupRepository {
     );
   }
 
-  /** Adds the batch's member_all_day deltas (rows in key order) and answers each row's new num. */
-  async addMemberAllDays(em: EntityManager, crmId: string, rows: MemberAllDayDelta[]): Promise<MemberAllDayAfter[]> {
-    if (!rows.length) return [];
-    const out: Row[] = await em.query(
-      `INSERT INTO dashboard.member_all_day AS t (crm_id, kind, member_no, day, num)
-       SELECT $1, d.kind, d.member_no, d.day, d.num
-         FROM unnest($2::text[], $3::text[], $4::date[], $5::int[]) AS d(kind, member_no, day, num)
-       ON CONFLICT (crm_id, kind, member_no, day) DO UPDATE SET num = t.num + EXCLUDED.num
-       RETURNING t.kind, t.member_no, t.day::text AS day, t.num`,
-      [crmId, rows.map((r) => r.kind), rows.map((r) => r.member_no), rows.map((r) => r.day), rows.map((r) => r.num)],
-    );
-    const delta = new Map(rows.map((r) => [`${r.kind}|${r.member_no}|${r.day}`, r.num]));
-    return out.map((r) => ({ kind: r.kind, member_no: r.member_no, day: r.day, num: Number(r.num), delta: delta.get(`${r.kind}|${r.member_no}|${r.day}`) ?? 0 }));
+  /**
+   * Adds the batch's member_day deltas, then its member_all_day deltas (rows of each in key
+   * order), and answers every row's new num with the delta that made it: member_day rows
+   * with their card, member_all_day rows with card_id ALL_CARDS.
+   */
+  async addMemberDays(em: EntityManager, crmId: string, d: RollupDeltas): Promise<MemberDayAfter[]> {
+    const out: MemberDayAfter[] = [];
+    if (d.memberDays.length) {
+      const r = d.memberDays;
+      const rows: Row[] = await em.query(
+        `INSERT INTO dashboard.member_day AS t (crm_id, kind, card_id, member_no, day, num)
+         SELECT $1, d.kind, d.card_id, d.member_no, d.day, d.num
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::date[], $6::int[]) AS d(kind, card_id, member_no, day, num)
+         ON CONFLICT (crm_id, kind, card_id, member_no, day) DO UPDATE SET num = t.num + EXCLUDED.num
+         RETURNING t.kind, t.card_id, t.member_no, t.day::text AS day, t.num`,
+        [crmId, r.map((x) => x.kind), r.map((x) => x.card_id), r.map((x) => x.member_no), r.map((x) => x.day), r.map((x) => x.num)],
+      );
+      const delta = new Map(r.map((x) => [`${x.kind}\u0000${x.card_id}\u0000${x.member_no}\u0000${x.day}`, x.num]));
+      for (const x of rows) {
+        out.push({ kind: x.kind, card_id: x.card_id, member_no: x.member_no, day: x.day, num: Number(x.num), delta: delta.get(`${x.kind}\u0000${x.card_id}\u0000${x.member_no}\u0000${x.day}`) ?? 0 });
+      }
+    }
+    if (d.memberAllDays.length) {
+      const r = d.memberAllDays;
+      const rows: Row[] = await em.query(
+        `INSERT INTO dashboard.member_all_day AS t (crm_id, kind, member_no, day, num)
+         SELECT $1, d.kind, d.member_no, d.day, d.num
+           FROM unnest($2::text[], $3::text[], $4::date[], $5::int[]) AS d(kind, member_no, day, num)
+         ON CONFLICT (crm_id, kind, member_no, day) DO UPDATE SET num = t.num + EXCLUDED.num
+         RETURNING t.kind, t.member_no, t.day::text AS day, t.num`,
+        [crmId, r.map((x) => x.kind), r.map((x) => x.member_no), r.map((x) => x.day), r.map((x) => x.num)],
+      );
+      const delta = new Map(r.map((x) => [`${x.kind}\u0000${x.member_no}\u0000${x.day}`, x.num]));
+      for (const x of rows) {
+        out.push({ kind: x.kind, card_id: ALL_CARDS, member_no: x.member_no, day: x.day, num: Number(x.num), delta: delta.get(`${x.kind}\u0000${x.member_no}\u0000${x.day}`) ?? 0 });
+      }
+    }
+    return out;
   }
 
-  /** The active days (num > 0, sorted) of these members per kind, across cards: key `kind|member_no`. */
-  async activeDays(em: EntityManager, crmId: string, members: MemberOfKind[]): Promise<Map<string, string[]>> {
+  /**
+   * The active days (num > 0, sorted) of these chains, keyed by chainKey, in one
+   * statement: a chain of ALL_CARDS from member_all_day, a card's from member_day (a
+   * range of its primary key: kind, card, member).
+   */
+  async activeDays(em: EntityManager, crmId: string, chains: MemberChain[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
-    if (!members.length) return out;
+    if (!chains.length) return out;
+    const all = chains.filter((c) => c.card_id === ALL_CARDS);
+    const cards = chains.filter((c) => c.card_id !== ALL_CARDS);
     const rows: Row[] = await em.query(
-      `SELECT t.kind, t.member_no, t.day::text AS day
+      `SELECT t.kind, $4::text AS card_id, t.member_no, t.day::text AS day
          FROM unnest($2::text[], $3::text[]) AS m(kind, member_no)
          JOIN dashboard.member_all_day t ON t.crm_id = $1 AND t.kind = m.kind AND t.member_no = m.member_no
         WHERE t.num > 0
-        ORDER BY t.kind, t.member_no, t.day`,
-      [crmId, members.map((m) => m.kind), members.map((m) => m.member_no)],
+       UNION ALL
+       SELECT t.kind, t.card_id, t.member_no, t.day::text AS day
+         FROM unnest($5::text[], $6::text[], $7::text[]) AS m(kind, card_id, member_no)
+         JOIN dashboard.member_day t ON t.crm_id = $1 AND t.kind = m.kind AND t.card_id = m.card_id AND t.member_no = m.member_no
+        WHERE t.num > 0
+        ORDER BY day`,
+      [crmId, all.map((c) => c.kind), all.map((c) => c.member_no), ALL_CARDS, cards.map((c) => c.kind), cards.map((c) => c.card_id), cards.map((c) => c.member_no)],
     );
     for (const r of rows) {
-      const key = `${r.kind}|${r.member_no}`;
+      const key = chainKey(r as MemberChain);
       if (!out.has(key)) out.set(key, []);
       out.get(key)!.push(r.day);
     }
@@ -155,15 +186,43 @@ export class RollupRepository {
   async addMemberSpans(em: EntityManager, crmId: string, rows: MemberSpanDelta[]): Promise<void> {
     if (!rows.length) return;
     await em.query(
-      `INSERT INTO dashboard.member_span AS t (crm_id, kind, day, prev_day, n)
-       SELECT $1, d.kind, d.day, d.prev_day, d.n
-         FROM unnest($2::text[], $3::date[], $4::date[], $5::int[]) AS d(kind, day, prev_day, n)
-       ON CONFLICT (crm_id, kind, day, prev_day) DO UPDATE SET n = t.n + EXCLUDED.n`,
-      [crmId, rows.map((r) => r.kind), rows.map((r) => r.day), rows.map((r) => r.prev_day), rows.map((r) => r.n)],
+      `INSERT INTO dashboard.member_span AS t (crm_id, kind, card_id, day, prev_day, n)
+       SELECT $1, d.kind, d.card_id, d.day, d.prev_day, d.n
+         FROM unnest($2::text[], $3::text[], $4::date[], $5::date[], $6::int[]) AS d(kind, card_id, day, prev_day, n)
+       ON CONFLICT (crm_id, kind, card_id, day, prev_day) DO UPDATE SET n = t.n + EXCLUDED.n`,
+      [crmId, rows.map((r) => r.kind), rows.map((r) => r.card_id), rows.map((r) => r.day), rows.map((r) => r.prev_day), rows.map((r) => r.n)],
     );
   }
 
-  /** Adds a batch's deltas to the rollups: one upsert per table, rows in key order. */
+  /**
+   * Adds a batch's tenant-wide deltas (channel_day_all, then tenant_day; rows in key
+   * order). Every batch of the tenant writes today's rows here: the last statements of the
+   * batch, so those row locks are held only until the commit that follows.
+   */
+  async addTenantDeltas(em: EntityManager, crmId: string, d: RollupDeltas): Promise<void> {
+    if (d.channelAllDays.length) {
+      const r = d.channelAllDays;
+      await em.query(
+        `INSERT INTO dashboard.channel_day_all AS t (crm_id, kind, day, channel, num)
+         SELECT $1, d.kind, d.day, d.channel, d.num
+           FROM unnest($2::text[], $3::date[], $4::text[], $5::int[]) AS d(kind, day, channel, num)
+         ON CONFLICT (crm_id, kind, day, channel) DO UPDATE SET num = t.num + EXCLUDED.num`,
+        [crmId, r.map((x) => x.kind), r.map((x) => x.day), r.map((x) => x.channel), r.map((x) => x.num)],
+      );
+    }
+    if (d.tenantDays.length) {
+      const cols = CARD_DAY_COUNTERS;
+      await em.query(
+        `INSERT INTO dashboard.tenant_day AS t (crm_id, day, ${cols.join(', ')})
+         SELECT $1, d.day, ${cols.map((c) => `d.${c}`).join(', ')}
+           FROM unnest($2::date[], ${cols.map((_c, i) => `$${i + 3}::int[]`).join(', ')}) AS d(day, ${cols.join(', ')})
+         ON CONFLICT (crm_id, day) DO UPDATE SET ${cols.map((c) => `${c} = t.${c} + EXCLUDED.${c}`).join(', ')}`,
+        [crmId, d.tenantDays.map((r) => r.day), ...cols.map((c) => d.tenantDays.map((r) => r[c]))],
+      );
+    }
+  }
+
+  /** Adds a batch's per-card deltas to the rollups (card, card_day, channel_day): one upsert per table, rows in key order. */
   async addDeltas(em: EntityManager, crmId: string, d: RollupDeltas): Promise<void> {
     if (d.titles.length) {
       await em.query(
@@ -187,70 +246,64 @@ export class RollupRepository {
     if (d.channelDays.length) {
       const r = d.channelDays;
       await em.query(
-        `INSERT INTO dashboard.channel_day AS t (crm_id, kind, day, card_id, channel, num)
-         SELECT $1, d.kind, d.day, d.card_id, d.channel, d.num
-           FROM unnest($2::text[], $3::date[], $4::text[], $5::text[], $6::int[]) AS d(kind, day, card_id, channel, num)
-         ON CONFLICT (crm_id, kind, day, card_id, channel) DO UPDATE SET num = t.num + EXCLUDED.num`,
-        [crmId, r.map((x) => x.kind), r.map((x) => x.day), r.map((x) => x.card_id), r.map((x) => x.channel), r.map((x) => x.num)],
-      );
-    }
-    if (d.memberDays.length) {
-      const r = d.memberDays;
-      await em.query(
-        `INSERT INTO dashboard.member_day AS t (crm_id, kind, card_id, day, member_no, num)
-         SELECT $1, d.kind, d.card_id, d.day, d.member_no, d.num
-           FROM unnest($2::text[], $3::text[], $4::date[], $5::text[], $6::int[]) AS d(kind, card_id, day, member_no, num)
-         ON CONFLICT (crm_id, kind, card_id, day, member_no) DO UPDATE SET num = t.num + EXCLUDED.num`,
-        [crmId, r.map((x) => x.kind), r.map((x) => x.card_id), r.map((x) => x.day), r.map((x) => x.member_no), r.map((x) => x.num)],
+        `INSERT INTO dashboard.channel_day AS t (crm_id, kind, card_id, day, channel, num)
+         SELECT $1, d.kind, d.card_id, d.day, d.channel, d.num
+           FROM unnest($2::text[], $3::text[], $4::date[], $5::text[], $6::int[]) AS d(kind, card_id, day, channel, num)
+         ON CONFLICT (crm_id, kind, card_id, day, channel) DO UPDATE SET num = t.num + EXCLUDED.num`,
+        [crmId, r.map((x) => x.kind), r.map((x) => x.card_id), r.map((x) => x.day), r.map((x) => x.channel), r.map((x) => x.num)],
       );
     }
   }
 
-  /** Claims, redemptions and gifts per day of the range (days without a row are left out). */
+  /** Claims, redemptions and gifts per day of the range (days without a row are left out): the card's card_day rows, or tenant_day. */
   async dayCounts(q: RangeQuery): Promise<DayCounts[]> {
     const rows: Row[] = await this.db.query(
-      `SELECT day::text AS day, sum(claim_num) AS claim, sum(redeem_num) AS redeem, sum(present_num) AS present
-         FROM dashboard.card_day
-        WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date ${q.card_id ? 'AND card_id = $4' : ''}
-        GROUP BY day`,
+      q.card_id
+        ? `SELECT day::text AS day, claim_num AS claim, redeem_num AS redeem, present_num AS present
+             FROM dashboard.card_day
+            WHERE crm_id = $1 AND card_id = $4 AND day BETWEEN $2::date AND $3::date`
+        : `SELECT day::text AS day, claim_num AS claim, redeem_num AS redeem, present_num AS present
+             FROM dashboard.tenant_day
+            WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date`,
       this.params(q),
     );
     return rows.map((r) => ({ day: r.day, claim: num(r.claim), redeem: num(r.redeem), present: num(r.present) }));
   }
 
   /**
-   * Distinct members per kind and day, and over the range (one scan, grouping sets).
-   * Without a card: from member_span (per day: every row of the day; over the range: the
-   * rows whose previous active day is before the range, i.e. each member at its first
-   * active day in it), at most days x days small rows. With a card: count(DISTINCT) over
-   * the primary key's range of that card in member_day.
+   * Distinct members per kind and day, and over the range (day null), from the
+   * member_span rows of the scope (the card, or ALL_CARDS), read from its primary key
+   * alone: per day, every row of the day; over the range, the rows whose previous active
+   * day is before the range (each member at its first active day in it), summed over the
+   * days here. At most days x days small rows.
    */
   async memberCounts(q: RangeQuery): Promise<MemberCount[]> {
-    const rows: Row[] = q.card_id
-      ? await this.db.query(
-          `SELECT kind, day::text AS day, count(DISTINCT member_no) AS members
-             FROM dashboard.member_day
-            WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date AND num > 0
-            GROUP BY GROUPING SETS ((kind, day), (kind))`,
-          this.params(q),
-        )
-      : await this.db.query(
-          `SELECT kind, day::text AS day,
-                  CASE WHEN grouping(day) = 1 THEN sum(n) FILTER (WHERE prev_day < $2::date) ELSE sum(n) END AS members
-             FROM dashboard.member_span
-            WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND day BETWEEN $2::date AND $3::date
-            GROUP BY GROUPING SETS ((kind, day), (kind))`,
-          this.params(q),
-        );
-    return rows.map((r) => ({ kind: r.kind, day: r.day ?? null, members: num(r.members) }));
+    const rows: Row[] = await this.db.query(
+      `SELECT kind, day::text AS day, sum(n) AS members, coalesce(sum(n) FILTER (WHERE prev_day < $2::date), 0) AS first_members
+         FROM dashboard.member_span
+        WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date
+        GROUP BY kind, day`,
+      [q.crm_id, q.start, q.end, q.card_id ?? ALL_CARDS],
+    );
+    const totals = new Map<MemberKind, number>();
+    const out: MemberCount[] = rows.map((r) => {
+      totals.set(r.kind, (totals.get(r.kind) ?? 0) + num(r.first_members));
+      return { kind: r.kind, day: r.day, members: num(r.members) };
+    });
+    for (const [kind, members] of totals) out.push({ kind, day: null, members });
+    return out;
   }
 
-  /** Net claims per channel and redemptions per channel over the range; channels at 0 or below are left out. Largest first, ties by name. */
+  /**
+   * Net claims per channel and redemptions per channel over the range (the card's
+   * channel_day rows, or channel_day_all); channels at 0 or below are left out. Largest
+   * first, ties by name.
+   */
   async channelCounts(q: RangeQuery): Promise<ChannelCount[]> {
     const rows: Row[] = await this.db.query(
       `SELECT kind, channel, sum(num) AS num
-         FROM dashboard.channel_day
-        WHERE crm_id = $1 AND kind IN ('claim', 'redeem') AND day BETWEEN $2::date AND $3::date ${q.card_id ? 'AND card_id = $4' : ''}
+         FROM dashboard.${q.card_id ? 'channel_day' : 'channel_day_all'}
+        WHERE crm_id = $1 AND kind IN ('claim', 'redeem') ${q.card_id ? 'AND card_id = $4' : ''} AND day BETWEEN $2::date AND $3::date
         GROUP BY kind, channel
        HAVING sum(num) > 0
         ORDER BY kind, sum(num) DESC, channel COLLATE "C"`,

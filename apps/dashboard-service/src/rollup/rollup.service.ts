@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { CardEvent, dayTransition, MemberKind, memberSpanDeltas, RollupDeltas, rollupDeltas } from '@app/domain';
+import { CardEvent, chainKey, chainMoves, memberSpanDeltas, RollupDeltas, rollupDeltas } from '@app/domain';
 import { AppConfig, BatchLanes, CONFIG } from '@app/platform';
 import { RollupRepository } from './rollup.repository';
 
@@ -20,7 +20,10 @@ const MAX_BATCHES = 2;
  * Locks, always in this order, so concurrent batches (also of other workers) never
  * deadlock: the tenant's rollup lock shared (a rebuild's replace takes it exclusive), the
  * applied_event marks in id order, an advisory lock per (kind, member) the batch moves in
- * lock-key order, then the rollup rows table by table, each in key order.
+ * lock-key order (it covers the member's chains of every card too), then the rollup rows
+ * table by table, each in key order: card, card_day, channel_day, member_day,
+ * member_all_day, member_span, and last the tenant-wide rows every batch of the tenant
+ * writes (channel_day_all, tenant_day), held only until the commit that follows.
  */
 @Injectable()
 export class RollupService {
@@ -43,7 +46,7 @@ export class RollupService {
     return this.lanes.submit(event.crm_id, event);
   }
 
-  /** One transaction: the marks first (they decide which events are new), then one upsert per rollup table, then the member chains. */
+  /** One transaction: the marks first (they decide which events are new), then one upsert per rollup table, the member chains, the tenant-wide rows. */
   private async applyBatch(events: CardEvent[], onLocked: () => void): Promise<Applied[]> {
     const crmId = events[0].crm_id;
     const ids = [...new Set(events.map((e) => e.event_id))].sort();
@@ -62,34 +65,39 @@ export class RollupService {
       if (!applied.length) return answers;
       const days = await this.rollups.daysOf(em, applied.map((e) => e.day_of), this.cfg.appTz);
       const deltas = rollupDeltas(applied, (instant) => days.get(instant)!);
-      await this.rollups.lockMembers(em, crmId, deltas.memberAllDays);
+      // From memberDays, not memberAllDays: a member whose sum over cards is 0 still moves its chains per card.
+      await this.rollups.lockMembers(em, crmId, deltas.memberDays);
       await this.rollups.addDeltas(em, crmId, deltas);
       await this.addMemberChains(em, crmId, deltas);
+      await this.rollups.addTenantDeltas(em, crmId, deltas);
       return answers;
     });
   }
 
   /**
-   * member_all_day and member_span (distinct members across cards): adds the batch's
-   * per-member deltas, finds the days that became active (up) or stopped (down), reads
-   * those members' active days back and adds what their chains of active days changed.
-   * The members are locked (lockMembers), so the days read are theirs alone.
+   * member_day, member_all_day and member_span (distinct members per card and across
+   * cards): adds the batch's per-member deltas, finds per chain (kind, card or ALL_CARDS,
+   * member) the days that became active (up) or stopped (down), reads those chains' active
+   * days back (one statement) and adds what they changed (one upsert). The members are
+   * locked (lockMembers), so the days read are theirs alone.
    */
   private async addMemberChains(em: EntityManager, crmId: string, deltas: RollupDeltas): Promise<void> {
-    const after = await this.rollups.addMemberAllDays(em, crmId, deltas.memberAllDays);
-    const moved = new Map<string, { kind: MemberKind; member_no: string; ups: string[]; downs: string[] }>();
-    for (const r of after) {
-      const t = dayTransition(r.num, r.delta);
-      if (!t) continue;
-      const key = `${r.kind}|${r.member_no}`;
-      const m = moved.get(key) ?? { kind: r.kind, member_no: r.member_no, ups: [], downs: [] };
-      moved.set(key, m);
-      (t === 'up' ? m.ups : m.downs).push(r.day);
-    }
-    if (!moved.size) return;
-    const members = [...moved.values()];
-    const active = await this.rollups.activeDays(em, crmId, members);
-    const spans = memberSpanDeltas(members.map((m) => ({ kind: m.kind, after: active.get(`${m.kind}|${m.member_no}`) ?? [], ups: m.ups, downs: m.downs })));
+    const moves = chainMoves(await this.rollups.addMemberDays(em, crmId, deltas));
+    if (!moves.length) return;
+    const active = await this.rollups.activeDays(em, crmId, moves);
+    const spans = memberSpanDeltas(moves.map((m) => ({ ...m, after: active.get(chainKey(m)) ?? [] })));
     await this.rollups.addMemberSpans(em, crmId, spans);
+  }
+
+  /**
+   * The events of a card-events job (one tenant): each into its tenant's batches as
+   * apply() does; resolves once every one is committed, answering each event's Applied in
+   * the same order. If any fails, rejects with the first failure, after all settled.
+   */
+  async applyMany(events: CardEvent[]): Promise<Applied[]> {
+    const settled = await Promise.allSettled(events.map((e) => this.apply(e)));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return settled.map((r) => (r as PromiseFulfilledResult<Applied>).value);
   }
 }

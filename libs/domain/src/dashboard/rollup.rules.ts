@@ -19,23 +19,59 @@ export const CARD_DAY_COUNTERS: ReadonlyArray<keyof CardDayCounts> = [
 ];
 
 export type CardDayDelta = { day: string; card_id: string } & CardDayCounts;
+/** The card_day counters of one day summed over the tenant's cards (tenant_day). */
+export type TenantDayDelta = { day: string } & CardDayCounts;
 export type ChannelKind = 'claim' | 'redeem';
 export interface ChannelDayDelta { kind: ChannelKind; day: string; card_id: string; channel: string; num: number }
+/** channel_day summed over cards (channel_day_all). */
+export interface ChannelAllDayDelta { kind: ChannelKind; day: string; channel: string; num: number }
 export type MemberKind = 'claim' | 'redeem' | 'present';
 export interface MemberDayDelta { kind: MemberKind; card_id: string; day: string; member_no: string; num: number }
 export interface TitleSeen { card_id: string; title: string; title_at: string }
 /** A member's net codes of a kind on a day across every card (the sum of its member_day deltas). */
 export interface MemberAllDayDelta { kind: MemberKind; member_no: string; day: string; num: number }
-/** A change of `n` to the members active on `day` whose previous active day (same kind, any card) is `prev_day`. */
-export interface MemberSpanDelta { kind: MemberKind; day: string; prev_day: string; n: number }
+/**
+ * A change of `n` to the members active on `day` whose previous active day (same kind,
+ * same scope) is `prev_day`. The scope is `card_id`: one card, or ALL_CARDS (any card).
+ */
+export interface MemberSpanDelta { kind: MemberKind; card_id: string; day: string; prev_day: string; n: number }
 
 /** The previous active day of a member's first active day: before every real day. */
 export const NO_DAY = '0001-01-01';
 
+/** The card_id of member_span rows that count members across cards (a real card_id is never empty). */
+export const ALL_CARDS = '';
+
+/** One member's chain of active days: per kind, in one scope (a card, or ALL_CARDS). */
+export interface MemberChain {
+  kind: MemberKind;
+  card_id: string;
+  member_no: string;
+}
+
+/** A member_day or member_all_day row after an upsert: its new num and the delta that made it (card_id ALL_CARDS: member_all_day). */
+export interface MemberDayAfter extends MemberChain {
+  day: string;
+  num: number;
+  delta: number;
+}
+
+/** A chain a batch moved: the days that became active (ups) and those that stopped (downs). */
+export interface ChainMove extends MemberChain {
+  ups: string[];
+  downs: string[];
+}
+
 /** What a batch of events (of one tenant, each applied for the first time) adds to the rollups. */
 export interface RollupDeltas {
   cardDays: CardDayDelta[];
+  /** cardDays summed over cards, by day (kept even when every counter sums to 0, as cardDays). */
+  tenantDays: TenantDayDelta[];
+  /** In key order (kind, card_id, day, channel). */
   channelDays: ChannelDayDelta[];
+  /** channelDays summed over cards, in key order (kind, day, channel); sums of 0 left off. */
+  channelAllDays: ChannelAllDayDelta[];
+  /** In key order (kind, card_id, member_no, day). */
   memberDays: MemberDayDelta[];
   /** memberDays summed over cards, in key order (kind, member_no, day); sums of 0 left off. */
   memberAllDays: MemberAllDayDelta[];
@@ -139,6 +175,19 @@ export function rollupDeltas(events: readonly CardEvent[], dayOf: string | ((ins
       titles.set(e.card_id, { card_id: e.card_id, title: e.title, title_at: e.occurred_at, event_id: e.event_id, ms });
     }
   }
+  const tenantDays = new Map<string, TenantDayDelta>();
+  for (const c of cardDays.values()) {
+    const t = tenantDays.get(c.day) ?? { day: c.day, ...zeroCounts() };
+    tenantDays.set(c.day, t);
+    for (const k of CARD_DAY_COUNTERS) t[k] += c[k];
+  }
+  const channelAllDays = new Map<string, ChannelAllDayDelta>();
+  for (const c of channelDays.values()) {
+    const key = `${c.kind}\u0000${c.day}\u0000${c.channel}`;
+    const a = channelAllDays.get(key) ?? { kind: c.kind, day: c.day, channel: c.channel, num: 0 };
+    channelAllDays.set(key, a);
+    a.num += c.num;
+  }
   const memberAllDays = new Map<string, MemberAllDayDelta>();
   for (const m of memberDays.values()) {
     const key = `${m.kind}\u0000${m.member_no}\u0000${m.day}`;
@@ -148,14 +197,16 @@ export function rollupDeltas(events: readonly CardEvent[], dayOf: string | ((ins
   }
   return {
     cardDays: [...cardDays.values()].sort(byKey((r) => [r.day, r.card_id])),
-    channelDays: [...channelDays.values()].filter((r) => r.num !== 0).sort(byKey((r) => [r.kind, r.day, r.card_id, r.channel])),
-    memberDays: [...memberDays.values()].filter((r) => r.num !== 0).sort(byKey((r) => [r.kind, r.card_id, r.day, r.member_no])),
+    tenantDays: [...tenantDays.values()].sort(byKey((r) => [r.day])),
+    channelDays: [...channelDays.values()].filter((r) => r.num !== 0).sort(byKey((r) => [r.kind, r.card_id, r.day, r.channel])),
+    channelAllDays: [...channelAllDays.values()].filter((r) => r.num !== 0).sort(byKey((r) => [r.kind, r.day, r.channel])),
+    memberDays: [...memberDays.values()].filter((r) => r.num !== 0).sort(byKey((r) => [r.kind, r.card_id, r.member_no, r.day])),
     memberAllDays: [...memberAllDays.values()].filter((r) => r.num !== 0).sort(byKey((r) => [r.kind, r.member_no, r.day])),
     titles: [...titles.values()].map(({ card_id, title, title_at }) => ({ card_id, title, title_at })).sort(byKey((r) => [r.card_id])),
   };
 }
 
-/** Whether a member_all_day row's new num (after adding `delta`) made the day active (up) or inactive (down). */
+/** Whether a member_day or member_all_day row's new num (after adding `delta`) made the day active (up) or inactive (down). */
 export function dayTransition(num: number, delta: number): 'up' | 'down' | null {
   if (num > 0 && num - delta <= 0) return 'up';
   if (num <= 0 && num - delta > 0) return 'down';
@@ -189,20 +240,44 @@ export function spanDiff(after: readonly string[], ups: readonly string[], downs
     .sort(byKey((r) => [r.day, r.prev_day]));
 }
 
-/** spanDiff of several members, summed per member_span row, in key order (kind, day, prev_day); sums of 0 left off. */
+/**
+ * The chains a batch moved, from the rows its upserts answered (member_day rows per card,
+ * member_all_day rows as ALL_CARDS): per (kind, card_id, member_no), the days that became
+ * active and those that stopped; chains without a transition left out. In key order
+ * (kind, card_id, member_no), days sorted.
+ */
+export function chainMoves(rows: readonly MemberDayAfter[]): ChainMove[] {
+  const moved = new Map<string, ChainMove>();
+  for (const r of rows) {
+    const t = dayTransition(r.num, r.delta);
+    if (!t) continue;
+    const key = `${r.kind}\u0000${r.card_id}\u0000${r.member_no}`;
+    const m = moved.get(key) ?? { kind: r.kind, card_id: r.card_id, member_no: r.member_no, ups: [], downs: [] };
+    moved.set(key, m);
+    (t === 'up' ? m.ups : m.downs).push(r.day);
+  }
+  return [...moved.values()]
+    .map((m) => ({ ...m, ups: [...m.ups].sort(cmp), downs: [...m.downs].sort(cmp) }))
+    .sort(byKey((m) => [m.kind, m.card_id, m.member_no]));
+}
+
+/** The key of a chain (kind, card_id, member_no) in maps of active days. */
+export const chainKey = (c: MemberChain): string => `${c.kind}\u0000${c.card_id}\u0000${c.member_no}`;
+
+/** spanDiff of several chains, summed per member_span row, in key order (kind, card_id, day, prev_day); sums of 0 left off. */
 export function memberSpanDeltas(
-  members: ReadonlyArray<{ kind: MemberKind; after: readonly string[]; ups: readonly string[]; downs: readonly string[] }>,
+  chains: ReadonlyArray<{ kind: MemberKind; card_id: string; after: readonly string[]; ups: readonly string[]; downs: readonly string[] }>,
 ): MemberSpanDelta[] {
   const out = new Map<string, MemberSpanDelta>();
-  for (const m of members) {
+  for (const m of chains) {
     for (const p of spanDiff(m.after, m.ups, m.downs)) {
-      const key = `${m.kind}|${p.day}|${p.prev_day}`;
-      const row = out.get(key) ?? { kind: m.kind, day: p.day, prev_day: p.prev_day, n: 0 };
+      const key = `${m.kind}\u0000${m.card_id}\u0000${p.day}\u0000${p.prev_day}`;
+      const row = out.get(key) ?? { kind: m.kind, card_id: m.card_id, day: p.day, prev_day: p.prev_day, n: 0 };
       out.set(key, row);
       row.n += p.n;
     }
   }
-  return [...out.values()].filter((r) => r.n !== 0).sort(byKey((r) => [r.kind, r.day, r.prev_day]));
+  return [...out.values()].filter((r) => r.n !== 0).sort(byKey((r) => [r.kind, r.card_id, r.day, r.prev_day]));
 }
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/;
