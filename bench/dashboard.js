@@ -291,10 +291,16 @@ const SQL = {
              FROM dashboard.tenant_day
             WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date`,
   // $4: the card, or '' (ALL_CARDS) for every card.
-  memberCounts: `SELECT kind, day::text AS day, sum(n) AS members, coalesce(sum(n) FILTER (WHERE prev_day < $2::date), 0) AS first_members
-         FROM dashboard.member_span
+  memberCounts: `SELECT kind, day::text AS day, members FROM dashboard.member_day_count
         WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date
-        GROUP BY kind, day`,
+       UNION ALL
+       SELECT k.kind, NULL, coalesce(sum(s.n), 0)
+         FROM unnest(ARRAY['claim', 'redeem', 'present']) AS k(kind)
+        CROSS JOIN generate_series($2::date, $3::date, interval '1 day') AS g(day)
+        CROSS JOIN LATERAL (
+              SELECT sum(n) AS n FROM dashboard.member_span
+               WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = g.day::date AND prev_day < $2::date) AS s
+        GROUP BY k.kind`,
   channelCounts: (withCard) => `SELECT kind, channel, sum(num) AS num
          FROM dashboard.${withCard ? 'channel_day' : 'channel_day_all'}
         WHERE crm_id = $1 AND kind IN ('claim', 'redeem') ${withCard ? 'AND card_id = $4' : ''} AND day BETWEEN $2::date AND $3::date
@@ -325,7 +331,7 @@ function routes(opts, cardIds, range) {
   const trendFloor = (pool, card) =>
     Promise.all([pool.query(SQL.dayCounts(!!card), p(card)), pool.query(SQL.memberCounts, [CRM_ID, range.start, range.end, card || ''])]).then(([days, members]) => ({
       claims: days.rows.reduce((a, r) => a + Number(r.claim), 0),
-      claimMembers: members.rows.filter((r) => r.kind === 'claim').reduce((n, r) => n + Number(r.first_members), 0),
+      claimMembers: Number((members.rows.find((r) => r.kind === 'claim' && r.day === null) || { members: 0 }).members),
     }));
   return [
     {
@@ -574,7 +580,7 @@ async function main() {
     if (build.code !== 0) throw new Error(`the builder (--apply) exited with ${build.code ?? build.signal}:\n${build.out}\n${build.err}`);
     const floorFactsPerS = opts.events / (build.wallMs / 1000);
     console.log(`${secs(build.wallMs)} (its own count: ${build.ownMs === null ? 'n/a' : secs(build.ownMs)}) -> floor ${fmt(floorFactsPerS)} facts/s`);
-    const tables = ['card_day', 'tenant_day', 'channel_day', 'channel_day_all', 'member_day', 'member_all_day', 'member_span', 'card'];
+    const tables = ['card_day', 'tenant_day', 'channel_day', 'channel_day_all', 'member_day', 'member_all_day', 'member_span', 'member_day_count', 'card'];
     const vacT0 = now();
     await db.query(`VACUUM (ANALYZE) ${tables.map((t) => `dashboard.${t}`).join(', ')}, dashboard.applied_event`);
     const rowCounts = {};

@@ -590,7 +590,7 @@ describe('coupon dashboard', () => {
     const same = await rebuildCli('--crm-id', crm, '--source', 'staged');
     expect([same.code, same.err]).toEqual([0, '']);
     expect(same.out).toContain(`dashboard rebuild of ${crm}: ${events.length} fact(s)`);
-    const tables = ['card_day', 'tenant_day', 'channel_day', 'channel_day_all', 'member_day', 'member_all_day', 'member_span', 'card'];
+    const tables = ['card_day', 'tenant_day', 'channel_day', 'channel_day_all', 'member_day', 'member_all_day', 'member_span', 'member_day_count', 'card'];
     for (const t of tables) expect(same.out).toMatch(new RegExp(`^  ${t}\\s+[1-9]\\d* row\\(s\\) compared, 0 different$`, 'm'));
     expect(same.out.split('\n').filter((l) => / row\(s\) compared, /.test(l)).map((l) => l.trim().split(/\s+/)[0])).toEqual(tables);
     // member_span holds both scopes: across cards ('') and per card.

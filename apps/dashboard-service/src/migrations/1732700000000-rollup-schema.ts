@@ -145,6 +145,16 @@ export class RollupSchema1732700000000 implements MigrationInterface {
         -- INCLUDE n: a range of a scope is read from the index alone (5M events, 90 days: ~19,000 entries, ~5 ms).
         PRIMARY KEY (crm_id, kind, card_id, day, prev_day) INCLUDE (n)
       ) WITH (fillfactor = 70)`);
+    // Members active per day (the sum of member_span's n over prev_day), per card and across cards (''): a range's daily lists read one row per day.
+    await q.query(`
+      CREATE TABLE dashboard.member_day_count (
+        crm_id    varchar(32) NOT NULL,
+        kind      varchar(8) NOT NULL CHECK (kind IN ('claim', 'redeem', 'present')),
+        card_id   varchar(64) NOT NULL,
+        day       date NOT NULL,
+        members   integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (crm_id, kind, card_id, day) INCLUDE (members)
+      ) WITH (fillfactor = 70)`);
     // Unlogged: a crash empties it, and a rebuild stages its facts again anyway.
     await q.query(`
       CREATE UNLOGGED TABLE dashboard.rebuild_event (

@@ -22,6 +22,7 @@ const TABLES: TableSpec[] = [
   { name: 'member_day', keys: ['kind', 'card_id', 'member_no', 'day'], values: ['num'], zeroIsAbsent: true },
   { name: 'member_all_day', keys: ['kind', 'member_no', 'day'], values: ['num'], zeroIsAbsent: true },
   { name: 'member_span', keys: ['kind', 'card_id', 'day', 'prev_day'], values: ['n'], zeroIsAbsent: true },
+  { name: 'member_day_count', keys: ['kind', 'card_id', 'day'], values: ['members'], zeroIsAbsent: true },
   { name: 'card', keys: ['card_id'], values: ['title', 'title_at'], zeroIsAbsent: false },
 ];
 
@@ -184,6 +185,10 @@ export class RollupBuilder {
                  FROM rb_member_day WHERE num > 0) AS a
         GROUP BY 1, 2, 3, 4`,
       [NO_DAY, ALL_CARDS],
+    );
+    await em.query(
+      `CREATE TEMP TABLE rb_member_day_count ON COMMIT DROP AS
+       SELECT kind, card_id, day, sum(n)::int AS members FROM rb_member_span GROUP BY 1, 2, 3`,
     );
     // The latest title by occurred_at; a tie goes to the later staged (live: the later applied).
     await em.query(

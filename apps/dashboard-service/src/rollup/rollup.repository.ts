@@ -185,11 +185,19 @@ export class RollupRepository {
   /** Adds member_span deltas (rows in key order): n = n + delta. */
   async addMemberSpans(em: EntityManager, crmId: string, rows: MemberSpanDelta[]): Promise<void> {
     if (!rows.length) return;
+    // member_day_count moves by what the day's spans moved (a member moving from one prev_day to another moves it by 0).
     await em.query(
-      `INSERT INTO dashboard.member_span AS t (crm_id, kind, card_id, day, prev_day, n)
-       SELECT $1, d.kind, d.card_id, d.day, d.prev_day, d.n
-         FROM unnest($2::text[], $3::text[], $4::date[], $5::date[], $6::int[]) AS d(kind, card_id, day, prev_day, n)
-       ON CONFLICT (crm_id, kind, card_id, day, prev_day) DO UPDATE SET n = t.n + EXCLUDED.n`,
+      `WITH d AS (
+         SELECT * FROM unnest($2::text[], $3::text[], $4::date[], $5::date[], $6::int[]) AS d(kind, card_id, day, prev_day, n)),
+       spans AS (
+         INSERT INTO dashboard.member_span AS t (crm_id, kind, card_id, day, prev_day, n)
+         SELECT $1, d.kind, d.card_id, d.day, d.prev_day, d.n FROM d
+         ON CONFLICT (crm_id, kind, card_id, day, prev_day) DO UPDATE SET n = t.n + EXCLUDED.n
+         RETURNING 1)
+       INSERT INTO dashboard.member_day_count AS t (crm_id, kind, card_id, day, members)
+       SELECT $1, d.kind, d.card_id, d.day, sum(d.n) FROM d
+        GROUP BY d.kind, d.card_id, d.day ORDER BY d.kind, d.card_id COLLATE "C", d.day
+       ON CONFLICT (crm_id, kind, card_id, day) DO UPDATE SET members = t.members + EXCLUDED.members`,
       [crmId, rows.map((r) => r.kind), rows.map((r) => r.card_id), rows.map((r) => r.day), rows.map((r) => r.prev_day), rows.map((r) => r.n)],
     );
   }
@@ -278,21 +286,24 @@ export class RollupRepository {
    * days here. At most days x days small rows.
    */
   async memberCounts(q: RangeQuery): Promise<MemberCount[]> {
+    // Per day: member_day_count, one row per kind and day. Over the range (day null): each member
+    // once, at its first active day of the range (prev_day before the start), one index range per kind and day.
     const rows: Row[] = await this.db.query(
-      `SELECT kind, day::text AS day, sum(n) AS members, coalesce(sum(n) FILTER (WHERE prev_day < $2::date), 0) AS first_members
-         FROM dashboard.member_span
+      `SELECT kind, day::text AS day, members FROM dashboard.member_day_count
         WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date
-        GROUP BY kind, day`,
+       UNION ALL
+       SELECT k.kind, NULL, coalesce(sum(s.n), 0)
+         FROM unnest(ARRAY['claim', 'redeem', 'present']) AS k(kind)
+        CROSS JOIN generate_series($2::date, $3::date, interval '1 day') AS g(day)
+        CROSS JOIN LATERAL (
+              SELECT sum(n) AS n FROM dashboard.member_span
+               WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = g.day::date AND prev_day < $2::date) AS s
+        GROUP BY k.kind`,
       [q.crm_id, q.start, q.end, q.card_id ?? ALL_CARDS],
     );
-    const totals = new Map<MemberKind, number>();
-    const out: MemberCount[] = rows.map((r) => {
-      totals.set(r.kind, (totals.get(r.kind) ?? 0) + num(r.first_members));
-      return { kind: r.kind, day: r.day, members: num(r.members) };
-    });
-    for (const [kind, members] of totals) out.push({ kind, day: null, members });
-    return out;
+    return rows.map((r) => ({ kind: r.kind, day: r.day ?? null, members: num(r.members) }));
   }
+
 
   /**
    * Net claims per channel and redemptions per channel over the range (the card's
