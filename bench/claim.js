@@ -62,8 +62,10 @@ const USAGE =
   'usage: node bench/claim.js [--codes N] [--members N] [--requests N] [--get-limit N] [--connections N] [--floor-claims N] [--card-replicas N]';
 
 function parseArgs(argv) {
-  const opts = { codes: 100_000, members: 10_000, requests: 110_000, getLimit: 12, connections: 64, floorClaims: 20_000, cardReplicas: 1 };
-  const names = {
+  const opts = lib.parseOptions(argv, {
+    usage: USAGE,
+    defaults: { codes: 100_000, members: 10_000, requests: 110_000, getLimit: 12, connections: 64, floorClaims: 20_000, cardReplicas: 1 },
+    flags: {
     '--codes': 'codes',
     '--members': 'members',
     '--requests': 'requests',
@@ -71,20 +73,8 @@ function parseArgs(argv) {
     '--connections': 'connections',
     '--floor-claims': 'floorClaims',
     '--card-replicas': 'cardReplicas',
-  };
-  for (let i = 0; i < argv.length; i++) {
-    let [flag, value] = argv[i].split('=', 2);
-    if (flag === '--help' || flag === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    const key = names[flag];
-    if (!key) throw new Error(`unknown option ${flag}\n${USAGE}`);
-    if (value === undefined) value = argv[++i];
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} needs a positive whole number, got "${value}"`);
-    opts[key] = n;
-  }
+  },
+  });
   if (opts.codes > 10_000_000) throw new Error('--codes is at most 10,000,000 (MAX_TOTAL_QUANTITY)');
   if (Math.ceil(opts.floorClaims * 1.1) > 10_000_000) throw new Error('--floor-claims is at most 9,000,000');
   if (opts.getLimit > 32767) throw new Error('--get-limit is at most 32767');
@@ -99,12 +89,7 @@ const cpuSnapshot = (db, named) => lib.cpuSnapshot(db, DB_NAME, named);
 const resetStores = () => lib.resetStores(DB_NAME, REDIS_URL);
 lib.stopOnSignals();
 
-function percentiles(values) {
-  const a = Float64Array.from(values).sort();
-  const at = (p) => (a.length ? a[Math.min(a.length - 1, Math.max(0, Math.ceil((p / 100) * a.length) - 1))] : null);
-  return { n: a.length, p50: at(50), p95: at(95), p99: at(99), max: a.length ? a[a.length - 1] : null };
-}
-const ms = (v) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(1)}`);
+const { percentiles, ms } = lib;
 
 // ---------- cards through the API ----------
 

@@ -129,7 +129,9 @@ const USAGE =
   '[--connections N] [--apply-events N] [--steady-rate N] [--steady-seconds N]';
 
 function parseArgs(argv) {
-  const opts = {
+  const opts = lib.parseOptions(argv, {
+    usage: USAGE,
+    defaults: {
     events: 5_000_000,
     days: 180,
     cards: 200,
@@ -140,8 +142,8 @@ function parseArgs(argv) {
     applyEvents: 200_000,
     steadyRate: 2_000,
     steadySeconds: 15,
-  };
-  const names = {
+  },
+    flags: {
     '--events': 'events',
     '--days': 'days',
     '--cards': 'cards',
@@ -152,20 +154,8 @@ function parseArgs(argv) {
     '--apply-events': 'applyEvents',
     '--steady-rate': 'steadyRate',
     '--steady-seconds': 'steadySeconds',
-  };
-  for (let i = 0; i < argv.length; i++) {
-    let [flag, value] = argv[i].split('=', 2);
-    if (flag === '--help' || flag === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    const key = names[flag];
-    if (!key) throw new Error(`unknown option ${flag}\n${USAGE}`);
-    if (value === undefined) value = argv[++i];
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} needs a positive whole number, got "${value}"`);
-    opts[key] = n;
-  }
+  },
+  });
   if (opts.rangeDays > 366) throw new Error('--range-days is at most 366 (the routes\' limit)');
   if (opts.days > 3_650) throw new Error('--days is at most 3,650');
   if (opts.cards > 100_000) throw new Error('--cards is at most 100,000');
@@ -178,12 +168,7 @@ function parseArgs(argv) {
 const cpuSnapshot = (db, named) => lib.cpuSnapshot(db, DB_NAME, named);
 lib.stopOnSignals();
 
-function percentiles(values) {
-  const a = Float64Array.from(values).sort();
-  const at = (p) => (a.length ? a[Math.min(a.length - 1, Math.max(0, Math.ceil((p / 100) * a.length) - 1))] : null);
-  return { n: a.length, p50: at(50), p95: at(95), p99: at(99), max: a.length ? a[a.length - 1] : null };
-}
-const ms = (v) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(1)}`);
+const { percentiles, ms } = lib;
 const latLine = (l) => `p50 ${ms(l.p50)}  p95 ${ms(l.p95)}  p99 ${ms(l.p99)}  max ${ms(l.max)}`;
 
 // ---------- days (Asia/Shanghai) ----------

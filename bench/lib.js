@@ -49,6 +49,46 @@ function sha(file) {
 const machineLine = () =>
   `machine: ${os.cpus().length} cpu (${os.cpus()[0].model.trim()}), load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`;
 
+// ---------- options and figures ----------
+
+/**
+ * Parses `--flag N` / `--flag=N` options: `flags` maps each flag to its key in `defaults`;
+ * every value must be a positive whole number, except the keys of `fractions` (a number
+ * from 0 to 1). `--help` prints `usage` and exits. Answers a copy of `defaults` with the
+ * values given; the caller checks what depends on several options.
+ */
+function parseOptions(argv, { defaults, flags, usage, fractions = [] }) {
+  const opts = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    let [flag, value] = argv[i].split('=', 2);
+    if (flag === '--help' || flag === '-h') {
+      console.log(usage);
+      process.exit(0);
+    }
+    const key = flags[flag];
+    if (!key) throw new Error(`unknown option ${flag}\n${usage}`);
+    if (value === undefined) value = argv[++i];
+    const n = Number(value);
+    if (fractions.includes(key)) {
+      if (value === undefined || value === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new Error(`${flag} needs a number from 0 to 1, got "${value}"`);
+    } else if (!Number.isInteger(n) || n <= 0) {
+      throw new Error(`${flag} needs a positive whole number, got "${value}"`);
+    }
+    opts[key] = n;
+  }
+  return opts;
+}
+
+/** p50, p95, p99 and max of `values` (nearest rank). */
+function percentiles(values) {
+  const a = Float64Array.from(values).sort();
+  const at = (p) => (a.length ? a[Math.min(a.length - 1, Math.max(0, Math.ceil((p / 100) * a.length) - 1))] : null);
+  return { n: a.length, p50: at(50), p95: at(95), p99: at(99), max: a.length ? a[a.length - 1] : null };
+}
+
+/** Milliseconds with one decimal, or n/a. */
+const ms = (v) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(1)}`);
+
 // ---------- CPU time of processes (less sensitive than wall time to a busy machine) ----------
 
 const TICKS_PER_S = 100; // USER_HZ on Linux
@@ -317,6 +357,9 @@ function autocannonStats(result) {
 }
 
 module.exports = {
+  parseOptions,
+  percentiles,
+  ms,
   runMain,
   autocannonStats,
   runLoad,

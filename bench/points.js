@@ -63,31 +63,17 @@ const TARGET = { eventsPerS: 2000, ratio: 1.0 };
 const USAGE = 'usage: node bench/points.js [--members N] [--events N] [--spend-ratio F] [--connections N] [--floor-events N]';
 
 function parseArgs(argv) {
-  const opts = { members: 10_000, events: 60_000, spendRatio: 0.4, connections: 64, floorEvents: 20_000 };
-  const names = {
+  const opts = lib.parseOptions(argv, {
+    usage: USAGE, fractions: ['spendRatio'],
+    defaults: { members: 10_000, events: 60_000, spendRatio: 0.4, connections: 64, floorEvents: 20_000 },
+    flags: {
     '--members': 'members',
     '--events': 'events',
     '--spend-ratio': 'spendRatio',
     '--connections': 'connections',
     '--floor-events': 'floorEvents',
-  };
-  for (let i = 0; i < argv.length; i++) {
-    let [flag, value] = argv[i].split('=', 2);
-    if (flag === '--help' || flag === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    const key = names[flag];
-    if (!key) throw new Error(`unknown option ${flag}\n${USAGE}`);
-    if (value === undefined) value = argv[++i];
-    const n = Number(value);
-    if (key === 'spendRatio') {
-      if (value === undefined || value === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new Error(`${flag} needs a number from 0 to 1, got "${value}"`);
-    } else if (!Number.isInteger(n) || n <= 0) {
-      throw new Error(`${flag} needs a positive whole number, got "${value}"`);
-    }
-    opts[key] = n;
-  }
+  },
+  });
   if (opts.members > 10_000_000) throw new Error('--members is at most 10,000,000');
   if (opts.connections > opts.events) throw new Error('--connections cannot be more than --events');
   if (opts.connections > opts.floorEvents) throw new Error('--connections cannot be more than --floor-events');
@@ -100,12 +86,7 @@ const cpuSnapshot = (db, named) => lib.cpuSnapshot(db, DB_NAME, named);
 const resetStores = () => lib.resetStores(DB_NAME, REDIS_URL);
 lib.stopOnSignals();
 
-function percentiles(values) {
-  const a = Float64Array.from(values).sort();
-  const at = (p) => (a.length ? a[Math.min(a.length - 1, Math.max(0, Math.ceil((p / 100) * a.length) - 1))] : null);
-  return { n: a.length, p50: at(50), p95: at(95), p99: at(99), max: a.length ? a[a.length - 1] : null };
-}
-const ms = (v) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(1)}`);
+const { percentiles, ms } = lib;
 
 /**
  * Waits until the gateway's /health reports PostgreSQL, Redis and the points service up
