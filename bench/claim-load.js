@@ -1,5 +1,5 @@
 'use strict';
-const { autocannonStats } = require('./lib');
+const { autocannonStats, percentiles } = require('./lib');
 /**
  * The HTTP load of bench/claim.js, in its own process (forked by claim.js, so the load
  * generator does not share an event loop with the harness): autocannon POSTs
@@ -20,16 +20,8 @@ const OK = 0;
 const OUT_OF_STOCK = 40903;
 const LIMIT_REACHED = 40904;
 
-function percentile(sorted, p) {
-  if (!sorted.length) return null;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
-}
-
-function summarize(values, count) {
-  const a = values.subarray(0, count).slice().sort();
-  return { n: count, p50: percentile(a, 50), p95: percentile(a, 95), p99: percentile(a, 99), max: count ? a[count - 1] : null };
-}
+/** Latency figures of the first `count` samples (the arrays are allocated for the whole run). */
+const summarize = (values, count) => percentiles(values.subarray(0, count));
 
 function run(cfg) {
   const { base, key, crm, cardId, members, requests, connections, runTag } = cfg;

@@ -2,7 +2,7 @@ import Bull from 'bull';
 import { lastValueFrom } from 'rxjs';
 import { CARD_EVENTS_PER_JOB, CardEvent, CardEventBatch, cardEventBatchJobId, CardFact, CardFactsPage, CardPattern, Envelope, Queue, Service } from '@app/domain';
 import { RedisStreamsClient } from '@app/platform';
-import { Answer, cardBody, Suite } from './support/suite';
+import { Answer, Suite } from './support/suite';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -41,34 +41,8 @@ describe('card events (outbox -> card-events queue)', () => {
   });
 
   /** A card with stock, valid for ever and usable at any time unless `over` says otherwise; waits for its stock. */
-  async function createCard(title: string, over: Record<string, unknown> = {}, quantity = 20, tenant = crm): Promise<string> {
-    const res = await s.post(
-      `/api/crm/card/${tenant}/create`,
-      cardBody({
-        title,
-        date_type: 3,
-        begin_time: null,
-        end_time: null,
-        weekdays: null,
-        monthdays: null,
-        day_begin_time: null,
-        day_end_time: null,
-        get_limit: 0,
-        use_limit: 0,
-        can_give_friend: true,
-        generate_type: 1,
-        total_quantity: quantity,
-        ...over,
-      }),
-    );
-    expect(res.body).toMatchObject({ code: 0 });
-    const cardId = res.body.data.card_id as string;
-    await s.eventually(`stock of card ${cardId}`, async () => {
-      const st = await s.get(`/api/crm/card/${tenant}/stock/status?generate_id=init-${cardId}`);
-      return st.body.data?.is_generated ? true : undefined;
-    });
-    return cardId;
-  }
+  const createCard = (title: string, over: Record<string, unknown> = {}, quantity = 20, tenant = crm) =>
+    s.createStockedCard(tenant, { title, total_quantity: quantity, ...over });
 
   const receive = (receivedId: string, memberNo: string, cardInfo: Record<string, number>, outStr = 'wechat_mp') =>
     s.post(`${member}/receive`, { received_id: receivedId, member_no: memberNo, out_str: outStr, card_info: cardInfo });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import nodePath from 'node:path';
 import Bull from 'bull';
 import { CardEventBatch, Queue } from '@app/domain';
-import { AppProcess, cardBody, Suite } from './support/suite';
+import { AppProcess, Suite } from './support/suite';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -56,22 +56,7 @@ describe('dashboard never drifts (random workload, killed worker, duplicates, re
     await s?.stop();
   });
 
-  async function createCard(title: string, over: Record<string, unknown> = {}): Promise<string> {
-    const res = await s.post(
-      `/api/crm/card/${crm}/create`,
-      cardBody({
-        title, date_type: 3, begin_time: null, end_time: null, weekdays: null, monthdays: null, day_begin_time: null, day_end_time: null,
-        get_limit: 0, use_limit: 0, can_give_friend: true, generate_type: 1, total_quantity: 300, ...over,
-      }),
-    );
-    expect(res.body).toMatchObject({ code: 0 });
-    const cardId = res.body.data.card_id as string;
-    await s.eventually(`stock of card ${cardId}`, async () => {
-      const st = await s.get(`/api/crm/card/${crm}/stock/status?generate_id=init-${cardId}`);
-      return st.body.data?.is_generated ? true : undefined;
-    });
-    return cardId;
-  }
+  const createCard = (title: string, over: Record<string, unknown> = {}) => s.createStockedCard(crm, { title, total_quantity: 300, ...over });
 
   /** `dashboard:rebuild` as its npm script runs it (dist, the suite's environment): exit code and output. */
   function rebuildCli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {

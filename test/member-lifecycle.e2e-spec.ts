@@ -1,6 +1,6 @@
 import Bull from 'bull';
 import { CardExpiryJob, Queue } from '@app/domain';
-import { Answer, cardBody, Suite } from './support/suite';
+import { Answer, Suite } from './support/suite';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -59,34 +59,7 @@ describe('member coupon lifecycle', () => {
   });
 
   /** A card with stock, valid for ever and usable at any time unless `over` says otherwise; waits for its stock. */
-  async function createCard(over: Record<string, unknown> = {}, quantity = 20, crmId = crm): Promise<string> {
-    const res = await s.post(
-      `/api/crm/card/${crmId}/create`,
-      cardBody({
-        date_type: 3,
-        begin_time: null,
-        end_time: null,
-        weekdays: null,
-        monthdays: null,
-        day_begin_time: null,
-        day_end_time: null,
-        get_limit: 0,
-        use_limit: 0,
-        can_give_friend: true,
-        generate_type: 1,
-        total_quantity: quantity,
-        ...over,
-      }),
-    );
-    expect(res.body).toMatchObject({ code: 0 });
-    expect(res.status).toBe(200);
-    const cardId = res.body.data.card_id as string;
-    await s.eventually(`stock of card ${cardId}`, async () => {
-      const st = await s.get(`/api/crm/card/${crmId}/stock/status?generate_id=init-${cardId}`);
-      return st.body.data?.is_generated ? true : undefined;
-    });
-    return cardId;
-  }
+  const createCard = (over: Record<string, unknown> = {}, quantity = 20, crmId = crm) => s.createStockedCard(crmId, { total_quantity: quantity, ...over });
 
   /** Claims `n` codes of a card for a member; answers the claim's codes. */
   async function claimCodes(cardId: string, memberNo: string, n = 1, crmId = crm, key?: string): Promise<Array<{ card_id: string; card_code: string; start_time: string; end_time: string | null }>> {

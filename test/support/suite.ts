@@ -199,6 +199,28 @@ export class Suite {
     return this.call<T>('POST', p, body, key);
   }
 
+  /**
+   * A card with system-generated stock (`total_quantity`, default 20), valid for ever and
+   * usable at any time, any member, no limits, giftable, unless `over` says otherwise;
+   * answers its card_id once its stock is generated.
+   */
+  async createStockedCard(crmId: string, over: Record<string, unknown> = {}): Promise<string> {
+    const res = await this.post(
+      `/api/crm/card/${crmId}/create`,
+      cardBody({
+        date_type: 3, begin_time: null, end_time: null, weekdays: null, monthdays: null, day_begin_time: null, day_end_time: null,
+        get_limit: 0, use_limit: 0, can_give_friend: true, generate_type: 1, total_quantity: 20, ...over,
+      }),
+    );
+    if (res.status !== 200 || res.body.code !== 0) throw new Error(`creating a card answered ${res.status}: ${JSON.stringify(res.body)}`);
+    const cardId = res.body.data.card_id as string;
+    await this.eventually(`stock of card ${cardId}`, async () => {
+      const st = await this.get(`/api/crm/card/${crmId}/stock/status?generate_id=init-${cardId}`);
+      return st.body.data?.is_generated ? true : undefined;
+    });
+    return cardId;
+  }
+
   /** Polls until `check` returns a value (not undefined) or the limit passes. */
   async eventually<T>(what: string, check: () => Promise<T | undefined>, limitMs = 60_000, everyMs = 100): Promise<T> {
     const until = Date.now() + limitMs;
