@@ -1,8 +1,7 @@
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { DateTime } from 'luxon';
 import { CrossFieldRules, Violation } from '../envelope';
-import { CardEvent, CardEventKind } from '../contracts/card-events';
-import { CRM_ID_PATTERN, ForTenant, ToNumber } from '../validation';
+import { ForTenant, ToNumber } from '../validation';
 import { CARD_ID_PATTERN } from '../card/card.ids';
 
 /** Days one dashboard query may cover, at most (a leap year). */
@@ -72,45 +71,3 @@ export class CardTopDto extends DateRangeDto {
 export class CardTrendMsg extends ForTenant(CardTrendDto) {}
 export class CardChannelMsg extends ForTenant(CardChannelDto) {}
 export class CardTopMsg extends ForTenant(CardTopDto) {}
-
-const ID_TEXT = /^[A-Za-z0-9_.:#-]{1,64}$/;
-
-/**
- * The contract of one `card-events` job (CardEvent, libs/domain/src/contracts/card-events.ts),
- * checked by the dashboard worker before it applies the event: a malformed job is
- * discarded, never half applied.
- */
-export class CardEventDto implements CardEvent {
-  @IsString() @Matches(CRM_ID_PATTERN, { message: 'crm_id must be 1-32 letters, digits, _ or -' })
-  crm_id!: string;
-
-  @IsString() @Matches(ID_TEXT, { message: 'event_id must be 1-64 letters, digits, _ . : # or -' })
-  event_id!: string;
-
-  @IsIn(Object.values(CardEventKind))
-  kind!: CardEventKind;
-
-  @IsString() @MinLength(1) @MaxLength(64)
-  card_id!: string;
-
-  @IsString() @MaxLength(256)
-  title!: string;
-
-  @IsString() @MinLength(1) @MaxLength(64)
-  member_no!: string;
-
-  @IsInt() @Min(1) @Max(1_000_000)
-  count!: number;
-
-  @ValidateIf((_o, v) => v !== null && v !== undefined) @IsString() @MaxLength(128)
-  channel!: string | null;
-
-  @IsISO8601({ strict: true })
-  occurred_at!: string;
-
-  @IsISO8601({ strict: true })
-  day_of!: string;
-
-  @ValidateIf((_o, v) => v !== null && v !== undefined) @IsString() @MaxLength(128)
-  ref!: string | null;
-}

@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { CardEvent, CardEventKind, CardFact } from '../contracts/card-events';
+import { CardEvent, CardEventKind } from '../contracts/card-events';
 
 /** The counters of one (day, card) row of the dashboard; claim and redeem are net of their reversals. */
 export interface CardDayCounts {
@@ -240,6 +240,9 @@ export function spanDiff(after: readonly string[], ups: readonly string[], downs
     .sort(byKey((r) => [r.day, r.prev_day]));
 }
 
+/** The key of a chain (kind, card_id, member_no) in maps of active days. */
+export const chainKey = (c: MemberChain): string => `${c.kind}\u0000${c.card_id}\u0000${c.member_no}`;
+
 /**
  * The chains a batch moved, from the rows its upserts answered (member_day rows per card,
  * member_all_day rows as ALL_CARDS): per (kind, card_id, member_no), the days that became
@@ -251,7 +254,7 @@ export function chainMoves(rows: readonly MemberDayAfter[]): ChainMove[] {
   for (const r of rows) {
     const t = dayTransition(r.num, r.delta);
     if (!t) continue;
-    const key = `${r.kind}\u0000${r.card_id}\u0000${r.member_no}`;
+    const key = chainKey(r);
     const m = moved.get(key) ?? { kind: r.kind, card_id: r.card_id, member_no: r.member_no, ups: [], downs: [] };
     moved.set(key, m);
     (t === 'up' ? m.ups : m.downs).push(r.day);
@@ -260,9 +263,6 @@ export function chainMoves(rows: readonly MemberDayAfter[]): ChainMove[] {
     .map((m) => ({ ...m, ups: [...m.ups].sort(cmp), downs: [...m.downs].sort(cmp) }))
     .sort(byKey((m) => [m.kind, m.card_id, m.member_no]));
 }
-
-/** The key of a chain (kind, card_id, member_no) in maps of active days. */
-export const chainKey = (c: MemberChain): string => `${c.kind}\u0000${c.card_id}\u0000${c.member_no}`;
 
 /** spanDiff of several chains, summed per member_span row, in key order (kind, card_id, day, prev_day); sums of 0 left off. */
 export function memberSpanDeltas(
@@ -302,9 +302,6 @@ export function cardFactProblem(f: unknown): string | null {
   }
   return null;
 }
-
-/** Type guard over cardFactProblem. */
-export const isCardFact = (f: unknown): f is CardFact => cardFactProblem(f) === null;
 
 /** Every day from `start` to `end` (YYYY-MM-DD, both included). */
 export function daysBetween(start: string, end: string): string[] {
