@@ -1,5 +1,4 @@
 import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { DateTime } from 'luxon';
 import { CrossFieldRules, Violation } from '../envelope';
 import { ForTenant, ToNumber } from '../validation';
 import { CARD_ID_PATTERN } from '../card/card.ids';
@@ -15,8 +14,19 @@ const DATE_TEXT = /^\d{4}-\d{2}-\d{2}$/;
 
 /** A `YYYY-MM-DD` field that is not a real day (2022-02-30), or null. */
 export function badDate(field: string, text: string | undefined): Violation | null {
-  if (text === undefined || DateTime.fromFormat(text, 'yyyy-MM-dd', { zone: 'UTC' }).isValid) return null;
+  if (text === undefined || dayNumber(text) !== null) return null;
   return { field, message: `${field} is not a real date` };
+}
+
+/** Days since 1970-01-01 of a real `YYYY-MM-DD` day (years 0001-9999), or null (2022-02-30, 2022-13-01). */
+function dayNumber(text: string): number | null {
+  const m = DATE_TEXT.exec(text);
+  if (!m) return null;
+  const [y, mo, d] = text.split('-').map(Number);
+  const at = new Date(0);
+  at.setUTCFullYear(y, mo - 1, d);
+  if (y < 1 || at.getUTCFullYear() !== y || at.getUTCMonth() !== mo - 1 || at.getUTCDate() !== d) return null;
+  return Math.round(at.getTime() / 86_400_000);
 }
 
 /**
@@ -24,10 +34,10 @@ export function badDate(field: string, text: string | undefined): Violation | nu
  * (names start_date), at most MAX_RANGE_DAYS days with both ends counted (names end_date).
  */
 export function rangeViolations(start: string, end: string): Violation[] {
-  const a = DateTime.fromISO(start, { zone: 'UTC' });
-  const b = DateTime.fromISO(end, { zone: 'UTC' });
+  const a = dayNumber(start)!;
+  const b = dayNumber(end)!;
   if (a > b) return [{ field: 'start_date', message: `start_date must not be after end_date (${start} > ${end})` }];
-  const days = b.diff(a, 'days').days + 1;
+  const days = b - a + 1;
   if (days > MAX_RANGE_DAYS) return [{ field: 'end_date', message: `end_date must be at most ${MAX_RANGE_DAYS} days from start_date, both counted (${days} asked)` }];
   return [];
 }

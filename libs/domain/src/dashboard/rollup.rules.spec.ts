@@ -5,6 +5,7 @@ import {
   chainMoves,
   dayTransition,
   daysBetween,
+  memberLane,
   dayIn,
   MemberDayAfter,
   memberSpanDeltas,
@@ -13,7 +14,7 @@ import {
   spanDiff,
   spanPairs,
 } from './rollup.rules';
-import { rangeViolations } from './dashboard.dto';
+import { badDate, rangeViolations } from './dashboard.dto';
 
 const ZONE = 'Asia/Shanghai';
 let n = 0;
@@ -373,8 +374,44 @@ describe('cardFactProblem', () => {
   ])('refuses %s', (_what, over, why) => expect(cardFactProblem({ ...fact, ...over })).toMatch(why));
 });
 
+describe('memberLane', () => {
+  it('puts a member in the same lane every time, within 0 .. lanes - 1', () => {
+    for (const lanes of [1, 2, 3, 8]) {
+      for (const m of ['m-1', 'm-2', '会员-007', 'x'.repeat(64)]) {
+        const lane = memberLane(m, lanes);
+        expect(lane).toBe(memberLane(m, lanes));
+        expect(lane).toBeGreaterThanOrEqual(0);
+        expect(lane).toBeLessThan(lanes);
+      }
+    }
+  });
+  it('spreads members over the lanes', () => {
+    const counts = [0, 0, 0, 0];
+    for (let i = 0; i < 4000; i++) counts[memberLane(`member-${i}`, 4)]++;
+    for (const c of counts) expect(c).toBeGreaterThan(800);
+  });
+});
+
 describe('ranges', () => {
   it('lists every day, both ends included', () => expect(daysBetween('2024-02-28', '2024-03-01')).toEqual(['2024-02-28', '2024-02-29', '2024-03-01']));
+  it('crosses a year end and a non-leap February', () => {
+    expect(daysBetween('2022-12-30', '2023-01-02')).toEqual(['2022-12-30', '2022-12-31', '2023-01-01', '2023-01-02']);
+    expect(daysBetween('2023-02-27', '2023-03-01')).toEqual(['2023-02-27', '2023-02-28', '2023-03-01']);
+    expect(daysBetween('2024-01-01', '2024-12-31')).toHaveLength(366);
+    expect(daysBetween('2024-01-02', '2024-01-01')).toEqual([]);
+  });
+  it.each<[string, boolean]>([
+    ['2024-02-29', true],
+    ['2023-02-29', false],
+    ['2022-02-30', false],
+    ['2022-13-01', false],
+    ['2022-00-10', false],
+    ['2022-04-31', false],
+    ['0000-01-01', false],
+    ['0001-01-01', true],
+    ['9999-12-31', true],
+    ['2022-1-01', false],
+  ])('%s is a real day: %s', (text, real) => expect(badDate('start_date', text)).toEqual(real ? null : { field: 'start_date', message: 'start_date is not a real date' }));
   it.each<[string, string, string | null]>([
     ['2024-01-01', '2024-01-01', null],
     ['2024-01-02', '2024-01-01', 'start_date'],

@@ -38,6 +38,7 @@ export interface MemberSpanDelta { kind: MemberKind; card_id: string; day: strin
 
 /** The previous active day of a member's first active day: before every real day. */
 export const NO_DAY = '0001-01-01';
+const DAY_MS = 86_400_000;
 
 /** The card_id of member_span rows that count members across cards (a real card_id is never empty). */
 export const ALL_CARDS = '';
@@ -303,14 +304,21 @@ export function cardFactProblem(f: unknown): string | null {
   return null;
 }
 
-/** Every day from `start` to `end` (YYYY-MM-DD, both included). */
+/** Every day from `start` to `end` (YYYY-MM-DD, both included); calendar days, counted in UTC milliseconds (no zone, no DST). */
 export function daysBetween(start: string, end: string): string[] {
   const out: string[] = [];
-  let d = DateTime.fromISO(start, { zone: 'UTC' });
-  const last = DateTime.fromISO(end, { zone: 'UTC' });
-  while (d <= last) {
-    out.push(d.toISODate()!);
-    d = d.plus({ days: 1 });
-  }
+  const last = Date.parse(`${end}T00:00:00Z`);
+  for (let ms = Date.parse(`${start}T00:00:00Z`); ms <= last; ms += DAY_MS) out.push(new Date(ms).toISOString().slice(0, 10));
   return out;
+}
+
+/**
+ * The lane (0 .. lanes - 1) of a member's events in a dashboard worker: every event of a
+ * member, and every copy of an event, in the same lane (FNV-1a of member_no), so batches
+ * of different lanes never share a member.
+ */
+export function memberLane(memberNo: string, lanes: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < memberNo.length; i++) h = Math.imul(h ^ memberNo.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % lanes;
 }
