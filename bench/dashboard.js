@@ -61,7 +61,7 @@
  *
  * Environment: BENCH_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres),
  * BENCH_REDIS_URL (default redis://127.0.0.1:6379). DB_POOL_SIZE (default 10),
- * DASHBOARD_BATCH_MAX and LOG_LEVEL are passed to the apps (and the builder) when set.
+ * DASHBOARD_BATCH_MAX, DASHBOARD_LANES and LOG_LEVEL are passed to the apps (and the builder) when set.
  */
 const { spawn } = require('node:child_process');
 const { createHash, randomBytes } = require('node:crypto');
@@ -516,6 +516,7 @@ async function main() {
   const env = appEnv({ databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, rootKey, port }, {
     ...pass('DB_POOL_SIZE'),
     ...pass('DASHBOARD_BATCH_MAX'),
+    ...pass('DASHBOARD_LANES'),
     ...pass('LOG_LEVEL'),
   });
   const gateway = spawnApp('gateway', env, logDir);

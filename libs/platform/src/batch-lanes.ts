@@ -9,7 +9,7 @@ interface Waiter<T, R> {
   reject: (err: unknown) => void;
 }
 
-/** The requests of one lane (a tenant): batches never mix lanes, so no tenant waits for another tenant's locks. */
+/** The requests of one lane (a tenant, or a share of its requests): batches never mix lanes, so no tenant waits for another tenant's locks. */
 interface Lane<T, R> {
   waiting: Array<Waiter<T, R>>;
   running: number;

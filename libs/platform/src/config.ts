@@ -36,6 +36,8 @@ export interface AppConfig {
   pointsBatchMax: number;
   /** Card events a dashboard worker applies together in one transaction, at most. */
   dashboardBatchMax: number;
+  /** Batch lanes per tenant in a dashboard worker: each takes the events of its share of the members, so their batches never wait for each other's member locks. */
+  dashboardLanes: number;
   /** A gift not accepted within this many hours goes back to the giver. */
   presentTimeoutHours: number;
   /** A points transfer not accepted within this many hours goes back to the sender. */
@@ -115,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     claimBatchMax: int(env, 'CLAIM_BATCH_MAX', 200),
     pointsBatchMax: int(env, 'POINTS_BATCH_MAX', 500),
     dashboardBatchMax: int(env, 'DASHBOARD_BATCH_MAX', 1000),
+    dashboardLanes: int(env, 'DASHBOARD_LANES', 2),
     presentTimeoutHours: int(env, 'PRESENT_TIMEOUT_HOURS', 24),
     transferTimeoutHours: int(env, 'TRANSFER_TIMEOUT_HOURS', 24),
     expirySweepMs: int(env, 'EXPIRY_SWEEP_MS', 60_000),

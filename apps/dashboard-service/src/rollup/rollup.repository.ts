@@ -204,8 +204,8 @@ export class RollupRepository {
 
   /**
    * Adds a batch's tenant-wide deltas (channel_day_all, then tenant_day; rows in key
-   * order). Every batch of the tenant writes today's rows here: the last statements of the
-   * batch, so those row locks are held only until the commit that follows.
+   * order). Every batch of the tenant writes these rows: the last statements of the batch,
+   * so those row locks are held only until the commit that follows.
    */
   async addTenantDeltas(em: EntityManager, crmId: string, d: RollupDeltas): Promise<void> {
     if (d.channelAllDays.length) {
@@ -230,12 +230,20 @@ export class RollupRepository {
     }
   }
 
-  /** Adds a batch's per-card deltas to the rollups (card, card_day, channel_day): one upsert per table, rows in key order. */
+  /**
+   * Adds a batch's per-card deltas to the rollups (card, card_day, channel_day): one
+   * upsert per table, rows in key order. A title is written only when it is newer than the
+   * one kept (read first, without a lock), so a batch locks no card row it does not change.
+   */
   async addDeltas(em: EntityManager, crmId: string, d: RollupDeltas): Promise<void> {
     if (d.titles.length) {
       await em.query(
         `INSERT INTO dashboard.card AS c (crm_id, card_id, title, title_at)
-         SELECT $1, t.card_id, t.title, t.title_at FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS t(card_id, title, title_at)
+         SELECT $1::text, t.card_id, t.title, t.title_at FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS t(card_id, title, title_at)
+          WHERE NOT EXISTS (
+                SELECT 1 FROM dashboard.card o
+                 WHERE o.crm_id = $1::text AND o.card_id = t.card_id
+                   AND (o.title_at > t.title_at OR (o.title_at = t.title_at AND o.title = t.title)))
          ON CONFLICT (crm_id, card_id) DO UPDATE SET title = EXCLUDED.title, title_at = EXCLUDED.title_at
          WHERE c.title_at <= EXCLUDED.title_at`,
         [crmId, d.titles.map((t) => t.card_id), d.titles.map((t) => t.title), d.titles.map((t) => t.title_at)],

@@ -1,29 +1,36 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { CardEvent, chainKey, chainMoves, memberSpanDeltas, RollupDeltas, rollupDeltas } from '@app/domain';
+import { ALL_CARDS, CardEvent, chainKey, chainMoves, memberLane, MemberSpanDelta, memberSpanDeltas, RollupDeltas, rollupDeltas } from '@app/domain';
 import { AppConfig, BatchLanes, CONFIG } from '@app/platform';
 import { RollupRepository } from './rollup.repository';
 
 /** Whether an event changed the rollups now (false: it had been applied before). */
 export type Applied = boolean;
 
-/** Batches of a tenant in flight at once in this process: one writing, the next gathering behind it. */
+/** Batches of a lane in flight at once in this process: one writing, the next gathering behind it. */
 const MAX_BATCHES = 2;
 
 /**
  * Applies card events to the rollups, each once. The events waiting in this process are
- * applied together, per tenant, in one transaction that also marks them applied (at most
+ * applied together in one transaction that also marks them applied (at most
  * DASHBOARD_BATCH_MAX per batch), so a batch counts wholly or not at all: a worker killed
  * mid-batch leaves its jobs to be delivered again, and their marks (or their absence)
  * decide. A batch that fails as a whole runs again event by event (BatchLanes).
+ *
+ * Lanes: a tenant's events are split by member into DASHBOARD_LANES lanes (memberLane),
+ * each with its own batches, so two batches of one worker never share a member. Their
+ * member work (member_day, member_all_day, reading the chains back, the per-card spans)
+ * runs side by side; they meet only in the rows every batch of the tenant adds to, which
+ * come last, so those row locks are held only for the short tail before the commit.
  *
  * Locks, always in this order, so concurrent batches (also of other workers) never
  * deadlock: the tenant's rollup lock shared (a rebuild's replace takes it exclusive), the
  * applied_event marks in id order, an advisory lock per (kind, member) the batch moves in
  * lock-key order (it covers the member's chains of every card too), then the rollup rows
- * table by table, each in key order: card, card_day, channel_day, member_day,
- * member_all_day, member_span, and last the tenant-wide rows every batch of the tenant
- * writes (channel_day_all, tenant_day), held only until the commit that follows.
+ * statement by statement, each in key order: member_day, member_all_day, the per-card
+ * member_span and member_day_count rows, card (titles that changed only), card_day,
+ * channel_day, the all-cards member_span and member_day_count rows, channel_day_all,
+ * tenant_day.
  */
 @Injectable()
 export class RollupService {
@@ -43,10 +50,10 @@ export class RollupService {
 
   /** Resolves once the event is committed (applied now, or found applied before). */
   apply(event: CardEvent): Promise<Applied> {
-    return this.lanes.submit(event.crm_id, event);
+    return this.lanes.submit(`${event.crm_id}|${memberLane(event.member_no, this.cfg.dashboardLanes)}`, event);
   }
 
-  /** One transaction: the marks first (they decide which events are new), then one upsert per rollup table, the member chains, the tenant-wide rows. */
+  /** One transaction: the marks first (they decide which events are new), then the member rows and chains, then the rows shared with other batches. */
   private async applyBatch(events: CardEvent[], onLocked: () => void): Promise<Applied[]> {
     const crmId = events[0].crm_id;
     const ids = [...new Set(events.map((e) => e.event_id))].sort();
@@ -67,26 +74,27 @@ export class RollupService {
       const deltas = rollupDeltas(applied, (instant) => days.get(instant)!);
       // From memberDays, not memberAllDays: a member whose sum over cards is 0 still moves its chains per card.
       await this.rollups.lockMembers(em, crmId, deltas.memberDays);
+      const spans = await this.memberChains(em, crmId, deltas);
+      await this.rollups.addMemberSpans(em, crmId, spans.filter((r) => r.card_id !== ALL_CARDS));
       await this.rollups.addDeltas(em, crmId, deltas);
-      await this.addMemberChains(em, crmId, deltas);
+      await this.rollups.addMemberSpans(em, crmId, spans.filter((r) => r.card_id === ALL_CARDS));
       await this.rollups.addTenantDeltas(em, crmId, deltas);
       return answers;
     });
   }
 
   /**
-   * member_day, member_all_day and member_span (distinct members per card and across
-   * cards): adds the batch's per-member deltas, finds per chain (kind, card or ALL_CARDS,
-   * member) the days that became active (up) or stopped (down), reads those chains' active
-   * days back (one statement) and adds what they changed (one upsert). The members are
-   * locked (lockMembers), so the days read are theirs alone.
+   * member_day and member_all_day, and what they change in member_span (distinct members
+   * per card and across cards): adds the batch's per-member deltas, finds per chain
+   * (kind, card or ALL_CARDS, member) the days that became active (up) or stopped (down),
+   * reads those chains' active days back (one statement) and answers the span deltas. The
+   * members are locked (lockMembers), so the days read are theirs alone.
    */
-  private async addMemberChains(em: EntityManager, crmId: string, deltas: RollupDeltas): Promise<void> {
+  private async memberChains(em: EntityManager, crmId: string, deltas: RollupDeltas): Promise<MemberSpanDelta[]> {
     const moves = chainMoves(await this.rollups.addMemberDays(em, crmId, deltas));
-    if (!moves.length) return;
+    if (!moves.length) return [];
     const active = await this.rollups.activeDays(em, crmId, moves);
-    const spans = memberSpanDeltas(moves.map((m) => ({ ...m, after: active.get(chainKey(m)) ?? [] })));
-    await this.rollups.addMemberSpans(em, crmId, spans);
+    return memberSpanDeltas(moves.map((m) => ({ ...m, after: active.get(chainKey(m)) ?? [] })));
   }
 
   /**
