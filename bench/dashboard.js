@@ -96,6 +96,8 @@ const EVENTS_PER_JOB = 500;
 /** The steady phase adds what accumulated every this many ms, as a relay polling would. */
 const STEADY_TICK_MS = 50;
 const TOP_LIMIT = 10;
+/** NO_NEXT_DAY (libs/domain/src/dashboard/rollup.rules.ts): keep in step. */
+const NO_NEXT_DAY = '9999-12-31';
 /** Requests per route (and per floor) before the measured ones, not counted. */
 const WARMUP = 20;
 /** The queue, as libs/domain/src/contracts/queues.ts (Queue.CARD_EVENTS) and the apps' Bull prefix. */
@@ -275,17 +277,23 @@ const SQL = {
       : `SELECT day::text AS day, claim_num AS claim, redeem_num AS redeem, present_num AS present
              FROM dashboard.tenant_day
             WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date`,
-  // $4: the card, or '' (ALL_CARDS) for every card.
+  // $4: the card, or '' (ALL_CARDS) for every card; $5: NO_NEXT_DAY.
   memberCounts: `SELECT kind, day::text AS day, members FROM dashboard.member_day_count
-        WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date
+        WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date AND day < $5::date
        UNION ALL
-       SELECT k.kind, NULL, coalesce(sum(s.n), 0)
+       SELECT k.kind, NULL,
+              CASE WHEN l.latest IS NULL THEN 0
+                   WHEN l.latest - $3::date <= $3::date - $2::date + 1
+                   THEN coalesce((SELECT sum(n) FROM dashboard.member_span
+                                   WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = $5::date AND prev_day >= $2::date), 0)
+                      - coalesce((SELECT sum((SELECT sum(n) FROM dashboard.member_span
+               WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = g.day::date AND prev_day < $2::date)) FROM generate_series($3::date + 1, l.latest, interval '1 day') AS g(day)), 0)
+                   ELSE coalesce((SELECT sum((SELECT sum(n) FROM dashboard.member_span
+               WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = g.day::date AND prev_day < $2::date)) FROM generate_series($2::date, LEAST($3::date, $5::date - 1), interval '1 day') AS g(day)), 0)
+              END
          FROM unnest(ARRAY['claim', 'redeem', 'present']) AS k(kind)
-        CROSS JOIN generate_series($2::date, $3::date, interval '1 day') AS g(day)
-        CROSS JOIN LATERAL (
-              SELECT sum(n) AS n FROM dashboard.member_span
-               WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = g.day::date AND prev_day < $2::date) AS s
-        GROUP BY k.kind`,
+        CROSS JOIN LATERAL (SELECT max(prev_day) AS latest FROM dashboard.member_span
+                             WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = $5::date) AS l`,
   channelCounts: (withCard) => `SELECT kind, channel, sum(num) AS num
          FROM dashboard.${withCard ? 'channel_day' : 'channel_day_all'}
         WHERE crm_id = $1 AND kind IN ('claim', 'redeem') ${withCard ? 'AND card_id = $4' : ''} AND day BETWEEN $2::date AND $3::date
@@ -314,7 +322,7 @@ function routes(opts, cardIds, range) {
   const base = `start_date=${range.start}&end_date=${range.end}`;
   const p = (card) => (card ? [CRM_ID, range.start, range.end, card] : [CRM_ID, range.start, range.end]);
   const trendFloor = (pool, card) =>
-    Promise.all([pool.query(SQL.dayCounts(!!card), p(card)), pool.query(SQL.memberCounts, [CRM_ID, range.start, range.end, card || ''])]).then(([days, members]) => ({
+    Promise.all([pool.query(SQL.dayCounts(!!card), p(card)), pool.query(SQL.memberCounts, [CRM_ID, range.start, range.end, card || '', NO_NEXT_DAY])]).then(([days, members]) => ({
       claims: days.rows.reduce((a, r) => a + Number(r.claim), 0),
       claimMembers: Number((members.rows.find((r) => r.kind === 'claim' && r.day === null) || { members: 0 }).members),
     }));
@@ -532,7 +540,7 @@ async function main() {
 
   const db = new Client({ connectionString: DATABASE_URL, application_name: 'bench-dashboard' });
   await db.connect();
-  const pool = new Pool({ connectionString: DATABASE_URL, max: Number(env.DB_POOL_SIZE), application_name: 'bench-dashboard-floor' });
+  const pool = new Pool({ connectionString: DATABASE_URL, max: Number(env.DB_POOL_SIZE), application_name: 'bench-dashboard-floor', options: '-c jit=off' }); // the apps' session settings (libs/platform/src/database.ts)
   const queue = new Bull(QUEUE, REDIS_URL, { prefix: BULL_PREFIX });
   const sub = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   try {

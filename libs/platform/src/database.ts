@@ -19,6 +19,9 @@ export function dataSourceOptions(cfg: AppConfig, schema: string, migrations: Mi
       // Waiting for a pooled connection, or holding a transaction open while idle, has a limit: neither may hang a process.
       connectionTimeoutMillis: 15_000,
       idle_in_transaction_session_timeout: 60_000,
+      // No JIT compilation: every statement here is short, and JIT (on above a plan cost that generate_series' default
+      // estimate of 1,000 rows alone can pass) cost the dashboard's range reads about 13 ms per statement for nothing.
+      options: '-c jit=off',
     },
   };
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { ALL_CARDS, CARD_DAY_COUNTERS, CARD_EVENT_EFFECTS, CardFact, NO_DAY } from '@app/domain';
+import { ALL_CARDS, CARD_DAY_COUNTERS, CARD_EVENT_EFFECTS, CardFact, NO_DAY, NO_NEXT_DAY } from '@app/domain';
 import { num } from '@app/platform';
 import { dayOfSql, RollupRepository } from '../rollup/rollup.repository';
 
@@ -174,17 +174,24 @@ export class RollupBuilder {
       `CREATE TEMP TABLE rb_member_all_day ON COMMIT DROP AS
        SELECT kind, member_no, day, sum(num)::int AS num FROM rb_member_day GROUP BY 1, 2, 3`,
     );
-    // Each member's active days in order, across cards (ALL_CARDS) and per card (member_no first and in "C" order: only the partitions matter, and this sorts about 3x faster).
+    // Each member's active days in order, across cards (ALL_CARDS) and per card (member_no first and in "C" order: only the partitions matter, and this sorts about 3x faster):
+    // every day with the one before it (the first with NO_DAY), and the last with NO_NEXT_DAY after it (spanPairs).
     await em.query(
       `CREATE TEMP TABLE rb_member_span ON COMMIT DROP AS
-       SELECT kind, card_id, day, prev_day, count(*)::int AS n
-         FROM (SELECT kind, $2::text AS card_id, day, lag(day, 1, $1::date) OVER (PARTITION BY member_no COLLATE "C", kind ORDER BY day) AS prev_day
+       SELECT a.kind, a.card_id, p.day, p.prev_day, count(*)::int AS n
+         FROM (SELECT kind, $2::text AS card_id, day,
+                      lag(day, 1, $1::date) OVER w AS prev_day, lead(day) OVER w IS NULL AS last
                  FROM rb_member_all_day WHERE num > 0
+               WINDOW w AS (PARTITION BY member_no COLLATE "C", kind ORDER BY day)
                UNION ALL
-               SELECT kind, card_id::text, day, lag(day, 1, $1::date) OVER (PARTITION BY member_no COLLATE "C", kind, card_id COLLATE "C" ORDER BY day) AS prev_day
-                 FROM rb_member_day WHERE num > 0) AS a
+               SELECT kind, card_id::text, day,
+                      lag(day, 1, $1::date) OVER w AS prev_day, lead(day) OVER w IS NULL AS last
+                 FROM rb_member_day WHERE num > 0
+               WINDOW w AS (PARTITION BY member_no COLLATE "C", kind, card_id COLLATE "C" ORDER BY day)) AS a
+        CROSS JOIN LATERAL (VALUES (a.day, a.prev_day), (CASE WHEN a.last THEN $3::date END, a.day)) AS p(day, prev_day)
+        WHERE p.day IS NOT NULL
         GROUP BY 1, 2, 3, 4`,
-      [NO_DAY, ALL_CARDS],
+      [NO_DAY, ALL_CARDS, NO_NEXT_DAY],
     );
     await em.query(
       `CREATE TEMP TABLE rb_member_day_count ON COMMIT DROP AS

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { ALL_CARDS, CARD_DAY_COUNTERS, chainKey, MemberChain, MemberDayAfter, MemberKind, MemberSpanDelta, RollupDeltas } from '@app/domain';
+import { ALL_CARDS, CARD_DAY_COUNTERS, chainKey, NO_NEXT_DAY, MemberChain, MemberDayAfter, MemberKind, MemberSpanDelta, RollupDeltas } from '@app/domain';
 import { num } from '@app/platform';
 
 /** A range of days (YYYY-MM-DD, both included) of one tenant, optionally one card. */
@@ -287,31 +287,43 @@ export class RollupRepository {
   }
 
   /**
-   * Distinct members per kind and day, and over the range (day null), from the
-   * member_span rows of the scope (the card, or ALL_CARDS), read from its primary key
-   * alone: per day, every row of the day; over the range, the rows whose previous active
-   * day is before the range (each member at its first active day in it), summed over the
-   * days here. At most days x days small rows.
+   * Distinct members per kind and day, and over the range (day null), from the scope's
+   * rows (the card, or ALL_CARDS), read from primary keys alone. Per day: member_day_count,
+   * one row per kind and day. Over the range, each member once, by the member_span pair
+   * that crosses the range's start (prev_day before it), whichever way reads fewer rows:
+   *
+   * - from the start: the pairs of each day of the range with prev_day before the start
+   *   (one index range per kind and day);
+   * - from the end, when the latest active day is closer to the range's end than the
+   *   range is long (a range ending today): the members whose last active day is on or
+   *   after the start (the NO_NEXT_DAY rows, one index range per kind), less those whose
+   *   pair jumps over the whole range (prev_day before the start, day after the end: one
+   *   index range per kind and day after the end).
+   *
+   * Both count the same members, exactly; a few hundred small rows at most.
    */
   async memberCounts(q: RangeQuery): Promise<MemberCount[]> {
-    // Per day: member_day_count, one row per kind and day. Over the range (day null): each member
-    // once, at its first active day of the range (prev_day before the start), one index range per kind and day.
+    const crossing = (day: string) => `(SELECT sum(n) FROM dashboard.member_span
+               WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = ${day} AND prev_day < $2::date)`;
     const rows: Row[] = await this.db.query(
       `SELECT kind, day::text AS day, members FROM dashboard.member_day_count
-        WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date
+        WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date AND day < $5::date
        UNION ALL
-       SELECT k.kind, NULL, coalesce(sum(s.n), 0)
+       SELECT k.kind, NULL,
+              CASE WHEN l.latest IS NULL THEN 0
+                   WHEN l.latest - $3::date <= $3::date - $2::date + 1
+                   THEN coalesce((SELECT sum(n) FROM dashboard.member_span
+                                   WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = $5::date AND prev_day >= $2::date), 0)
+                      - coalesce((SELECT sum(${crossing('g.day::date')}) FROM generate_series($3::date + 1, l.latest, interval '1 day') AS g(day)), 0)
+                   ELSE coalesce((SELECT sum(${crossing('g.day::date')}) FROM generate_series($2::date, LEAST($3::date, $5::date - 1), interval '1 day') AS g(day)), 0)
+              END
          FROM unnest(ARRAY['claim', 'redeem', 'present']) AS k(kind)
-        CROSS JOIN generate_series($2::date, $3::date, interval '1 day') AS g(day)
-        CROSS JOIN LATERAL (
-              SELECT sum(n) AS n FROM dashboard.member_span
-               WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = g.day::date AND prev_day < $2::date) AS s
-        GROUP BY k.kind`,
-      [q.crm_id, q.start, q.end, q.card_id ?? ALL_CARDS],
+        CROSS JOIN LATERAL (SELECT max(prev_day) AS latest FROM dashboard.member_span
+                             WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = $5::date) AS l`,
+      [q.crm_id, q.start, q.end, q.card_id ?? ALL_CARDS, NO_NEXT_DAY],
     );
     return rows.map((r) => ({ kind: r.kind, day: r.day ?? null, members: num(r.members) }));
   }
-
 
   /**
    * Net claims per channel and redemptions per channel over the range (the card's

@@ -10,6 +10,7 @@ import {
   MemberDayAfter,
   memberSpanDeltas,
   NO_DAY,
+  NO_NEXT_DAY,
   rollupDeltas,
   spanDiff,
   spanPairs,
@@ -208,21 +209,25 @@ describe('member_span pairs', () => {
   const D3 = '2024-03-03';
   const D4 = '2024-03-04';
 
-  it('chains active days, the first after NO_DAY', () => expect(spanPairs([D1, D3])).toEqual([[D1, NO_DAY], [D3, D1]]));
+  const E = NO_NEXT_DAY;
+  it('chains active days, the first after NO_DAY, the last before NO_NEXT_DAY', () => {
+    expect(spanPairs([D1, D3])).toEqual([[D1, NO_DAY], [D3, D1], [E, D3]]);
+    expect(spanPairs([])).toEqual([]);
+  });
 
   it.each<[string, string[], string[], string[], Array<[string, string, number]>]>([
-    ['a first day ever', [D2], [D2], [], [[D2, NO_DAY, 1]]],
+    ['a first day ever', [D2], [D2], [], [[D2, NO_DAY, 1], [E, D2, 1]]],
     ['a new first day before others', [D1, D3], [D1], [], [[D1, NO_DAY, 1], [D3, NO_DAY, -1], [D3, D1, 1]]],
     ['a day between two', [D1, D2, D3], [D2], [], [[D2, D1, 1], [D3, D1, -1], [D3, D2, 1]]],
-    ['a new last day', [D1, D3], [D3], [], [[D3, D1, 1]]],
-    ['removing the only day', [], [], [D2], [[D2, NO_DAY, -1]]],
+    ['a new last day', [D1, D3], [D3], [], [[D3, D1, 1], [E, D1, -1], [E, D3, 1]]],
+    ['removing the only day', [], [], [D2], [[D2, NO_DAY, -1], [E, D2, -1]]],
     ['removing the first day', [D3], [], [D1], [[D1, NO_DAY, -1], [D3, NO_DAY, 1], [D3, D1, -1]]],
     ['removing a day between two', [D1, D3], [], [D2], [[D2, D1, -1], [D3, D1, 1], [D3, D2, -1]]],
-    ['removing the last day', [D1], [], [D3], [[D3, D1, -1]]],
+    ['removing the last day', [D1], [], [D3], [[D3, D1, -1], [E, D1, 1], [E, D3, -1]]],
     // Before: D1, D2, D4; after: D1, D3, D4 (D2 down, D3 up).
     ['several transitions of one member in one batch', [D1, D3, D4], [D3], [D2], [[D2, D1, -1], [D3, D1, 1], [D4, D2, -1], [D4, D3, 1]]],
-    ['two new days at once, nothing before', [D1, D2], [D1, D2], [], [[D1, NO_DAY, 1], [D2, D1, 1]]],
-    ['every day gone at once', [], [], [D1, D4], [[D1, NO_DAY, -1], [D4, D1, -1]]],
+    ['two new days at once, nothing before', [D1, D2], [D1, D2], [], [[D1, NO_DAY, 1], [D2, D1, 1], [E, D2, 1]]],
+    ['every day gone at once', [], [], [D1, D4], [[D1, NO_DAY, -1], [D4, D1, -1], [E, D4, -1]]],
   ])('%s', (_what, after, ups, downs, expected) => {
     expect(spanDiff(after, ups, downs)).toEqual(expected.map(([day, prev_day, n]) => ({ day, prev_day, n })));
   });
@@ -240,9 +245,14 @@ describe('member_span pairs', () => {
       ]),
     ).toEqual([
       { kind: 'claim', card_id: ALL_CARDS, day: D2, prev_day: NO_DAY, n: 2 },
+      { kind: 'claim', card_id: ALL_CARDS, day: E, prev_day: D2, n: 2 },
       { kind: 'claim', card_id: 'card-a', day: D2, prev_day: D1, n: 1 },
+      { kind: 'claim', card_id: 'card-a', day: E, prev_day: D1, n: -1 },
+      { kind: 'claim', card_id: 'card-a', day: E, prev_day: D2, n: 1 },
       { kind: 'claim', card_id: 'card-b', day: D2, prev_day: NO_DAY, n: 1 },
+      { kind: 'claim', card_id: 'card-b', day: E, prev_day: D2, n: 1 },
       { kind: 'redeem', card_id: ALL_CARDS, day: D1, prev_day: NO_DAY, n: 1 },
+      { kind: 'redeem', card_id: ALL_CARDS, day: E, prev_day: D1, n: 1 },
     ]);
   });
 

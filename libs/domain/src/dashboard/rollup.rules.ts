@@ -38,6 +38,12 @@ export interface MemberSpanDelta { kind: MemberKind; card_id: string; day: strin
 
 /** The previous active day of a member's first active day: before every real day. */
 export const NO_DAY = '0001-01-01';
+/**
+ * The day after a member's last active day: after every real day. The pair (NO_NEXT_DAY,
+ * last active day) closes each chain, so the member_span rows of NO_NEXT_DAY count the
+ * members by their last active day (what a range ending at the latest days reads).
+ */
+export const NO_NEXT_DAY = '9999-12-31';
 const DAY_MS = 86_400_000;
 
 /** The card_id of member_span rows that count members across cards (a real card_id is never empty). */
@@ -214,9 +220,14 @@ export function dayTransition(num: number, delta: number): 'up' | 'down' | null 
   return null;
 }
 
-/** The (day, prev_day) pairs of a member's active days (sorted): each day with the one before it, the first with NO_DAY. */
+/**
+ * The (day, prev_day) pairs of a member's active days (sorted): each day with the one
+ * before it, the first with NO_DAY, and (NO_NEXT_DAY, the last day); none without days.
+ */
 export function spanPairs(days: readonly string[]): Array<[day: string, prev: string]> {
-  return days.map((d, i) => [d, i ? days[i - 1] : NO_DAY]);
+  const pairs = days.map((d, i): [string, string] => [d, i ? days[i - 1] : NO_DAY]);
+  if (days.length) pairs.push([NO_NEXT_DAY, days[days.length - 1]]);
+  return pairs;
 }
 
 /**
