@@ -302,8 +302,14 @@ const SQL = {
         ORDER BY kind, sum(num) DESC, channel COLLATE "C"`,
   top: `WITH t AS (
          SELECT card_id, sum(claim_num) AS receive_num, sum(redeem_num) AS redeem_num
-           FROM dashboard.card_day
-          WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date
+           FROM (SELECT card_id, claim_num, redeem_num FROM dashboard.card_week
+                  WHERE crm_id = $1 AND week >= (date_trunc('week', ($2::date + 6)::timestamp)::date) AND week < GREATEST(date_trunc('week', ($3::date + 1)::timestamp)::date, (date_trunc('week', ($2::date + 6)::timestamp)::date))
+                 UNION ALL
+                 SELECT card_id, claim_num, redeem_num FROM dashboard.card_day
+                  WHERE crm_id = $1 AND day >= $2::date AND day < LEAST($3::date + 1, (date_trunc('week', ($2::date + 6)::timestamp)::date))
+                 UNION ALL
+                 SELECT card_id, claim_num, redeem_num FROM dashboard.card_day
+                  WHERE crm_id = $1 AND day >= GREATEST(date_trunc('week', ($3::date + 1)::timestamp)::date, (date_trunc('week', ($2::date + 6)::timestamp)::date)) AND day <= $3::date) AS x
           GROUP BY card_id
        )
        (SELECT 'receive' AS list, card_id, receive_num, redeem_num FROM t WHERE receive_num > 0 ORDER BY receive_num DESC, card_id COLLATE "C" LIMIT $4)
@@ -574,7 +580,7 @@ async function main() {
     if (build.code !== 0) throw new Error(`the builder (--apply) exited with ${build.code ?? build.signal}:\n${build.out}\n${build.err}`);
     const floorFactsPerS = opts.events / (build.wallMs / 1000);
     console.log(`${secs(build.wallMs)} (its own count: ${build.ownMs === null ? 'n/a' : secs(build.ownMs)}) -> floor ${fmt(floorFactsPerS)} facts/s`);
-    const tables = ['card_day', 'tenant_day', 'channel_day', 'channel_day_all', 'member_day', 'member_all_day', 'member_span', 'member_day_count', 'card'];
+    const tables = ['card_day', 'card_week', 'tenant_day', 'channel_day', 'channel_day_all', 'member_day', 'member_all_day', 'member_span', 'member_day_count', 'card'];
     const vacT0 = now();
     await db.query(`VACUUM (ANALYZE) ${tables.map((t) => `dashboard.${t}`).join(', ')}, dashboard.applied_event`);
     const rowCounts = {};

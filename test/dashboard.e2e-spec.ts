@@ -593,7 +593,7 @@ describe('coupon dashboard', () => {
     const same = await rebuildCli('--crm-id', crm, '--source', 'staged');
     expect([same.code, same.err]).toEqual([0, '']);
     expect(same.out).toContain(`dashboard rebuild of ${crm}: ${events.length} fact(s)`);
-    const tables = ['card_day', 'tenant_day', 'channel_day', 'channel_day_all', 'member_day', 'member_all_day', 'member_span', 'member_day_count', 'card'];
+    const tables = ['card_day', 'card_week', 'tenant_day', 'channel_day', 'channel_day_all', 'member_day', 'member_all_day', 'member_span', 'member_day_count', 'card'];
     for (const t of tables) expect(same.out).toMatch(new RegExp(`^  ${t}\\s+[1-9]\\d* row\\(s\\) compared, 0 different$`, 'm'));
     expect(same.out.split('\n').filter((l) => / row\(s\) compared, /.test(l)).map((l) => l.trim().split(/\s+/)[0])).toEqual(tables);
     // member_span holds both scopes: across cards ('') and per card.
@@ -664,6 +664,9 @@ describe('coupon dashboard', () => {
       ['2024-07-12', '2024-07-12'],
       ['2024-06-25', '2024-07-04'],
       ['2024-07-10', '2024-07-20'],
+      // card_top reads whole weeks (Mondays: 07-01, 07-08) from card_week, the days around them from card_day.
+      ['2024-07-01', '2024-07-07'],
+      ['2024-06-28', '2024-07-09'],
     ];
     for (const [a, b] of ranges) {
       const truth = await s.sql(
@@ -688,6 +691,16 @@ describe('coupon dashboard', () => {
       const d = (await read(crm, 'card_trend', `start_date=${a}&end_date=${b}`)).body.data;
       expect([a, b, d.receive_member_num, d.redeem_member_num, d.present_member_num]).toEqual([a, b, by.get('claim').total, by.get('redeem').total, by.get('present').total]);
       expect([a, b, d.receive_member_num_list, d.redeem_member_num_list, d.present_member_num_list]).toEqual([a, b, by.get('claim').per_day, by.get('redeem').per_day, by.get('present').per_day]);
+      // card_top equals card_day summed over the range, whatever the weeks.
+      const sums = await s.sql(
+        `SELECT card_id, sum(claim_num)::int AS claims, sum(redeem_num)::int AS redeems FROM dashboard.card_day
+          WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date GROUP BY card_id`,
+        [crm, a, b],
+      );
+      const ranked = (n: (r: any) => number) => sums.filter((r) => n(r) > 0).sort((x, y) => n(y) - n(x) || (x.card_id < y.card_id ? -1 : 1)).map((r) => [r.card_id, n(r)]);
+      const top = (await read(crm, 'card_top', `start_date=${a}&end_date=${b}&limit=100`)).body.data;
+      expect([a, b, top.receive_top.map((r: any) => [r.card_id, r.receive_num])]).toEqual([a, b, ranked((r) => r.claims)]);
+      expect([a, b, top.redeem_top.map((r: any) => [r.card_id, r.redeem_num])]).toEqual([a, b, ranked((r) => r.redeems)]);
     }
     // Per card: the card's member_span rows (and card_trend with card_id) equal count(DISTINCT) over its member_day rows.
     const cards = (await s.sql(`SELECT DISTINCT card_id FROM dashboard.member_day WHERE crm_id = $1 ORDER BY 1`, [crm])).map((r) => r.card_id as string);

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ALL_CARDS, CARD_DAY_COUNTERS, CARD_EVENT_EFFECTS, CardFact, NO_DAY, NO_NEXT_DAY } from '@app/domain';
 import { num } from '@app/platform';
-import { dayOfSql, RollupRepository } from '../rollup/rollup.repository';
+import { dayOfSql, RollupRepository, weekOfSql } from '../rollup/rollup.repository';
 
 /** One rollup table as the rebuild compares it: its key (after crm_id) and its values. */
 interface TableSpec {
@@ -16,6 +16,7 @@ interface TableSpec {
 /** The rollup tables a rebuild builds, compares and replaces (applied_event is left alone). */
 const TABLES: TableSpec[] = [
   { name: 'card_day', keys: ['day', 'card_id'], values: [...CARD_DAY_COUNTERS], zeroIsAbsent: true },
+  { name: 'card_week', keys: ['week', 'card_id'], values: ['claim_num', 'redeem_num'], zeroIsAbsent: true },
   { name: 'tenant_day', keys: ['day'], values: [...CARD_DAY_COUNTERS], zeroIsAbsent: true },
   { name: 'channel_day', keys: ['kind', 'card_id', 'day', 'channel'], values: ['num'], zeroIsAbsent: true },
   { name: 'channel_day_all', keys: ['kind', 'day', 'channel'], values: ['num'], zeroIsAbsent: true },
@@ -149,6 +150,10 @@ export class RollupBuilder {
       (c) => `(coalesce(sum(fx.sign * k.codes) FILTER (WHERE fx.counter = '${c}'), 0) + coalesce(sum(k.codes) FILTER (WHERE fx.also = '${c}'), 0))::int AS ${c}`,
     );
     await em.query(`CREATE TEMP TABLE rb_card_day ON COMMIT DROP AS SELECT k.day, k.card_id, ${counters.join(', ')} FROM ${byKind} GROUP BY 1, 2`, fxParams);
+    await em.query(
+      `CREATE TEMP TABLE rb_card_week ON COMMIT DROP AS
+       SELECT ${weekOfSql('day')} AS week, card_id, sum(claim_num)::int AS claim_num, sum(redeem_num)::int AS redeem_num FROM rb_card_day GROUP BY 1, 2`,
+    );
     await em.query(
       `CREATE TEMP TABLE rb_tenant_day ON COMMIT DROP AS
        SELECT day, ${CARD_DAY_COUNTERS.map((c) => `sum(${c})::int AS ${c}`).join(', ')} FROM rb_card_day GROUP BY 1`,

@@ -52,6 +52,18 @@ type Row = Record<string, any>;
  */
 export const dayOfSql = (col: string, tzParam: string): string => `(${col} AT TIME ZONE ${tzParam})::date`;
 
+/** The week (its Monday, a `date`) of a day: the card_week key, on the incremental path and in the rebuild alike. */
+export const weekOfSql = (day: string): string => `date_trunc('week', (${day})::timestamp)::date`;
+
+/**
+ * The weeks of a range (days $2..$3) that lie wholly inside it, as [WEEKS_FROM, WEEKS_TO):
+ * the first Monday on or after the start, up to the Monday after the last whole week (no
+ * earlier than WEEKS_FROM, so a range within one week has none). card_top reads those
+ * weeks from card_week and only the days before and after them from card_day.
+ */
+const WEEKS_FROM = `(${weekOfSql('$2::date + 6')})`;
+const WEEKS_TO = `GREATEST(${weekOfSql('$3::date + 1')}, ${WEEKS_FROM})`;
+
 /**
  * The tenant's rollup lock: every apply batch holds it shared, a rebuild that replaces
  * the tenant's rows holds it exclusive, so neither sees the other half done.
@@ -231,8 +243,8 @@ export class RollupRepository {
   }
 
   /**
-   * Adds a batch's per-card deltas to the rollups (card, card_day, channel_day): one
-   * upsert per table, rows in key order. A title is written only when it is newer than the
+   * Adds a batch's per-card deltas to the rollups (card, card_day, card_week, channel_day):
+   * one upsert per table, rows in key order. A title is written only when it is newer than the
    * one kept (read first, without a lock), so a batch locks no card row it does not change.
    */
   async addDeltas(em: EntityManager, crmId: string, d: RollupDeltas): Promise<void> {
@@ -257,6 +269,17 @@ export class RollupRepository {
            FROM unnest($2::date[], $3::text[], ${cols.map((_c, i) => `$${i + 4}::int[]`).join(', ')}) AS d(day, card_id, ${cols.join(', ')})
          ON CONFLICT (crm_id, day, card_id) DO UPDATE SET ${cols.map((c) => `${c} = t.${c} + EXCLUDED.${c}`).join(', ')}`,
         [crmId, d.cardDays.map((r) => r.day), d.cardDays.map((r) => r.card_id), ...cols.map((c) => d.cardDays.map((r) => r[c]))],
+      );
+      // card_week: the same claims and redemptions summed per week (card_top's whole weeks).
+      await em.query(
+        `INSERT INTO dashboard.card_week AS t (crm_id, week, card_id, claim_num, redeem_num)
+         SELECT $1, ${weekOfSql('d.day')}, d.card_id, sum(d.claim_num), sum(d.redeem_num)
+           FROM unnest($2::date[], $3::text[], $4::int[], $5::int[]) AS d(day, card_id, claim_num, redeem_num)
+          GROUP BY 2, 3
+         HAVING sum(d.claim_num) <> 0 OR sum(d.redeem_num) <> 0
+          ORDER BY 2, 3
+         ON CONFLICT (crm_id, week, card_id) DO UPDATE SET claim_num = t.claim_num + EXCLUDED.claim_num, redeem_num = t.redeem_num + EXCLUDED.redeem_num`,
+        [crmId, d.cardDays.map((r) => r.day), d.cardDays.map((r) => r.card_id), d.cardDays.map((r) => r.claim_num), d.cardDays.map((r) => r.redeem_num)],
       );
     }
     if (d.channelDays.length) {
@@ -345,11 +368,18 @@ export class RollupRepository {
 
   /** The `limit` cards with the most claims, and with the most redemptions, over the range (none at 0), with their latest titles. */
   async top(q: RangeQuery, limit: number): Promise<TopRow[]> {
+    // The range's whole weeks from card_week, the days before and after them from card_day: 90 days read about 13 rows per card, not 90.
     const rows: Row[] = await this.db.query(
       `WITH t AS (
          SELECT card_id, sum(claim_num) AS receive_num, sum(redeem_num) AS redeem_num
-           FROM dashboard.card_day
-          WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date
+           FROM (SELECT card_id, claim_num, redeem_num FROM dashboard.card_week
+                  WHERE crm_id = $1 AND week >= ${WEEKS_FROM} AND week < ${WEEKS_TO}
+                 UNION ALL
+                 SELECT card_id, claim_num, redeem_num FROM dashboard.card_day
+                  WHERE crm_id = $1 AND day >= $2::date AND day < LEAST($3::date + 1, ${WEEKS_FROM})
+                 UNION ALL
+                 SELECT card_id, claim_num, redeem_num FROM dashboard.card_day
+                  WHERE crm_id = $1 AND day >= ${WEEKS_TO} AND day <= $3::date) AS x
           GROUP BY card_id
        )
        (SELECT 'receive' AS list, card_id, receive_num, redeem_num FROM t WHERE receive_num > 0 ORDER BY receive_num DESC, card_id COLLATE "C" LIMIT $4)

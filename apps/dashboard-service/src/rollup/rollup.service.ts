@@ -28,7 +28,7 @@ const MAX_BATCHES = 2;
  * applied_event marks in id order, an advisory lock per (kind, member) the batch moves in
  * lock-key order (it covers the member's chains of every card too), then the rollup rows
  * statement by statement, each in key order: member_day, member_all_day, the per-card
- * member_span and member_day_count rows, card (titles that changed only), card_day,
+ * member_span and member_day_count rows, card (titles that changed only), card_day, card_week,
  * channel_day, the all-cards member_span and member_day_count rows, channel_day_all,
  * tenant_day.
  */
