@@ -278,8 +278,9 @@ const SQL = {
              FROM dashboard.tenant_day
             WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date`,
   // $4: the card, or '' (ALL_CARDS) for every card; $5: NO_NEXT_DAY.
-  memberCounts: `SELECT kind, day::text AS day, members FROM dashboard.member_day_count
+  memberCounts: `SELECT kind, day::text AS day, sum(members) AS members FROM dashboard.member_day_count
         WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date AND day < $5::date
+        GROUP BY kind, day
        UNION ALL
        SELECT k.kind, NULL,
               CASE WHEN l.latest IS NULL THEN 0

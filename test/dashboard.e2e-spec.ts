@@ -630,8 +630,12 @@ describe('coupon dashboard', () => {
     expect((await s.sql(`SELECT count(*)::int AS n FROM dashboard.member_day WHERE crm_id = $1 AND num = 0`, [crm]))[0].n).toBe(0);
     expect((await s.sql(`SELECT count(*)::int AS n FROM dashboard.applied_event WHERE crm_id = $1`, [crm]))[0].n).toBe(events.length);
 
-    // A missing live row (member_span of a card) is a difference with live null; a tenant_day row off is one too.
-    await s.sql(`DELETE FROM dashboard.member_span WHERE ctid = (SELECT ctid FROM dashboard.member_span WHERE crm_id = $1 AND card_id <> '' AND n > 0 LIMIT 1)`, [crm]);
+    // A missing live row (member_span of a card, in every lane) is a difference with live null; a tenant_day row off is one too.
+    await s.sql(
+      `DELETE FROM dashboard.member_span WHERE (crm_id, kind, card_id, day, prev_day) =
+         (SELECT crm_id, kind, card_id, day, prev_day FROM dashboard.member_span WHERE crm_id = $1 AND card_id <> '' AND n > 0 LIMIT 1)`,
+      [crm],
+    );
     await s.sql(`UPDATE dashboard.tenant_day SET redeem_num = redeem_num - 1 WHERE crm_id = $1 AND day = $2`, [crm, row.day]);
     const gone = await rebuildCli('--crm-id', crm, '--source', 'staged');
     expect(gone.code).toBe(1);
@@ -739,7 +743,7 @@ describe('coupon dashboard', () => {
       [crm],
     );
     expect(sums).toEqual({ tenant_off: 0, channel_off: 0 });
-    // No member_span row below 0, and the workload moved members' days up and down, across cards and per card.
+    // No member_span row below 0 (a member's spans are all in its lane's rows), and the workload moved members' days up and down, across cards and per card.
     expect((await s.sql(`SELECT count(*)::int AS n FROM dashboard.member_span WHERE crm_id = $1 AND n < 0`, [crm]))[0].n).toBe(0);
     const [moved] = await s.sql(
       `SELECT count(*) FILTER (WHERE card_id = '')::int AS all_cards, count(*) FILTER (WHERE card_id <> '')::int AS per_card
@@ -748,11 +752,20 @@ describe('coupon dashboard', () => {
     );
     expect(moved.all_cards).toBeGreaterThan(0);
     expect(moved.per_card).toBeGreaterThan(0);
+    // The members were applied in both lanes (DASHBOARD_LANES 2), each lane adding to its own span and count rows.
+    const lanes = await s.sql(`SELECT lane, count(*)::int AS n FROM dashboard.member_span WHERE crm_id = $1 GROUP BY lane ORDER BY lane`, [crm]);
+    expect(lanes.map((l) => l.lane)).toEqual([0, 1]);
 
     // The migration that added the chains' closing pairs (NO_NEXT_DAY) to data applied before it computes the same rows.
     const lastDayRows = async () => ({
-      spans: await s.sql(`SELECT kind, card_id, prev_day::text, n FROM dashboard.member_span WHERE crm_id = $1 AND day = '9999-12-31' AND n <> 0 ORDER BY 1, 2, 3`, [crm]),
-      counts: await s.sql(`SELECT kind, card_id, members FROM dashboard.member_day_count WHERE crm_id = $1 AND day = '9999-12-31' AND members <> 0 ORDER BY 1, 2`, [crm]),
+      spans: await s.sql(
+        `SELECT kind, card_id, prev_day::text, sum(n)::int AS n FROM dashboard.member_span WHERE crm_id = $1 AND day = '9999-12-31' GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3`,
+        [crm],
+      ),
+      counts: await s.sql(
+        `SELECT kind, card_id, sum(members)::int AS members FROM dashboard.member_day_count WHERE crm_id = $1 AND day = '9999-12-31' GROUP BY 1, 2 HAVING sum(members) <> 0 ORDER BY 1, 2`,
+        [crm],
+      ),
     });
     const live = await lastDayRows();
     expect(live.spans.length).toBeGreaterThan(6);

@@ -7,6 +7,7 @@ import { DashboardSchema1732400000000 } from './migrations/1732400000000-dashboa
 import { RollupSchema1732700000000 } from './migrations/1732700000000-rollup-schema';
 import { MemberSpanLastDay1732800000000 } from './migrations/1732800000000-member-span-last-day';
 import { CardWeek1732900000000 } from './migrations/1732900000000-card-week';
+import { SpanLanes1733000000000 } from './migrations/1733000000000-span-lanes';
 import { DashboardController } from './dashboard/dashboard.controller';
 import { DashboardService } from './dashboard/dashboard.service';
 import { CardEventsProcessor } from './rollup/card-events.processor';
@@ -14,7 +15,7 @@ import { RollupRepository } from './rollup/rollup.repository';
 import { RollupService } from './rollup/rollup.service';
 
 export const DASHBOARD_SCHEMA = 'dashboard';
-export const DASHBOARD_MIGRATIONS = [DashboardSchema1732400000000, RollupSchema1732700000000, MemberSpanLastDay1732800000000, CardWeek1732900000000];
+export const DASHBOARD_MIGRATIONS = [DashboardSchema1732400000000, RollupSchema1732700000000, MemberSpanLastDay1732800000000, CardWeek1732900000000, SpanLanes1733000000000];
 
 /** api role: the dashboard reads; worker role: the `card-events` queue applied to the rollups; both by default. */
 @Module({})

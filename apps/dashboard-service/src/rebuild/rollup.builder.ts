@@ -11,6 +11,8 @@ interface TableSpec {
   values: string[];
   /** Rows whose values are all 0 count as absent (on both sides); false: every row counts. */
   zeroIsAbsent: boolean;
+  /** Live rows carry the apply lane that wrote them (`lane`): a key's value is the sum over its lanes; a replace writes lane 0. */
+  laned?: boolean;
 }
 
 /** The rollup tables a rebuild builds, compares and replaces (applied_event is left alone). */
@@ -22,8 +24,8 @@ const TABLES: TableSpec[] = [
   { name: 'channel_day_all', keys: ['kind', 'day', 'channel'], values: ['num'], zeroIsAbsent: true },
   { name: 'member_day', keys: ['kind', 'card_id', 'member_no', 'day'], values: ['num'], zeroIsAbsent: true },
   { name: 'member_all_day', keys: ['kind', 'member_no', 'day'], values: ['num'], zeroIsAbsent: true },
-  { name: 'member_span', keys: ['kind', 'card_id', 'day', 'prev_day'], values: ['n'], zeroIsAbsent: true },
-  { name: 'member_day_count', keys: ['kind', 'card_id', 'day'], values: ['members'], zeroIsAbsent: true },
+  { name: 'member_span', keys: ['kind', 'card_id', 'day', 'prev_day'], values: ['n'], zeroIsAbsent: true, laned: true },
+  { name: 'member_day_count', keys: ['kind', 'card_id', 'day'], values: ['members'], zeroIsAbsent: true, laned: true },
   { name: 'card', keys: ['card_id'], values: ['title', 'title_at'], zeroIsAbsent: false },
 ];
 
@@ -222,7 +224,11 @@ export class RollupBuilder {
    */
   private async compare(em: EntityManager, crmId: string, t: TableSpec, ord: number): Promise<TableComparison> {
     const cols = [...t.keys, ...t.values].join(', ');
-    const joined = `(SELECT ${cols} FROM dashboard.${t.name} l WHERE l.crm_id = $1 AND ${nonZero(t, 'l')}) AS l
+    const live = t.laned
+      ? `SELECT ${t.keys.join(', ')}, ${t.values.map((v) => `sum(${v})::int AS ${v}`).join(', ')} FROM dashboard.${t.name} WHERE crm_id = $1
+          GROUP BY ${t.keys.join(', ')} HAVING ${t.values.map((v) => `sum(${v}) <> 0`).join(' OR ')}`
+      : `SELECT ${cols} FROM dashboard.${t.name} l WHERE l.crm_id = $1 AND ${nonZero(t, 'l')}`;
+    const joined = `(${live}) AS l
        FULL JOIN (SELECT ${cols} FROM ${shadow(t.name)} r WHERE ${nonZero(t, 'r')}) AS r ON ${t.keys.map((k) => `l.${k} = r.${k}`).join(' AND ')}`;
     const differs = `(${t.values.map((v) => `l.${v}`).join(', ')}, l.${t.keys[0]} IS NULL) IS DISTINCT FROM (${t.values.map((v) => `r.${v}`).join(', ')}, r.${t.keys[0]} IS NULL)`;
     const [row] = await em.query(`SELECT count(*) AS compared, count(*) FILTER (WHERE ${differs}) AS differing FROM ${joined}`, [crmId]);

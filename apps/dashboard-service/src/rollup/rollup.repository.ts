@@ -194,23 +194,23 @@ export class RollupRepository {
     return out;
   }
 
-  /** Adds member_span deltas (rows in key order): n = n + delta. */
-  async addMemberSpans(em: EntityManager, crmId: string, rows: MemberSpanDelta[]): Promise<void> {
+  /** Adds member_span deltas to the rows of apply lane `lane` (rows in key order): n = n + delta; member_day_count with them. */
+  async addMemberSpans(em: EntityManager, crmId: string, lane: number, rows: MemberSpanDelta[]): Promise<void> {
     if (!rows.length) return;
     // member_day_count moves by what the day's spans moved (a member moving from one prev_day to another moves it by 0).
     await em.query(
       `WITH d AS (
          SELECT * FROM unnest($2::text[], $3::text[], $4::date[], $5::date[], $6::int[]) AS d(kind, card_id, day, prev_day, n)),
        spans AS (
-         INSERT INTO dashboard.member_span AS t (crm_id, kind, card_id, day, prev_day, n)
-         SELECT $1, d.kind, d.card_id, d.day, d.prev_day, d.n FROM d
-         ON CONFLICT (crm_id, kind, card_id, day, prev_day) DO UPDATE SET n = t.n + EXCLUDED.n
+         INSERT INTO dashboard.member_span AS t (crm_id, kind, card_id, day, prev_day, lane, n)
+         SELECT $1, d.kind, d.card_id, d.day, d.prev_day, $7, d.n FROM d
+         ON CONFLICT (crm_id, kind, card_id, day, prev_day, lane) DO UPDATE SET n = t.n + EXCLUDED.n
          RETURNING 1)
-       INSERT INTO dashboard.member_day_count AS t (crm_id, kind, card_id, day, members)
-       SELECT $1, d.kind, d.card_id, d.day, sum(d.n) FROM d
+       INSERT INTO dashboard.member_day_count AS t (crm_id, kind, card_id, day, lane, members)
+       SELECT $1, d.kind, d.card_id, d.day, $7, sum(d.n) FROM d
         GROUP BY d.kind, d.card_id, d.day ORDER BY d.kind, d.card_id COLLATE "C", d.day
-       ON CONFLICT (crm_id, kind, card_id, day) DO UPDATE SET members = t.members + EXCLUDED.members`,
-      [crmId, rows.map((r) => r.kind), rows.map((r) => r.card_id), rows.map((r) => r.day), rows.map((r) => r.prev_day), rows.map((r) => r.n)],
+       ON CONFLICT (crm_id, kind, card_id, day, lane) DO UPDATE SET members = t.members + EXCLUDED.members`,
+      [crmId, rows.map((r) => r.kind), rows.map((r) => r.card_id), rows.map((r) => r.day), rows.map((r) => r.prev_day), rows.map((r) => r.n), lane],
     );
   }
 
@@ -311,7 +311,7 @@ export class RollupRepository {
 
   /**
    * Distinct members per kind and day, and over the range (day null), from the scope's
-   * rows (the card, or ALL_CARDS), read from primary keys alone. Per day: member_day_count,
+   * rows (the card, or ALL_CARDS; every lane's rows summed), read from primary keys alone. Per day: member_day_count,
    * one row per kind and day. Over the range, each member once, by the member_span pair
    * that crosses the range's start (prev_day before it), whichever way reads fewer rows:
    *
@@ -329,8 +329,9 @@ export class RollupRepository {
     const crossing = (day: string) => `(SELECT sum(n) FROM dashboard.member_span
                WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = ${day} AND prev_day < $2::date)`;
     const rows: Row[] = await this.db.query(
-      `SELECT kind, day::text AS day, members FROM dashboard.member_day_count
+      `SELECT kind, day::text AS day, sum(members) AS members FROM dashboard.member_day_count
         WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date AND day < $5::date
+        GROUP BY kind, day
        UNION ALL
        SELECT k.kind, NULL,
               CASE WHEN l.latest IS NULL THEN 0

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { ALL_CARDS, CardEvent, chainKey, chainMoves, memberLane, MemberSpanDelta, memberSpanDeltas, RollupDeltas, rollupDeltas } from '@app/domain';
+import { CardEvent, chainKey, chainMoves, memberLane, MemberSpanDelta, memberSpanDeltas, RollupDeltas, rollupDeltas } from '@app/domain';
 import { AppConfig, BatchLanes, CONFIG } from '@app/platform';
 import { RollupRepository } from './rollup.repository';
 
@@ -19,18 +19,18 @@ const MAX_BATCHES = 2;
  *
  * Lanes: a tenant's events are split by member into DASHBOARD_LANES lanes (memberLane),
  * each with its own batches, so two batches of one worker never share a member. Their
- * member work (member_day, member_all_day, reading the chains back, the per-card spans)
- * runs side by side; they meet only in the rows every batch of the tenant adds to, which
- * come last, so those row locks are held only for the short tail before the commit.
+ * member work (member_day, member_all_day, reading the chains back) runs side by side,
+ * and so do their spans: member_span and member_day_count rows carry the lane, each lane
+ * adds to its own. They meet only in the per-card and tenant-wide counters, which come
+ * last, so those row locks are held only for the short tail before the commit.
  *
  * Locks, always in this order, so concurrent batches (also of other workers) never
  * deadlock: the tenant's rollup lock shared (a rebuild's replace takes it exclusive), the
  * applied_event marks in id order, an advisory lock per (kind, member) the batch moves in
  * lock-key order (it covers the member's chains of every card too), then the rollup rows
- * statement by statement, each in key order: member_day, member_all_day, the per-card
- * member_span and member_day_count rows, card (titles that changed only), card_day, card_week,
- * channel_day, the all-cards member_span and member_day_count rows, channel_day_all,
- * tenant_day.
+ * statement by statement, each in key order: member_day, member_all_day, the lane's
+ * member_span and member_day_count rows, card (titles that changed only), card_day,
+ * card_week, channel_day, channel_day_all, tenant_day.
  */
 @Injectable()
 export class RollupService {
@@ -74,10 +74,9 @@ export class RollupService {
       const deltas = rollupDeltas(applied, (instant) => days.get(instant)!);
       // From memberDays, not memberAllDays: a member whose sum over cards is 0 still moves its chains per card.
       await this.rollups.lockMembers(em, crmId, deltas.memberDays);
-      const spans = await this.memberChains(em, crmId, deltas);
-      await this.rollups.addMemberSpans(em, crmId, spans.filter((r) => r.card_id !== ALL_CARDS));
+      // Every event of a batch is of one lane (apply() routes by member): the spans go to that lane's rows.
+      await this.rollups.addMemberSpans(em, crmId, memberLane(applied[0].member_no, this.cfg.dashboardLanes), await this.memberChains(em, crmId, deltas));
       await this.rollups.addDeltas(em, crmId, deltas);
-      await this.rollups.addMemberSpans(em, crmId, spans.filter((r) => r.card_id === ALL_CARDS));
       await this.rollups.addTenantDeltas(em, crmId, deltas);
       return answers;
     });
