@@ -8,6 +8,11 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * lanes (what every read and the rebuild's compare take). A row of one lane may be below
  * 0 after a rebuild wrote every count in lane 0; the sums are exact. Rows applied before
  * are lane 0.
+ *
+ * The counts (n, members) leave the keys (they were INCLUDEd for index-only reads): an
+ * update that changes only a count can then stay on its page (HOT, the tables keep room
+ * by fillfactor) instead of adding an entry to the key's index, in the writes every apply
+ * batch does most; the reads fetch the few rows they need from the table.
  */
 export class SpanLanes1733000000000 implements MigrationInterface {
   name = 'SpanLanes1733000000000';
@@ -15,10 +20,10 @@ export class SpanLanes1733000000000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE dashboard.member_span ADD COLUMN lane smallint NOT NULL DEFAULT 0`);
     await q.query(`ALTER TABLE dashboard.member_span DROP CONSTRAINT member_span_pkey`);
-    await q.query(`ALTER TABLE dashboard.member_span ADD CONSTRAINT member_span_pkey PRIMARY KEY (crm_id, kind, card_id, day, prev_day, lane) INCLUDE (n)`);
+    await q.query(`ALTER TABLE dashboard.member_span ADD CONSTRAINT member_span_pkey PRIMARY KEY (crm_id, kind, card_id, day, prev_day, lane)`);
     await q.query(`ALTER TABLE dashboard.member_day_count ADD COLUMN lane smallint NOT NULL DEFAULT 0`);
     await q.query(`ALTER TABLE dashboard.member_day_count DROP CONSTRAINT member_day_count_pkey`);
-    await q.query(`ALTER TABLE dashboard.member_day_count ADD CONSTRAINT member_day_count_pkey PRIMARY KEY (crm_id, kind, card_id, day, lane) INCLUDE (members)`);
+    await q.query(`ALTER TABLE dashboard.member_day_count ADD CONSTRAINT member_day_count_pkey PRIMARY KEY (crm_id, kind, card_id, day, lane)`);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -311,7 +311,7 @@ export class RollupRepository {
 
   /**
    * Distinct members per kind and day, and over the range (day null), from the scope's
-   * rows (the card, or ALL_CARDS; every lane's rows summed), read from primary keys alone. Per day: member_day_count,
+   * rows (the card, or ALL_CARDS; every lane's rows summed), read through their primary keys. Per day: member_day_count,
    * one row per kind and day. Over the range, each member once, by the member_span pair
    * that crosses the range's start (prev_day before it), whichever way reads fewer rows:
    *
