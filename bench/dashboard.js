@@ -264,21 +264,23 @@ function rebuildCli(env, logDir, label, ...args) {
 
 /**
  * The statements of the dashboard's reads, text for text as RollupRepository runs them
- * (apps/dashboard-service/src/rollup/rollup.repository.ts: dayCounts, memberCounts,
+ * (apps/dashboard-service/src/rollup/rollup.repository.ts: trendCounts,
  * channelCounts, top and its titles): keep in step. Sent as the apps' driver sends them
  * (TypeORM over node-postgres: unnamed statements with parameters).
  */
 const SQL = {
-  dayCounts: (withCard) =>
-    withCard
-      ? `SELECT day::text AS day, claim_num AS claim, redeem_num AS redeem, present_num AS present
-             FROM dashboard.card_day
-            WHERE crm_id = $1 AND card_id = $4 AND day BETWEEN $2::date AND $3::date`
-      : `SELECT day::text AS day, claim_num AS claim, redeem_num AS redeem, present_num AS present
-             FROM dashboard.tenant_day
-            WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date`,
-  // $4: the card, or '' (ALL_CARDS) for every card; $5: NO_NEXT_DAY.
-  memberCounts: `SELECT kind, day::text AS day, sum(members) AS members FROM dashboard.member_day_count
+  // card_trend: one statement (RollupRepository.trendCounts). $4: the card, or '' (ALL_CARDS) for every card; $5: NO_NEXT_DAY.
+  trend: (withCard) =>
+    (withCard
+      ? `SELECT 'day' AS kind, day::text AS day, claim_num AS a, redeem_num AS b, present_num AS c
+           FROM dashboard.card_day
+          WHERE crm_id = $1 AND card_id = $4 AND day BETWEEN $2::date AND $3::date`
+      : `SELECT 'day' AS kind, day::text AS day, claim_num AS a, redeem_num AS b, present_num AS c
+           FROM dashboard.tenant_day
+          WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date`) +
+    `
+       UNION ALL
+       SELECT kind, day::text AS day, sum(members) AS a, NULL::bigint AS b, NULL::bigint AS c FROM dashboard.member_day_count
         WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date AND day < $5::date
         GROUP BY kind, day
        UNION ALL
@@ -291,7 +293,8 @@ const SQL = {
                WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = g.day::date AND prev_day < $2::date)) FROM generate_series($3::date + 1, l.latest, interval '1 day') AS g(day)), 0)
                    ELSE coalesce((SELECT sum((SELECT sum(n) FROM dashboard.member_span
                WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = g.day::date AND prev_day < $2::date)) FROM generate_series($2::date, LEAST($3::date, $5::date - 1), interval '1 day') AS g(day)), 0)
-              END
+              END,
+              NULL, NULL
          FROM unnest(ARRAY['claim', 'redeem', 'present']) AS k(kind)
         CROSS JOIN LATERAL (SELECT max(prev_day) AS latest FROM dashboard.member_span
                              WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = $5::date) AS l`,
@@ -321,7 +324,7 @@ const SQL = {
 
 /**
  * The four routes measured: the query string of a request, what the service's statements
- * are for it (DashboardService: trend runs its two reads at once, top its two one after
+ * are for it (DashboardService: trend runs one statement, top its two one after
  * the other), and what a sane answer looks like.
  */
 function routes(opts, cardIds, range) {
@@ -329,9 +332,9 @@ function routes(opts, cardIds, range) {
   const base = `start_date=${range.start}&end_date=${range.end}`;
   const p = (card) => (card ? [CRM_ID, range.start, range.end, card] : [CRM_ID, range.start, range.end]);
   const trendFloor = (pool, card) =>
-    Promise.all([pool.query(SQL.dayCounts(!!card), p(card)), pool.query(SQL.memberCounts, [CRM_ID, range.start, range.end, card || '', NO_NEXT_DAY])]).then(([days, members]) => ({
-      claims: days.rows.reduce((a, r) => a + Number(r.claim), 0),
-      claimMembers: Number((members.rows.find((r) => r.kind === 'claim' && r.day === null) || { members: 0 }).members),
+    pool.query(SQL.trend(!!card), [CRM_ID, range.start, range.end, card || '', NO_NEXT_DAY]).then(({ rows }) => ({
+      claims: rows.filter((r) => r.kind === 'day').reduce((a, r) => a + Number(r.a), 0),
+      claimMembers: Number((rows.find((r) => r.kind === 'claim' && r.day === null) || { a: 0 }).a),
     }));
   return [
     {

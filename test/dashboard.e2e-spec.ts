@@ -655,7 +655,7 @@ describe('coupon dashboard', () => {
     await twoWorkers();
     await applyAll(crm, events);
 
-    // memberCounts counts a range from its start when the latest active day (07-12) is further from the range's end than the range
+    // card_trend counts a range from its start when the latest active day (07-12) is further from the range's end than the range
     // is long (07-01..07-01, 07-02..07-04, 07-01..07-05), else from the end (the rest; 07-03..07-07 also takes away members whose
     // gap jumps over the whole range): both ways must equal count(DISTINCT).
     const ranges: Array<[string, string]> = [

@@ -34,7 +34,7 @@ export class DashboardService {
   async trend(m: CardTrendMsg): Promise<Envelope<CardTrendView>> {
     const q = this.range(m);
     if (isEnvelope(q)) return q;
-    const [counts, members] = await Promise.all([this.rollups.dayCounts(q), this.rollups.memberCounts(q)]);
+    const { days: counts, members } = await this.rollups.trendCounts(q);
     const tdate = daysBetween(q.start, q.end);
     const byDay = new Map(counts.map((c) => [c.day, c]));
     const memberOf = new Map(members.map((c) => [`${c.kind}|${c.day ?? ''}`, c.members]));

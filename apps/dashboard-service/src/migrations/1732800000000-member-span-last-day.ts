@@ -4,7 +4,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * member_span chains end with a pair (NO_NEXT_DAY '9999-12-31', last active day), per
  * kind and scope (spanPairs): its rows count the members by their last active day, so a
  * range ending at the latest days counts its distinct members from a handful of rows
- * (RollupRepository.memberCounts). This adds those rows, and the member_day_count row of
+ * (RollupRepository.trendCounts). This adds those rows, and the member_day_count row of
  * NO_NEXT_DAY (the scope's members ever), for the chains already applied: the last
  * active day of each member from member_all_day (across cards, scope '') and member_day
  * (per card), as RollupBuilder computes them; scopes that have such rows already are left

@@ -70,6 +70,42 @@ const WEEKS_TO = `GREATEST(${weekOfSql('$3::date + 1')}, ${WEEKS_FROM})`;
  */
 export const tenantLockKey = (crmId: string): string => `dashboard.rollups|${crmId}`;
 
+/**
+ * Distinct members per kind and day, and over the range (day null), as rows (kind, day, a):
+ * from the scope's rows (the card, or ALL_CARDS; every lane's rows summed), read through
+ * their primary keys. Per day: member_day_count, one row per kind and day. Over the range, each member once, by the member_span pair
+ * that crosses the range's start (prev_day before it), whichever way reads fewer rows:
+ *
+ * - from the start: the pairs of each day of the range with prev_day before the start
+ *   (one index range per kind and day);
+ * - from the end, when the latest active day is closer to the range's end than the
+ *   range is long (a range ending today): the members whose last active day is on or
+ *   after the start (the NO_NEXT_DAY rows, one index range per kind), less those whose
+ *   pair jumps over the whole range (prev_day before the start, day after the end: one
+ *   index range per kind and day after the end).
+ *
+ * Both count the same members, exactly; a few hundred small rows at most.
+ */
+const crossing = (day: string) => `(SELECT sum(n) FROM dashboard.member_span
+               WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = ${day} AND prev_day < $2::date)`;
+/** $1 crm_id, $2 start, $3 end, $4 the card or ALL_CARDS, $5 NO_NEXT_DAY. */
+const MEMBER_COUNTS = `SELECT kind, day::text AS day, sum(members) AS a, NULL::bigint AS b, NULL::bigint AS c FROM dashboard.member_day_count
+        WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date AND day < $5::date
+        GROUP BY kind, day
+       UNION ALL
+       SELECT k.kind, NULL,
+              CASE WHEN l.latest IS NULL THEN 0
+                   WHEN l.latest - $3::date <= $3::date - $2::date + 1
+                   THEN coalesce((SELECT sum(n) FROM dashboard.member_span
+                                   WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = $5::date AND prev_day >= $2::date), 0)
+                      - coalesce((SELECT sum(${crossing('g.day::date')}) FROM generate_series($3::date + 1, l.latest, interval '1 day') AS g(day)), 0)
+                   ELSE coalesce((SELECT sum(${crossing('g.day::date')}) FROM generate_series($2::date, LEAST($3::date, $5::date - 1), interval '1 day') AS g(day)), 0)
+              END,
+              NULL, NULL
+         FROM unnest(ARRAY['claim', 'redeem', 'present']) AS k(kind)
+        CROSS JOIN LATERAL (SELECT max(prev_day) AS latest FROM dashboard.member_span
+                             WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = $5::date) AS l`;
+
 /** Every query of the dashboard's rollups (see the migration for the tables). */
 @Injectable()
 export class RollupRepository {
@@ -294,59 +330,24 @@ export class RollupRepository {
     }
   }
 
-  /** Claims, redemptions and gifts per day of the range (days without a row are left out): the card's card_day rows, or tenant_day. */
-  async dayCounts(q: RangeQuery): Promise<DayCounts[]> {
-    const rows: Row[] = await this.db.query(
-      q.card_id
-        ? `SELECT day::text AS day, claim_num AS claim, redeem_num AS redeem, present_num AS present
-             FROM dashboard.card_day
-            WHERE crm_id = $1 AND card_id = $4 AND day BETWEEN $2::date AND $3::date`
-        : `SELECT day::text AS day, claim_num AS claim, redeem_num AS redeem, present_num AS present
-             FROM dashboard.tenant_day
-            WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date`,
-      this.params(q),
-    );
-    return rows.map((r) => ({ day: r.day, claim: num(r.claim), redeem: num(r.redeem), present: num(r.present) }));
-  }
-
   /**
-   * Distinct members per kind and day, and over the range (day null), from the scope's
-   * rows (the card, or ALL_CARDS; every lane's rows summed), read through their primary keys. Per day: member_day_count,
-   * one row per kind and day. Over the range, each member once, by the member_span pair
-   * that crosses the range's start (prev_day before it), whichever way reads fewer rows:
-   *
-   * - from the start: the pairs of each day of the range with prev_day before the start
-   *   (one index range per kind and day);
-   * - from the end, when the latest active day is closer to the range's end than the
-   *   range is long (a range ending today): the members whose last active day is on or
-   *   after the start (the NO_NEXT_DAY rows, one index range per kind), less those whose
-   *   pair jumps over the whole range (prev_day before the start, day after the end: one
-   *   index range per kind and day after the end).
-   *
-   * Both count the same members, exactly; a few hundred small rows at most.
+   * card_trend's counts, in one statement (one round trip, one connection): claims,
+   * redemptions and gifts per day of the range (days without a row are left out: the
+   * card's card_day rows, or tenant_day), and distinct members per kind (memberCounts).
    */
-  async memberCounts(q: RangeQuery): Promise<MemberCount[]> {
-    const crossing = (day: string) => `(SELECT sum(n) FROM dashboard.member_span
-               WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = ${day} AND prev_day < $2::date)`;
-    const rows: Row[] = await this.db.query(
-      `SELECT kind, day::text AS day, sum(members) AS members FROM dashboard.member_day_count
-        WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date AND day < $5::date
-        GROUP BY kind, day
-       UNION ALL
-       SELECT k.kind, NULL,
-              CASE WHEN l.latest IS NULL THEN 0
-                   WHEN l.latest - $3::date <= $3::date - $2::date + 1
-                   THEN coalesce((SELECT sum(n) FROM dashboard.member_span
-                                   WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = $5::date AND prev_day >= $2::date), 0)
-                      - coalesce((SELECT sum(${crossing('g.day::date')}) FROM generate_series($3::date + 1, l.latest, interval '1 day') AS g(day)), 0)
-                   ELSE coalesce((SELECT sum(${crossing('g.day::date')}) FROM generate_series($2::date, LEAST($3::date, $5::date - 1), interval '1 day') AS g(day)), 0)
-              END
-         FROM unnest(ARRAY['claim', 'redeem', 'present']) AS k(kind)
-        CROSS JOIN LATERAL (SELECT max(prev_day) AS latest FROM dashboard.member_span
-                             WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = $5::date) AS l`,
-      [q.crm_id, q.start, q.end, q.card_id ?? ALL_CARDS, NO_NEXT_DAY],
-    );
-    return rows.map((r) => ({ kind: r.kind, day: r.day ?? null, members: num(r.members) }));
+  async trendCounts(q: RangeQuery): Promise<{ days: DayCounts[]; members: MemberCount[] }> {
+    const days = q.card_id
+      ? `SELECT 'day' AS kind, day::text AS day, claim_num AS a, redeem_num AS b, present_num AS c
+           FROM dashboard.card_day
+          WHERE crm_id = $1 AND card_id = $4 AND day BETWEEN $2::date AND $3::date`
+      : `SELECT 'day' AS kind, day::text AS day, claim_num AS a, redeem_num AS b, present_num AS c
+           FROM dashboard.tenant_day
+          WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date`;
+    const rows: Row[] = await this.db.query(`${days}\n       UNION ALL\n       ${MEMBER_COUNTS}`, [q.crm_id, q.start, q.end, q.card_id ?? ALL_CARDS, NO_NEXT_DAY]);
+    return {
+      days: rows.filter((r) => r.kind === 'day').map((r) => ({ day: r.day, claim: num(r.a), redeem: num(r.b), present: num(r.c) })),
+      members: rows.filter((r) => r.kind !== 'day').map((r) => ({ kind: r.kind, day: r.day ?? null, members: num(r.a) })),
+    };
   }
 
   /**
