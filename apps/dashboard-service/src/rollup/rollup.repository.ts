@@ -73,8 +73,9 @@ export const tenantLockKey = (crmId: string): string => `dashboard.rollups|${crm
 /**
  * Distinct members per kind and day, and over the range (day null), as rows (kind, day, a):
  * from the scope's rows (the card, or ALL_CARDS; every lane's rows summed), read through
- * their primary keys. Per day: member_day_count, one row per kind and day. Over the range, each member once, by the member_span pair
- * that crosses the range's start (prev_day before it), whichever way reads fewer rows:
+ * their primary keys. Per day: member_day_count, one row per kind and day. Over the
+ * range, each member once, by the member_span pair that crosses the range's start
+ * (prev_day before it), whichever way reads fewer rows:
  *
  * - from the start: the pairs of each day of the range with prev_day before the start
  *   (one index range per kind and day);
@@ -86,6 +87,7 @@ export const tenantLockKey = (crmId: string): string => `dashboard.rollups|${crm
  *
  * Both count the same members, exactly; a few hundred small rows at most.
  */
+/** The members active on `day` whose previous active day is before the range's start. */
 const crossing = (day: string) => `(SELECT sum(n) FROM dashboard.member_span
                WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = ${day} AND prev_day < $2::date)`;
 /** $1 crm_id, $2 start, $3 end, $4 the card or ALL_CARDS, $5 NO_NEXT_DAY. */
