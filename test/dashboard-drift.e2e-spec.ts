@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import nodePath from 'node:path';
 import Bull from 'bull';
 import { CardEventBatch, Queue } from '@app/domain';
 import { AppProcess, Suite } from './support/suite';
@@ -58,16 +56,6 @@ describe('dashboard never drifts (random workload, killed worker, duplicates, re
 
   const createCard = (title: string, over: Record<string, unknown> = {}) => s.createStockedCard(crm, { title, total_quantity: 300, ...over });
 
-  /** `dashboard:rebuild` as its npm script runs it (dist, the suite's environment): exit code and output. */
-  function rebuildCli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-    const main = nodePath.resolve(__dirname, '..', 'dist', 'apps', 'dashboard-service', 'main.js');
-    const child = spawn(process.execPath, [main, 'rebuild', ...args], { env: s.env(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b) => (out += b));
-    child.stderr.on('data', (b) => (err += b));
-    return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
-  }
 
   /**
    * Copies of the batches waiting in the queue added again under other job ids, newest
@@ -175,7 +163,7 @@ describe('dashboard never drifts (random workload, killed worker, duplicates, re
       const c = await queue.getJobCounts();
       return n === 0 && c.waiting === 0 && c.active === 0 && c.delayed === 0 && c.failed === 0 ? true : undefined;
     }, 60_000, 100);
-    const check = await rebuildCli('--crm-id', crm);
+    const check = await s.dashboardRebuild('--crm-id', crm);
     expect(check.err).toBe('');
     expect(check.out).toMatch(/no difference$/m);
     expect(check.code).toBe(0);

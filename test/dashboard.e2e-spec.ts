@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import nodePath from 'node:path';
 import Bull from 'bull';
 import { CARD_EVENTS_PER_JOB, CardEvent, CardEventBatch, cardEventBatches, cardEventBatchJobId, CardEventKind, Queue } from '@app/domain';
 import { QueryRunner } from 'typeorm';
@@ -572,16 +570,6 @@ describe('coupon dashboard', () => {
     );
   }
 
-  /** `dashboard:rebuild` as its npm script runs it (dist, with the suite's environment): exit code and output. */
-  function rebuildCli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-    const main = nodePath.resolve(__dirname, '..', 'dist', 'apps', 'dashboard-service', 'main.js');
-    const child = spawn(process.execPath, [main, 'rebuild', ...args], { env: s.env(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b) => (out += b));
-    child.stderr.on('data', (b) => (err += b));
-    return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
-  }
 
   it('rebuild: the builder makes from the same facts exactly what the events built; reports a corrupted row (exit 1); --apply fixes it', async () => {
     const crm = 'dash_rebuild';
@@ -590,7 +578,7 @@ describe('coupon dashboard', () => {
     await applyAll(crm, events);
     await stageFacts(crm, events);
 
-    const same = await rebuildCli('--crm-id', crm, '--source', 'staged');
+    const same = await s.dashboardRebuild('--crm-id', crm, '--source', 'staged');
     expect([same.code, same.err]).toEqual([0, '']);
     expect(same.out).toContain(`dashboard rebuild of ${crm}: ${events.length} fact(s)`);
     const tables = ['card_day', 'card_week', 'tenant_day', 'channel_day', 'channel_day_all', 'member_day', 'member_all_day', 'member_span', 'member_day_count', 'card'];
@@ -608,7 +596,7 @@ describe('coupon dashboard', () => {
     // One live row off by 5 claims.
     const [row] = await s.sql(`SELECT day::text AS day, card_id, claim_num FROM dashboard.card_day WHERE crm_id = $1 AND claim_num > 0 ORDER BY day, card_id LIMIT 1`, [crm]);
     await s.sql(`UPDATE dashboard.card_day SET claim_num = claim_num + 5 WHERE crm_id = $1 AND day = $2 AND card_id = $3`, [crm, row.day, row.card_id]);
-    const off = await rebuildCli('--crm-id', crm, '--source', 'staged');
+    const off = await s.dashboardRebuild('--crm-id', crm, '--source', 'staged');
     expect(off.code).toBe(1);
     expect(off.out).toMatch(/card_day\s+\d+ row\(s\) compared, 1 different/);
     expect(off.out).toContain('1 difference(s):');
@@ -618,10 +606,10 @@ describe('coupon dashboard', () => {
     expect(listed[0]).toContain(`"claim_num":${row.claim_num + 5}`);
     expect(listed[0]).toMatch(new RegExp(`rebuilt \\{[^}]*"claim_num":${row.claim_num}[,}]`));
 
-    const fixed = await rebuildCli('--crm-id', crm, '--source', 'staged', '--apply');
+    const fixed = await s.dashboardRebuild('--crm-id', crm, '--source', 'staged', '--apply');
     expect([fixed.code, fixed.err]).toEqual([0, '']);
     expect(fixed.out).toContain('applied');
-    const again = await rebuildCli('--crm-id', crm, '--source', 'staged');
+    const again = await s.dashboardRebuild('--crm-id', crm, '--source', 'staged');
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/no difference$/m);
     const [back] = await s.sql(`SELECT claim_num FROM dashboard.card_day WHERE crm_id = $1 AND day = $2 AND card_id = $3`, [crm, row.day, row.card_id]);
@@ -637,14 +625,14 @@ describe('coupon dashboard', () => {
       [crm],
     );
     await s.sql(`UPDATE dashboard.tenant_day SET redeem_num = redeem_num - 1 WHERE crm_id = $1 AND day = $2`, [crm, row.day]);
-    const gone = await rebuildCli('--crm-id', crm, '--source', 'staged');
+    const gone = await s.dashboardRebuild('--crm-id', crm, '--source', 'staged');
     expect(gone.code).toBe(1);
     expect(gone.out).toMatch(/member_span \{[^}]*"card_id":"[0-9a-f]{32}"[^}]*\}: live null, rebuilt \{"n":\d+\}/);
     expect(gone.out).toMatch(new RegExp(`tenant_day \\{"day":"${row.day}"\\}: live \\{`));
     expect(gone.out).toContain('2 difference(s):');
 
     // Bad arguments: exit 2.
-    expect((await rebuildCli('--source', 'staged')).code).toBe(2);
+    expect((await s.dashboardRebuild('--source', 'staged')).code).toBe(2);
   }, 180_000);
 
   it('distinct members across cards and per card (member_span) equal count(DISTINCT) over member_day for any range, after two workers applied a random workload', async () => {

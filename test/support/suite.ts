@@ -148,6 +148,19 @@ export class Suite {
     return proc;
   }
 
+  /** `dashboard:rebuild` as its npm script runs it (dist, with the suite's environment): exit code and output. */
+  dashboardRebuild(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', 'dashboard-service', 'main.js'), 'rebuild', ...args], {
+      env: this.env(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (b) => (out += b));
+    child.stderr!.on('data', (b) => (err += b));
+    return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
+  }
+
   /** The processes of one app started so far (dead ones included). */
   processes(app: AppName): AppProcess[] {
     return this.procs.filter((p) => p.name.startsWith(`${app}#`));
