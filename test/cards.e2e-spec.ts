@@ -58,7 +58,7 @@ describe('cards through the gateway', () => {
     it('keeps client keys to the member routes', async () => {
       const res = await s.post(`${base}/create`, cardBody(), clientKey);
       expect(res.status).toBe(403);
-      expect(res.body.msg).toMatch(/member routes/);
+      expect(res.body.msg).toMatch(/admin keys only/);
     });
 
     it('lets only the root key issue keys, stored hashed', async () => {

@@ -561,14 +561,15 @@ describe('member coupon lifecycle', () => {
   });
 
   describe('client keys', () => {
-    it('may claim, gift and redeem on their own crm_id, not on another', async () => {
+    it('may claim and gift on their own crm_id, not on another; redeeming is for admin keys', async () => {
       const card = await createCard();
       const m = uid('m');
       const codes = (await claimCodes(card, m, 2, crm, clientKey)).map((c) => c.card_code);
       const gift = await present(m, card, codes[0], {}, clientKey);
       expect(gift.status).toBe(200);
       expect(gift.body).toMatchObject({ code: 0 });
-      const used = await redeem(m, card, codes[1], uid('rd'), {}, clientKey);
+      expectError(await redeem(m, card, codes[1], uid('rd'), {}, clientKey), 403, 40301);
+      const used = await redeem(m, card, codes[1], uid('rd'), {}, adminKey);
       expect(used.status).toBe(200);
       expect(used.body).toMatchObject({ code: 0 });
 

@@ -11,7 +11,7 @@ import { CardController } from './card/card.controller';
 import { DashboardController } from './dashboard/dashboard.controller';
 import { HealthController } from './health/health.controller';
 import { MemberController } from './member/member.controller';
-import { PointsController } from './points/points.controller';
+import { PointsAppController, PointsController } from './points/points.controller';
 import { EnvelopeFilter } from './http/envelope.filter';
 import { EnvelopeStatusInterceptor } from './http/envelope.interceptor';
 import { GatewaySchema1732400000000 } from './migrations/1732400000000-gateway-schema';
@@ -39,7 +39,7 @@ export class GatewayModule implements OnApplicationShutdown {
     return {
       module: GatewayModule,
       imports: [TypeOrmModule.forRoot(dataSourceOptions(cfg, GATEWAY_SCHEMA, GATEWAY_MIGRATIONS, 'gateway'))],
-      controllers: [CardController, MemberController, PointsController, DashboardController, KeysController, HealthController],
+      controllers: [CardController, MemberController, PointsController, PointsAppController, DashboardController, KeysController, HealthController],
       providers: [
         { provide: CONFIG, useValue: cfg },
         clientProvider(CARD_CLIENT, Service.CARD),

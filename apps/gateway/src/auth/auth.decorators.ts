@@ -1,9 +1,13 @@
-import { SetMetadata } from '@nestjs/common';
+import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 
 export const ACCESS = 'loyalty:access';
 
-/** Who may call a route besides the root key. */
-export type Access = 'public' | 'root' | 'admin' | 'client';
+/**
+ * Who may call a route besides the root key.
+ * - `key-tenant`: any tenant key, client or admin, for the tenant the key belongs to (the
+ *   route names no crm_id); the root key belongs to no tenant and is refused with a 400.
+ */
+export type Access = 'public' | 'root' | 'admin' | 'client' | 'key-tenant';
 
 /** No key needed (health, docs). */
 export const Public = () => SetMetadata(ACCESS, 'public' satisfies Access);
@@ -11,3 +15,16 @@ export const Public = () => SetMetadata(ACCESS, 'public' satisfies Access);
 export const RootOnly = () => SetMetadata(ACCESS, 'root' satisfies Access);
 /** Also open to `client` keys: the member routes a mini-program back end needs. */
 export const ClientAllowed = () => SetMetadata(ACCESS, 'client' satisfies Access);
+/** A route without crm_id in its path: it acts for the tenant of the key (client or admin). */
+export const ForKeyTenant = () => SetMetadata(ACCESS, 'key-tenant' satisfies Access);
+
+/** Where the guard leaves the crm_id of the key on a `key-tenant` route. */
+export const KEY_CRM_ID = Symbol('loyalty:key-crm-id');
+
+/** The crm_id of the calling key, on a `key-tenant` route. */
+export const KeyCrmId = createParamDecorator((_: unknown, ctx: ExecutionContext): string => {
+  const req = ctx.switchToHttp().getRequest<Record<symbol, string | undefined>>();
+  const crmId = req[KEY_CRM_ID];
+  if (crmId === undefined) throw new Error('KeyCrmId used on a route not marked ForKeyTenant');
+  return crmId;
+});

@@ -1,16 +1,17 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { FastifyRequest } from 'fastify';
-import { ErrorCode, fail } from '@app/domain';
+import { ErrorCode, fail, invalid } from '@app/domain';
 import { EnvelopeException } from '../http/envelope.exception';
-import { ACCESS, Access } from './auth.decorators';
+import { ACCESS, Access, KEY_CRM_ID } from './auth.decorators';
 import { AuthService } from './auth.service';
 
 const deny = (code: ErrorCode, msg: string) => new EnvelopeException(fail(code, msg));
 
 /**
  * `Authorization: Bearer <key>`. The root key acts for every tenant; a tenant key only
- * for its own crm_id, and a `client` key only on routes marked for it.
+ * for its own crm_id, and a `client` key only on routes marked for it. Runs before any
+ * input is read, so a refused key learns nothing about the data.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -28,10 +29,19 @@ export class AuthGuard implements CanActivate {
     if (!match) throw deny(ErrorCode.UNAUTHORIZED, 'Authorization: Bearer <key> is required');
     const caller = await this.auth.identify(match[1]);
     if (!caller) throw deny(ErrorCode.UNAUTHORIZED, 'unknown API key');
+    if (access === 'key-tenant') {
+      if (caller.root) {
+        throw new EnvelopeException(
+          invalid([{ field: 'crm_id', message: 'the root key belongs to no tenant: name one in the path (/api/crm/points/<crm_id>/...) or call with a tenant key' }]),
+        );
+      }
+      (req as unknown as Record<symbol, string>)[KEY_CRM_ID] = caller.crm_id;
+      return true;
+    }
     if (caller.root) return true;
     if (access === 'root') throw deny(ErrorCode.FORBIDDEN, 'only the root key may do this');
     if (req.params.crm_id !== caller.crm_id) throw deny(ErrorCode.FORBIDDEN, `this key does not belong to crm_id ${req.params.crm_id}`);
-    if (caller.scope === 'client' && access !== 'client') throw deny(ErrorCode.FORBIDDEN, 'a client key may only call the member routes');
+    if (caller.scope === 'client' && access !== 'client') throw deny(ErrorCode.FORBIDDEN, `a client key may not call ${req.routeOptions.url ?? req.url}: admin keys only`);
     return true;
   }
 }

@@ -48,8 +48,7 @@ export class MemberController {
   }
 
   @Post('receive_reverse')
-  @ClientAllowed()
-  @ApiOperation({ summary: "Reverse a claim: its codes go back to the pool and the member's limit is given back (none may be redeemed, gifted or void)" })
+  @ApiOperation({ summary: "Reverse a claim (admin keys only): its codes go back to the pool and the member's limit is given back (none may be redeemed, gifted or void)" })
   @ApiOkResponse(MemberExamples.reversed)
   @ApiConflictResponse({ description: 'A code of the claim was redeemed, gifted or voided (40907)', ...MemberExamples.reverseRefused })
   receiveReverse(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: ReceivedIdDto) {
@@ -105,8 +104,7 @@ export class MemberController {
   }
 
   @Post('redeem')
-  @ClientAllowed()
-  @ApiOperation({ summary: 'Redeem a code usable now (validity, weekdays, monthdays, time of day) within use_limit; idempotent by redeem_id' })
+  @ApiOperation({ summary: 'Redeem a code usable now (validity, weekdays, monthdays, time of day) within use_limit (admin keys only: the store redeems, not the member); idempotent by redeem_id' })
   @ApiOkResponse(MemberExamples.redeem)
   @ApiUnprocessableEntityResponse({ description: 'The code is not usable now (42203)', ...MemberExamples.notUsable })
   redeem(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: RedeemDto) {
@@ -114,8 +112,7 @@ export class MemberController {
   }
 
   @Post('redeem_reverse')
-  @ClientAllowed()
-  @ApiOperation({ summary: 'Roll a redemption back: the code is usable again (or expired, if its end has passed)' })
+  @ApiOperation({ summary: 'Roll a redemption back (admin keys only): the code is usable again (or expired, if its end has passed)' })
   @ApiOkResponse(MemberExamples.redeemReverse)
   redeemReverse(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: RedeemIdDto) {
     return this.card.call(MemberPattern.REDEEM_REVERSE, { ...body, crm_id: crmId });

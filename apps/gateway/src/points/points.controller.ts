@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBearerAuth, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AcceptDto, ConsumeDirectDto, HistoryDto, ListRulesQueryDto, MemberQueryDto, PointsPattern, ProduceByRuleDto, ProduceDirectDto, RuleDto, RuleIdDto, UpdateRuleDto, ReverseConsumeDto, ReverseProduceDto, TransferDirectDto, TransferDto } from '@app/domain';
-import { ClientAllowed } from '../auth/auth.decorators';
+import { ClientAllowed, ForKeyTenant, KeyCrmId } from '../auth/auth.decorators';
 import { CardExamples } from '../card/card.examples';
 import { CrmIdPipe } from '../http/crm-id.pipe';
 import { POINTS_CLIENT, ServiceClient } from '../rpc/service-client';
@@ -117,5 +117,26 @@ export class PointsController {
   @ApiOkResponse(PointsExamples.history)
   history(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: HistoryDto) {
     return this.points.call(PointsPattern.HISTORY, { ...body, crm_id: crmId });
+  }
+}
+
+/**
+ * The points document's second spelling of the summary, `GET /api/crm/mgr/app/points/summary`:
+ * no crm_id in the path, so it answers for the tenant of the key (client or admin). The root
+ * key names no tenant: 400 naming crm_id.
+ */
+@ApiTags('points')
+@ApiBearerAuth()
+@ApiBadRequestResponse({ description: 'Invalid input, or the root key (it belongs to no tenant; field crm_id)', ...CardExamples.validation })
+@Controller('api/crm/mgr/app/points')
+export class PointsAppController {
+  constructor(@Inject(POINTS_CLIENT) private readonly points: ServiceClient) {}
+
+  @Get('summary')
+  @ForKeyTenant()
+  @ApiOperation({ summary: "A member's points now, for the tenant of the key (the spec's second spelling of summary)" })
+  @ApiOkResponse(PointsExamples.summary)
+  summary(@KeyCrmId() crmId: string, @Query() query: MemberQueryDto) {
+    return this.points.call(PointsPattern.SUMMARY, { ...query, crm_id: crmId });
   }
 }
