@@ -5,6 +5,7 @@ import { PointsPattern, Queue, Service } from '@app/domain';
 import { AppConfig, clockProvider, CONFIG, dataSourceOptions, instanceId, pingController } from '@app/platform';
 import { PointsSchema1732400000000 } from './migrations/1732400000000-points-schema';
 import { LedgerSchema1732600000000 } from './migrations/1732600000000-ledger-schema';
+import { EventTransType1733100000000 } from './migrations/1733100000000-event-trans-type';
 import { LedgerController } from './ledger/ledger.controller';
 import { LedgerRepository } from './ledger/ledger.repository';
 import { LedgerService } from './ledger/ledger.service';
@@ -17,7 +18,7 @@ import { RuleRepository } from './rules/rule.repository';
 import { RuleService } from './rules/rule.service';
 
 export const POINTS_SCHEMA = 'points';
-export const POINTS_MIGRATIONS = [PointsSchema1732400000000, LedgerSchema1732600000000];
+export const POINTS_MIGRATIONS = [PointsSchema1732400000000, LedgerSchema1732600000000, EventTransType1733100000000];
 
 @Module({})
 export class PointsServiceModule {

@@ -11,6 +11,7 @@ const event = {
   action_scene: 'order_pay',
   event_type: 'produce',
   reverse_status: 0,
+  amount: null,
   points: 30,
   event_at: '2022-06-16 11:45:23',
   expire_time: '2022-12-13 11:45:23',
@@ -21,6 +22,7 @@ const event = {
   operator: '小程序',
   event_desc: '用户多了30积分,无冻结时间',
   order_items: null,
+  trans_type: null,
   create_time: '2022-06-16 11:45:23',
   update_time: '2022-06-16 11:45:23',
 };
@@ -51,7 +53,7 @@ export const PointsExamples = {
   produce: envelope('积分累积成功', event),
   consume: envelope('积分消耗成功', { ...event, event_type: 'consume', points: 10, expire_time: null, action_scene: 'user_discount', campaign_code: '618' }),
   reverseProduce: envelope('冲正成功', { ...event, event_no: '20220615202826397549953509', event_type: 'reverse_produce', origin_event_no: '20220615202826397549953508', points: 10, expire_time: null }),
-  transfer: envelope('转赠成功', { ...event, event_no: 'EACH20220615202826397549953505', event_type: 'transfer_out', from_transfer_no: 'EACH20220615202826397549953505', points: 10, expire_time: null }),
+  transfer: envelope('转赠成功', { ...event, event_no: 'EACH20220615202826397549953505', event_type: 'transfer_out', from_transfer_no: 'EACH20220615202826397549953505', points: 10, expire_time: null, trans_type: 'by_poins' }),
   reverseConsume: envelope('冲正成功', { ...event, event_no: '20220615202826397549953514', event_type: 'reverse_consume', origin_event_no: '20220615202826397549953513', points: 20, expire_time: null }),
   insufficient: { schema: { example: { code: 40908, msg: 'member ec_18165fd7455_JGhyfyLmX has 5 spendable points, 10 asked' } } },
   summary: envelope('OK', {

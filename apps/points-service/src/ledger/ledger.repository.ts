@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { HistoryMsg, Page, PointsEventView, PointsSummaryView } from '@app/domain';
-import { fmtTime, num } from '@app/platform';
+import { fmtTime, num, numOrNull } from '@app/platform';
 
 /** A journal row to write. Amounts are decimal text, never binary floating point. */
 export interface NewEvent {
@@ -23,6 +23,8 @@ export interface NewEvent {
   origin_event_no: string | null;
   /** The earning rule that gave the points (by_rule). */
   rule_id?: number | null;
+  /** A transfer's trans_type, kept as given (transfer rows only). */
+  trans_type?: string | null;
   payload_hash: string;
 }
 
@@ -35,6 +37,8 @@ export interface TransferRow {
   out_event_id: number;
   status: 'pending' | 'accepted' | 'returned';
   create_time: Date;
+  /** As the sender gave it (kept on the transfer_out row). */
+  trans_type: string | null;
 }
 
 /** An event another one refers to (a reversal's origin), locked. Amounts as decimal text. */
@@ -52,12 +56,13 @@ type Row = Record<string, any>;
 /** $2 is the zone in every query that formats times. */
 export const EVENT_COLUMNS = `
   e.auto_id, e.crm_id, e.member_no, e.event_no, e.origin_event_no, e.from_transfer_no, e.action_scene, e.event_type,
-  e.reverse_status, e.points, e.store_code, e.cost_center, e.campaign_code, e.operator, e.event_desc, e.order_items,
+  e.reverse_status, e.points, e.store_code, e.cost_center, e.campaign_code, e.operator, e.event_desc, e.order_items, e.trans_type,
+  CASE WHEN jsonb_typeof(e.order_items -> 'pay_amount') = 'number' THEN (e.order_items ->> 'pay_amount')::numeric END AS amount,
   ${fmtTime('e.event_at', '$2')} AS event_at, ${fmtTime('e.expire_time', '$2')} AS expire_time,
   ${fmtTime('e.unfreeze_time', '$2')} AS unfreeze_time, ${fmtTime('e.create_time', '$2')} AS create_time,
   ${fmtTime('e.update_time', '$2')} AS update_time`;
 
-export const toEventView = (r: Row): PointsEventView => ({ ...(r as PointsEventView), auto_id: num(r.auto_id), points: num(r.points) });
+export const toEventView = (r: Row): PointsEventView => ({ ...(r as PointsEventView), auto_id: num(r.auto_id), points: num(r.points), amount: numOrNull(r.amount) });
 
 /** Every query of the ledger. */
 @Injectable()
@@ -83,13 +88,13 @@ export class LedgerRepository {
     const rows = await em.query(
       `INSERT INTO points.event (crm_id, event_no, member_no, event_type, points, event_at, expire_time, unfreeze_time, action_scene,
                                  store_code, cost_center, campaign_code, operator, event_desc, order_items, payload_hash, create_time, update_time,
-                                 origin_event_no, from_transfer_no, rule_id)
-       VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20)
+                                 origin_event_no, from_transfer_no, rule_id, trans_type)
+       VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20, $21)
        ON CONFLICT (crm_id, event_no) DO NOTHING RETURNING auto_id`,
       [
         e.crm_id, e.event_no, e.member_no, e.event_type, e.points, e.event_at, e.expire_time, e.unfreeze_time, e.action_scene,
         e.store_code, e.cost_center, e.campaign_code, e.operator, e.event_desc, e.order_items === undefined || e.order_items === null ? null : JSON.stringify(e.order_items), e.payload_hash, now,
-        e.origin_event_no, fromTransferNo, e.rule_id ?? null,
+        e.origin_event_no, fromTransferNo, e.rule_id ?? null, e.trans_type ?? null,
       ],
     );
     return rows.length ? num(rows[0].auto_id) : null;
@@ -214,8 +219,9 @@ export class LedgerRepository {
 
   async findTransfer(crmId: string, transferNo: string, em: EntityManager = this.db.manager, lock = false): Promise<TransferRow | null> {
     const rows: Row[] = await em.query(
-      `SELECT transfer_no, from_user, to_user, points::text AS points, out_event_id, status, create_time FROM points.transfer
-        WHERE crm_id = $1 AND transfer_no = $2 ${lock ? 'FOR UPDATE' : ''}`,
+      `SELECT t.transfer_no, t.from_user, t.to_user, t.points::text AS points, t.out_event_id, t.status, t.create_time, e.trans_type
+         FROM points.transfer t JOIN points.event e ON e.crm_id = t.crm_id AND e.auto_id = t.out_event_id
+        WHERE t.crm_id = $1 AND t.transfer_no = $2 ${lock ? 'FOR UPDATE OF t' : ''}`,
       [crmId, transferNo],
     );
     return rows.length ? { ...(rows[0] as TransferRow), out_event_id: num(rows[0].out_event_id) } : null;
@@ -416,7 +422,7 @@ export class LedgerRepository {
   }
 
   /** The journal, newest first, by the spec's filters; times in the tenant's zone. */
-  async history(m: HistoryMsg, tz: string): Promise<Page<PointsEventView>> {
+  async history(m: HistoryMsg, tz: string, now: Date): Promise<Page<PointsEventView>> {
     const where = ['e.crm_id = $1'];
     const params: unknown[] = [m.crm_id, tz];
     const add = (sql: string, v: unknown) => {
@@ -424,7 +430,16 @@ export class LedgerRepository {
       where.push(sql.replace('?', `$${params.length}`));
     };
     if (m.member_no !== undefined) add('e.member_no = ?', m.member_no);
-    if (m.search_type !== undefined) add('e.event_type = ?', m.search_type);
+    if (m.search_type === 'transfer') add('e.event_type = ?', 'transfer_out');
+    else if (m.search_type === 'accept') {
+      // Points received by accepting a transfer: receipts of transfer/direct have no transfer row.
+      add(`e.event_type = ? AND EXISTS (SELECT 1 FROM points.transfer t WHERE t.crm_id = e.crm_id AND t.transfer_no = e.from_transfer_no)`, 'transfer_in');
+    } else if (m.search_type === 'freeze') {
+      // Earns still frozen at the moment asked (as the summary's freeze_points: not unfrozen, not expired, not wholly reversed).
+      params.push(now);
+      const at = `$${params.length}`;
+      where.push(`e.event_type = 'produce' AND e.reverse_status <> 2 AND e.unfreeze_time > ${at} AND (e.expire_time IS NULL OR e.expire_time > ${at})`);
+    } else if (m.search_type !== undefined) add('e.event_type = ?', m.search_type);
     if (m.action_scene !== undefined) add('e.action_scene = ?', m.action_scene);
     if (m.campaign_code !== undefined) add('e.campaign_code = ?', m.campaign_code);
     if (m.store_code !== undefined) add('e.store_code = ?', m.store_code);

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { DateTime } from 'luxon';
+import { Decimal } from 'decimal.js';
 import {
   ConsumeDirectMsg,
   Envelope,
@@ -25,7 +26,7 @@ import {
 import { AppConfig, Clock, CONFIG } from '@app/platform';
 import { RuleRepository } from '../rules/rule.repository';
 import { EventBatchService } from './event-batch.service';
-import { LedgerRepository, NewEvent, OriginEvent } from './ledger.repository';
+import { LedgerRepository, NewEvent, OriginEvent, TransferRow } from './ledger.repository';
 
 /**
  * Decimal text of an amount that passed validation (a JSON number with at most 4 decimal
@@ -39,6 +40,14 @@ const decimal = (points: number): string => {
 };
 
 const HOUR_MS = 3_600_000;
+
+/** The spec's accept also names the transfer's own fields: the first one given that is not the transfer's, described, or null. */
+function transferDiffers(t: TransferRow, m: AcceptMsg): string | null {
+  if (m.from_user !== undefined && m.from_user !== t.from_user) return `from_user ${t.from_user}, not ${m.from_user}`;
+  if (m.points !== undefined && !new Decimal(decimal(m.points)).equals(t.points)) return `points ${new Decimal(t.points).toString()}, not ${m.points}`;
+  if (m.trans_type !== undefined && m.trans_type !== t.trans_type) return `trans_type ${t.trans_type ?? '(none)'}, not ${m.trans_type}`;
+  return null;
+}
 
 /**
  * An event that records nothing (refused, or its event_no is taken): thrown inside the
@@ -116,8 +125,9 @@ export class LedgerService {
   /**
    * Earns points by a rule: `rule_id`, else the newest active rule of the scene; the
    * rule's points (fixed, or pay_amount x rate rounded to whole points) unless `points`
-   * overrides them, within the rule's daily and total caps per member; always the rule's
-   * expiry and freezing. No rule: 404 40410; nothing left under the caps: 409 40910.
+   * overrides them, within the rule's daily and total caps per member; the rule's expiry
+   * and freezing unless the request gives expire_days / freeze_hours. No rule: 404 40410;
+   * nothing left under the caps: 409 40910.
    */
   async produceByRule(m: ProduceByRuleMsg): Promise<Envelope<PointsEventView>> {
     const now = this.clock.now();
@@ -142,7 +152,9 @@ export class LedgerService {
       origin_event_no: null,
       payload_hash: '',
     };
-    e.payload_hash = payloadHash({ op: 'by_rule', ...eventFields({ ...e, points: override ?? '' }), rule_id: m.rule_id ?? null, event_type: m.event_type, event_at: m.event_at ?? null });
+    e.payload_hash = payloadHash({ op: 'by_rule', ...eventFields({ ...e, points: override ?? '' }), rule_id: m.rule_id ?? null, event_type: m.event_type, event_at: m.event_at ?? null,
+      // Only when given, so events recorded before these overrides existed keep their hash.
+      ...(m.expire_days !== undefined && { expire_days: m.expire_days }), ...(m.freeze_hours !== undefined && { freeze_hours: m.freeze_hours }) });
     return this.record(
       e,
       now,
@@ -160,8 +172,10 @@ export class LedgerService {
         if (points === '0') return fail(ErrorCode.RULE_CAP_REACHED, `rule ${rule.rule_id} gives member ${m.member_no} no points for this event (its caps are reached, or the amount earns less than 1 point)`);
         e.points = points;
         e.rule_id = rule.rule_id;
-        e.expire_time = rule.expire_days ? at.plus({ days: rule.expire_days }).toJSDate() : null;
-        e.unfreeze_time = rule.freeze_hours ? at.plus({ hours: rule.freeze_hours }).toJSDate() : null;
+        const expireDays = m.expire_days ?? rule.expire_days;
+        const freezeHours = m.freeze_hours ?? rule.freeze_hours;
+        e.expire_time = expireDays ? at.plus({ days: expireDays }).toJSDate() : null;
+        e.unfreeze_time = freezeHours ? at.plus({ hours: freezeHours }).toJSDate() : null;
         return null;
       },
       (em) => this.ledger.addLot(em, e, now),
@@ -297,8 +311,8 @@ export class LedgerService {
     const base = { crm_id: m.crm_id, points, event_at: now, expire_time: null, unfreeze_time: null, action_scene: null, store_code: null, cost_center: null,
       campaign_code: null, operator: null, event_desc: null, order_items: null, origin_event_no: null };
     const hash = payloadHash({ op: 'transfer', from_user: m.from_user, to_user: m.to_user, points, trans_type: m.trans_type ?? null });
-    const out: NewEvent = { ...base, event_no: m.transfer_no, member_no: m.from_user, event_type: 'transfer_out', payload_hash: hash };
-    const into: NewEvent = { ...base, event_no: `in#${m.transfer_no}`, member_no: m.to_user, event_type: 'transfer_in', payload_hash: hash };
+    const out: NewEvent = { ...base, event_no: m.transfer_no, member_no: m.from_user, event_type: 'transfer_out', payload_hash: hash, trans_type: m.trans_type ?? null };
+    const into: NewEvent = { ...base, event_no: `in#${m.transfer_no}`, member_no: m.to_user, event_type: 'transfer_in', payload_hash: hash, trans_type: m.trans_type ?? null };
     let outcome: Envelope<never> | 'taken' | 'done';
     try {
       outcome = await this.db.transaction(async (em): Promise<'done'> => {
@@ -336,7 +350,7 @@ export class LedgerService {
     const out: NewEvent = {
       crm_id: m.crm_id, event_no: m.transfer_no, member_no: m.from_user, event_type: 'transfer_out', points, event_at: now, expire_time: null,
       unfreeze_time: null, action_scene: null, store_code: null, cost_center: null, campaign_code: null, operator: null, event_desc: null,
-      order_items: null, origin_event_no: null, payload_hash: hash,
+      order_items: null, origin_event_no: null, payload_hash: hash, trans_type: m.trans_type ?? null,
     };
     return this.record(
       out,
@@ -359,6 +373,8 @@ export class LedgerService {
     const now = this.clock.now();
     const t = await this.ledger.findTransfer(m.crm_id, m.transfer_no);
     if (!t || t.to_user !== m.member_no) return fail(ErrorCode.TRANSFER_NOT_FOUND, `no transfer ${m.transfer_no} to member ${m.member_no}`);
+    const differs = transferDiffers(t, m);
+    if (differs) return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `transfer ${m.transfer_no} was made with ${differs}`);
     const inEventNo = `in#${m.transfer_no}`;
     const outcome = await this.db.transaction(async (em): Promise<Envelope<never> | 'done'> => {
       for (const member of [t.from_user, t.to_user].sort()) await this.ledger.lockMember(em, m.crm_id, member, now);
@@ -371,7 +387,7 @@ export class LedgerService {
       const into: NewEvent = {
         crm_id: m.crm_id, event_no: inEventNo, member_no: t.to_user, event_type: 'transfer_in', points: t.points, event_at: now, expire_time: null,
         unfreeze_time: null, action_scene: null, store_code: null, cost_center: null, campaign_code: null, operator: null, event_desc: null,
-        order_items: null, origin_event_no: null, payload_hash: '',
+        order_items: null, origin_event_no: null, payload_hash: '', trans_type: t.trans_type,
       };
       await this.ledger.insertEvent(em, into, now, m.transfer_no);
       const pieces = await this.ledger.heldPieces(em, m.crm_id, t.out_event_id);
@@ -408,7 +424,7 @@ export class LedgerService {
       const back: NewEvent = {
         crm_id: crmId, event_no: `back#${transferNo}`, member_no: t.from_user, event_type: 'transfer_back', points: t.points, event_at: now,
         expire_time: null, unfreeze_time: null, action_scene: null, store_code: null, cost_center: null, campaign_code: null, operator: null,
-        event_desc: null, order_items: null, origin_event_no: null, payload_hash: '',
+        event_desc: null, order_items: null, origin_event_no: null, payload_hash: '', trans_type: t.trans_type,
       };
       await this.ledger.insertEvent(em, back, now, transferNo);
       await this.ledger.closeTransfer(em, crmId, transferNo, 'returned', now);
@@ -468,7 +484,7 @@ export class LedgerService {
   }
 
   async history(m: HistoryMsg): Promise<Envelope<{ total: number; items: PointsEventView[] }>> {
-    const page: Page<PointsEventView> = await this.ledger.history(m, this.cfg.appTz);
+    const page: Page<PointsEventView> = await this.ledger.history(m, this.cfg.appTz, this.clock.now());
     return ok({ total: page.total, items: page.result }, 'OK');
   }
 }

@@ -155,14 +155,43 @@ export class TransferDirectDto implements CrossFieldRules {
 
 export class TransferDto extends TransferDirectDto {}
 
-export class AcceptDto {
+/**
+ * The receiver takes a transfer. The spec's table for accept lists the transfer's own
+ * fields: `to_user` is read as `member_no`; `from_user`, `points` and `trans_type`, when
+ * given, must be the transfer's (else 409 40901 naming the field).
+ */
+export class AcceptDto implements CrossFieldRules {
+  static readonly ALIASES = { to_user: 'member_no' };
+
   /** @example "EACH20220615202826397549953505" */
   @IsString() @Matches(TRANSFER_NO_PATTERN, { message: 'transfer_no must be 1-60 letters, digits, _ . : or -' })
   transfer_no: string;
 
-  /** The receiver. @example "mc_18165fd7455_JGhyfyLm2" */
+  /** The receiver (the spec's `to_user` is read as this). @example "mc_18165fd7455_JGhyfyLm2" */
   @IsString() @MinLength(1) @MaxLength(64)
   member_no: string;
+
+  /** The spec's name of the receiver; when given with member_no, both must be the same. @example "mc_18165fd7455_JGhyfyLm2" */
+  @IsOptional() @IsString() @MinLength(1) @MaxLength(64)
+  to_user?: string;
+
+  /** The sender, checked against the transfer when given. @example "ec_18165fd7455_JGhyfyLmX" */
+  @IsOptional() @IsString() @MinLength(1) @MaxLength(64)
+  from_user?: string;
+
+  /** The transfer's points, checked when given. @example 10 */
+  @IsOptional() @IsNumber(POINTS, { message: 'points must be a number with at most 4 decimal places' }) @Min(0.0001) @Max(MAX_POINTS)
+  points?: number;
+
+  /** The transfer's trans_type, checked when given. @example "by_poins" */
+  @IsOptional() @IsString() @MaxLength(32)
+  trans_type?: string;
+
+  ruleViolations(): Violation[] {
+    return this.to_user !== undefined && this.to_user !== this.member_no
+      ? [{ field: 'to_user', message: 'to_user and member_no both name the receiver and must be the same member' }]
+      : [];
+  }
 }
 
 export class MemberQueryDto {
@@ -171,14 +200,26 @@ export class MemberQueryDto {
   member_no: string;
 }
 
-export const HISTORY_TYPES = ['produce', 'consume', 'reverse_produce', 'reverse_consume', 'transfer_out', 'transfer_in', 'transfer_back', 'expired'] as const;
+/** The journal's own event types: each filters to the rows of that type. */
+export const JOURNAL_TYPES = ['produce', 'consume', 'reverse_produce', 'reverse_consume', 'transfer_out', 'transfer_in', 'transfer_back', 'expired'] as const;
+
+/**
+ * The spec's words besides those: `transfer` points sent (transfer_out), `accept` points
+ * received by accepting a transfer, `freeze` earns still frozen at the moment asked.
+ */
+export const HISTORY_WORDS = ['transfer', 'accept', 'freeze'] as const;
+export const HISTORY_TYPES = [...JOURNAL_TYPES, ...HISTORY_WORDS] as const;
 
 export class HistoryDto implements CrossFieldRules {
   /** The spec spells the store filter `stroe_code`; both are read. */
   static readonly ALIASES = { stroe_code: 'store_code' };
 
-  /** Event kind. @example "produce" */
-  @IsOptional() @IsIn([...HISTORY_TYPES])
+  /**
+   * Event kind: the spec's produce, consume, transfer (sent), accept (received by
+   * accepting), expired, freeze (earns still frozen now), or a journal type
+   * (reverse_produce, reverse_consume, transfer_out, transfer_in, transfer_back). @example "produce"
+   */
+  @IsOptional() @IsIn([...HISTORY_TYPES], { message: `search_type must be one of ${HISTORY_TYPES.join(', ')}` })
   search_type?: string;
 
   /** From this time (inclusive), tenant zone. @example "2022-06-01 12:00:00" */
@@ -192,6 +233,14 @@ export class HistoryDto implements CrossFieldRules {
   /** @example "ec_18165fd7455_JGhyfyLmX" */
   @IsOptional() @IsString() @MinLength(1) @MaxLength(64)
   member_no?: string;
+
+  /**
+   * Members have no mobile numbers here: a query naming `mobile` without `member_no` is
+   * refused (400) rather than answered with the whole tenant's journal; beside
+   * member_no it is not used. @example "18608011234"
+   */
+  @IsOptional() @IsString() @MaxLength(32)
+  mobile?: string;
 
   /** @example "order_pay" */
   @IsOptional() @IsString() @MaxLength(64)
@@ -218,7 +267,11 @@ export class HistoryDto implements CrossFieldRules {
   page_size?: number;
 
   ruleViolations(): Violation[] {
-    return [badTime('start_time', this.start_time), badTime('end_time', this.end_time)].filter((v): v is Violation => v !== null);
+    const out = [badTime('start_time', this.start_time), badTime('end_time', this.end_time)].filter((v): v is Violation => v !== null);
+    if (this.mobile !== undefined && this.member_no === undefined) {
+      out.push({ field: 'mobile', message: 'mobile cannot be searched (members have no mobile numbers here): give member_no' });
+    }
+    return out;
   }
 }
 

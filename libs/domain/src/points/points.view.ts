@@ -11,6 +11,8 @@ export interface PointsEventView {
   action_scene: string | null;
   event_type: string;
   reverse_status: number;
+  /** The order's pay_amount where the event carried one (order_info / order_items), else null. */
+  amount: number | null;
   points: number;
   event_at: string;
   expire_time: string | null;
@@ -21,6 +23,8 @@ export interface PointsEventView {
   operator: string | null;
   event_desc: string | null;
   order_items: unknown;
+  /** A transfer's trans_type as the sender gave it (on its transfer_out, transfer_in and transfer_back rows), else null. */
+  trans_type: string | null;
   create_time: string;
   update_time: string;
 }

@@ -111,9 +111,17 @@ export class ProduceByRuleDto extends EventFieldsDto {
   @IsOptional() @IsInt() @Min(1)
   rule_id?: number;
 
-  /** These points rather than the rule's; the rule's expiry and freezing still apply. @example 10 */
+  /** These points rather than the rule's; the rule's caps still apply. @example 10 */
   @IsOptional() @IsNumber(POINTS, { message: 'points must be a number with at most 4 decimal places' }) @Min(0.0001) @Max(MAX_POINTS)
   points?: number;
+
+  /** Days until these points expire, rather than the rule's expire_days. @example 180 */
+  @IsOptional() @IsInt() @Min(1) @Max(36_500)
+  expire_days?: number;
+
+  /** Hours before these points can be spent, rather than the rule's freeze_hours (0: at once). @example 0 */
+  @IsOptional() @IsInt() @Min(0) @Max(87_600)
+  freeze_hours?: number;
 
   /** order or event. @example "event" */
   @IsString() @MinLength(1) @MaxLength(32)
