@@ -117,7 +117,10 @@ export class MemberRepository {
         card_id: r.card_id,
         member_no: r.pool_member_no,
         card_code_status: num(r.pool_status),
-        card_code_preuse_status: 1,
+        // The original kept a card's claimable codes pre-loaded in Redis (1 = taken from there).
+        // Here the claim pool is the card's slots in card.card_code: 1 when the code has its
+        // slot there (every claimed code came out of it), 0 when no pool row holds it.
+        card_code_preuse_status: r.pool_slot === null ? 0 : 1,
         create_time: r.pool_create_time,
         update_time: r.pool_update_time,
       } satisfies PoolCodeView,

@@ -38,13 +38,23 @@ const MAX_COLLISION_RETRIES = 5;
  */
 export class ImportOvertakenError extends Error {}
 
-/** Why a card takes no new stock of this kind (unknown, removed, the other generate_type), or null. */
-function refusesStock(card: { removed: boolean; generate_type: number } | null, cardId: string, kind: number): Envelope<never> | null {
+/**
+ * Why a card takes no new stock this way (unknown, removed, the other generate_type), or
+ * null. `kind` is what the call makes: system codes (add/stock without a file), or imported
+ * codes (import_codes, or add/stock with a generate_file).
+ */
+function refusesStock(card: { removed: boolean; generate_type: number } | null, cardId: string, kind: number, via: 'add/stock' | 'import_codes'): Envelope<never> | null {
   if (!card) return fail(ErrorCode.CARD_NOT_FOUND, `card ${cardId} not found`);
   if (card.removed) return fail(ErrorCode.CARD_REMOVED, `card ${cardId} has been removed`);
   if (card.generate_type === kind) return null;
-  return kind === GenerateType.SYSTEM
-    ? fail(ErrorCode.WRONG_GENERATE_TYPE, `card ${cardId} takes imported codes (generate_type 2): use import_codes`)
+  if (card.generate_type === GenerateType.IMPORT) {
+    return fail(
+      ErrorCode.WRONG_GENERATE_TYPE,
+      `card ${cardId} takes imported codes (generate_type 2): add stock with import_codes {card_id, generate_id, codes}, or with add/stock and a generate_file (the URL of a file of up to quantity codes)`,
+    );
+  }
+  return via === 'add/stock'
+    ? fail(ErrorCode.WRONG_GENERATE_TYPE, `card ${cardId} makes its own codes (generate_type 1): add/stock takes no generate_file for it`)
     : fail(ErrorCode.WRONG_GENERATE_TYPE, `card ${cardId} makes its own codes (generate_type 1): use add/stock`);
 }
 
@@ -69,16 +79,18 @@ export class StockService {
 
   async addStock(m: AddStockMsg): Promise<Envelope<GenerateView>> {
     const generateId = m.generate_id ?? newGenerateId();
-    const hash = payloadHash({ op: 'add_stock', card_id: m.card_id, quantity: m.quantity });
+    // generate_file only when given, so jobs recorded before it existed keep their hash.
+    const hash = payloadHash({ op: 'add_stock', card_id: m.card_id, quantity: m.quantity, ...(m.generate_file !== undefined && { generate_file: m.generate_file }) });
+    const kind = m.generate_file === undefined ? GenerateType.SYSTEM : GenerateType.IMPORT;
     const outcome = await this.db.transaction(async (em): Promise<Envelope<never> | 'created' | 'exists'> => {
       const card = await this.repo.lockCard(em, m.crm_id, m.card_id);
       // A repeat answers as the first call did (or is a conflict), whatever became of the card since.
       if (await this.repo.payloadHash(em, m.crm_id, generateId)) return 'exists';
-      const refused = refusesStock(card, m.card_id, GenerateType.SYSTEM);
+      const refused = refusesStock(card, m.card_id, kind, 'add/stock');
       if (refused) return refused;
       const created = await this.schedule(em, {
-        crm_id: m.crm_id, card_id: m.card_id, generate_id: generateId, generate_type: GenerateType.SYSTEM,
-        card_num: m.quantity, source_file: null, payload_hash: hash,
+        crm_id: m.crm_id, card_id: m.card_id, generate_id: generateId, generate_type: kind,
+        card_num: m.quantity, source_file: m.generate_file ?? null, payload_hash: hash,
       });
       return created ? 'created' : 'exists';
     });
@@ -104,7 +116,7 @@ export class StockService {
           const card = await this.repo.lockCard(em, m.crm_id, m.card_id);
           // A repeat answers as the first call did (or is a conflict), whatever became of the card since.
           if (await this.repo.payloadHash(em, m.crm_id, m.generate_id)) return null;
-          const refused = refusesStock(card, m.card_id, GenerateType.IMPORT);
+          const refused = refusesStock(card, m.card_id, GenerateType.IMPORT, 'import_codes');
           if (refused) return refused;
           const created = await this.schedule(em, {
             crm_id: m.crm_id, card_id: m.card_id, generate_id: m.generate_id, generate_type: GenerateType.IMPORT,

@@ -1,4 +1,4 @@
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsOptional, IsString, IsUrl, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { CALLER_ID_PATTERN, ForTenant } from '../validation';
 import { MAX_TOTAL_QUANTITY } from './card.dto';
 
@@ -17,6 +17,16 @@ export class AddStockDto {
   /** Idempotency id: the same id with the same payload returns the first answer. @example "orfhnsiwqfiwjoifw" */
   @IsOptional() @IsString() @Matches(CALLER_ID_PATTERN, { message: GENERATE_ID_MESSAGE })
   generate_id?: string;
+
+  /**
+   * Cards with imported codes (generate_type 2) only: an http(s) URL of a file of up to
+   * `quantity` more codes (one a line, or the first CSV column), read by a stock job as at
+   * create. @example "https://files.example.com/codes-2.csv"
+   */
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false }, { message: 'generate_file must be an http(s) URL' })
+  @MaxLength(2048)
+  generate_file?: string;
 }
 
 export class StockStatusQueryDto {
