@@ -15,6 +15,11 @@ import { EXAMPLE_CARD } from '@app/domain';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_BASE_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/**
+ * Names the suites' databases (`<prefix>_<suite name>`): two checkouts running e2e suites
+ * on one machine at once set different prefixes (and TEST_REDIS_URL to different Redis servers).
+ */
+const DB_PREFIX = process.env.TEST_DB_PREFIX ?? 'e2e';
 const ROOT = path.resolve(__dirname, '..', '..');
 export const LOG_DIR = path.join(tmpdir(), 'loyalty-e2e-logs');
 
@@ -84,7 +89,7 @@ export class Suite {
   private counter = 0;
 
   private constructor(readonly opts: SuiteOptions) {
-    const dbName = `e2e_${opts.name.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
+    const dbName = `${DB_PREFIX}_${opts.name.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
     this.databaseUrl = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
     this.redisUrl = `${REDIS_BASE_URL}/${opts.redisDb}`;
   }
