@@ -35,6 +35,7 @@ describe('ErrorCode', () => {
     ['GIFT_NOT_ALLOWED', 42204, 422],
     ['INTERNAL', 50001, 500],
     ['SERVICE_UNAVAILABLE', 50301, 503],
+    ['STORE_UNAVAILABLE', 50302, 503],
   ];
 
   it('the table below lists every code, each value once', () => {

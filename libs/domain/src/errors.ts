@@ -36,6 +36,8 @@ export const ErrorCode = {
   GIFT_NOT_ALLOWED: 42204,
   INTERNAL: 50001,
   SERVICE_UNAVAILABLE: 50301,
+  /** PostgreSQL or Redis unreachable, restarting or read-only: nothing was done, retry with the same id. */
+  STORE_UNAVAILABLE: 50302,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -74,6 +76,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.GIFT_NOT_ALLOWED]: 422,
   [ErrorCode.INTERNAL]: 500,
   [ErrorCode.SERVICE_UNAVAILABLE]: 503,
+  [ErrorCode.STORE_UNAVAILABLE]: 503,
 };
 
 export function httpStatusOf(code: number): number {

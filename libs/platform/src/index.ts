@@ -12,3 +12,5 @@ export * from './transport/redis-streams.client';
 export * from './ping.controller';
 export * from './transport/request-context';
 export * from './points/points-client';
+export * from './store-errors';
+export * from './service-exception.filter';

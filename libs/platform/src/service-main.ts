@@ -10,6 +10,8 @@ import { dataSourceOptions, migrateSchema } from './database';
 import { instanceId, InstanceRegistry } from './instance';
 import { createLogger } from './logger';
 import { RedisStreamsServer } from './transport/redis-streams.server';
+import { ServiceExceptionFilter } from './service-exception.filter';
+import { watchRedis } from './store-errors';
 
 export interface ServiceDefinition {
   service: ServiceName;
@@ -32,7 +34,7 @@ export async function runService(def: ServiceDefinition, cfg: AppConfig = loadCo
   const ran = await migrateSchema(ds, def.schema).finally(() => ds.destroy());
   if (ran.length) logger.log(`migrated schema ${def.schema}: ${ran.join(', ')}`);
 
-  const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
+  const redis = watchRedis(new Redis(cfg.redisUrl, { maxRetriesPerRequest: null }), 'instance registry', logger);
   const registry = new InstanceRegistry(redis, def.service, cfg.role);
   let app: INestApplicationContext;
   if (cfg.role === 'worker') {
@@ -50,6 +52,7 @@ export async function runService(def: ServiceDefinition, cfg: AppConfig = loadCo
       }),
     });
     micro.useGlobalPipes(new ContractPipe((envelope) => new RpcException(envelope)));
+    micro.useGlobalFilters(new ServiceExceptionFilter());
     await micro.listen();
     app = micro;
   }

@@ -2,6 +2,13 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nes
 import { FastifyReply } from 'fastify';
 import { map, Observable } from 'rxjs';
 import { httpStatusOf, isEnvelope } from '@app/domain';
+import { RETRY_AFTER_SECONDS, RETRYABLE_CODES } from '@app/platform';
+
+/** Status and headers of an envelope answer: the status follows its code (one table, in libs/domain); a 503 says when to retry. */
+export function replyFor(reply: FastifyReply, code: number): FastifyReply {
+  if (RETRYABLE_CODES.has(code)) void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  return reply.status(httpStatusOf(code));
+}
 
 /** The HTTP status follows the envelope's code (one table, in libs/domain). */
 @Injectable()
@@ -9,7 +16,7 @@ export class EnvelopeStatusInterceptor implements NestInterceptor {
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
     return next.handle().pipe(
       map((body) => {
-        if (isEnvelope(body)) ctx.switchToHttp().getResponse<FastifyReply>().status(httpStatusOf(body.code));
+        if (isEnvelope(body)) replyFor(ctx.switchToHttp().getResponse<FastifyReply>(), body.code);
         return body;
       }),
     );

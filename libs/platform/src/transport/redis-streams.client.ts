@@ -1,7 +1,9 @@
 import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
+import { Logger } from '@nestjs/common';
 import { ErrorCode } from '@app/domain';
+import { isStoreUnavailable, watchRedis } from '../store-errors';
 import { PACKET_FIELD, ReplyPacket, replyChannel, RequestPacket, streamKey } from './protocol';
 
 export interface RedisStreamsClientOptions {
@@ -33,8 +35,9 @@ export class RedisStreamsClient extends ClientProxy {
         let connected = false;
         const options = { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: (times: number) => (connected ? Math.min(times * 50, 2_000) : null) };
         // Requests sent in one tick leave in one write.
-        this.pub = new Redis(this.opts.redisUrl, { ...options, enableAutoPipelining: true });
-        this.sub = new Redis(this.opts.redisUrl, options);
+        const log = new Logger(`${this.opts.service} client`);
+        this.pub = watchRedis(new Redis(this.opts.redisUrl, { ...options, enableAutoPipelining: true }), 'requests', log);
+        this.sub = watchRedis(new Redis(this.opts.redisUrl, options), 'replies', log);
         this.sub.on('message', (_channel: string, message: string) => this.onReply(message));
         await Promise.all([this.pub.connect(), this.sub.connect()]);
         connected = true;
@@ -44,7 +47,7 @@ export class RedisStreamsClient extends ClientProxy {
         this.pub?.disconnect();
         this.sub?.disconnect();
         this.connecting = undefined;
-        throw unavailable(this.opts.service, `Redis: ${err.message}`);
+        throw storeDown(this.opts.service, err);
       });
     }
     return this.connecting;
@@ -87,7 +90,7 @@ export class RedisStreamsClient extends ClientProxy {
     const horizon = Date.now() - Math.max(this.opts.timeoutMs, STREAM_KEEP_MS);
     this.pub!.xadd(streamKey(this.opts.service), 'MINID', '~', horizon, '*', PACKET_FIELD, JSON.stringify(request)).catch((err: Error) => {
       const done = this.pending.get(id);
-      if (done && this.pending.delete(id)) done({ err: unavailable(this.opts.service, err.message) });
+      if (done && this.pending.delete(id)) done({ err: isStoreUnavailable(err) ? storeDown(this.opts.service, err) : unavailable(this.opts.service, err.message) });
     });
     return () => {
       clearTimeout(timer);
@@ -116,4 +119,9 @@ export class RedisStreamsClient extends ClientProxy {
 
 function unavailable(service: string, why: string) {
   return { code: ErrorCode.SERVICE_UNAVAILABLE, msg: `${service} service unavailable: ${why}` };
+}
+
+/** Redis, which carries the request, cannot be reached: a store outage (50302), not a service that did not answer. */
+function storeDown(service: string, err: Error) {
+  return { code: ErrorCode.STORE_UNAVAILABLE, msg: `store unavailable, retry (Redis, carrying requests to ${service}: ${err.message})` };
 }

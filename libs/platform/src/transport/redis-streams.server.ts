@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { ErrorCode, fail, isEnvelope } from '@app/domain';
+import { isStoreUnavailable, storeUnavailable, watchRedis } from '../store-errors';
 import { groupName, PACKET_FIELD, ReplyPacket, RequestPacket, streamKey } from './protocol';
 import { StreamContext } from './request-context';
 
@@ -65,8 +66,8 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     try {
       // Commands issued in the same tick (heartbeats, claims of requests) leave in one write;
       // a request's reply and acknowledgement go together in one MULTI (one round trip).
-      this.cmd = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
-      this.reader = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null });
+      this.cmd = watchRedis(new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true }), `${this.stream} commands`, this.log);
+      this.reader = watchRedis(new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null }), `${this.stream} reader`, this.log);
       await this.ensureGroup();
       const beat = Math.max(100, Math.floor(this.opts.claimIdleMs / 3));
       this.timers.push(setInterval(() => void this.heartbeat(), beat));
@@ -221,6 +222,7 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     } catch (err) {
       // An envelope thrown by a pipe (e.g. validation) is an answer, not a failure.
       if (isEnvelope(err)) return { id: packet.id, response: err };
+      if (isStoreUnavailable(err)) return { id: packet.id, response: storeUnavailable() };
       return { id: packet.id, err: serializeError(err) };
     }
   }
