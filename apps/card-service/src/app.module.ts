@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BullModule } from '@nestjs/bull';
 import { CardPattern, Queue, Service } from '@app/domain';
-import { AppConfig, clockProvider, CONFIG, dataSourceOptions, instanceId, pingController } from '@app/platform';
+import { AppConfig, CONFIG, bullRootOptions, clockProvider, dataSourceOptions, instanceId, pingController } from '@app/platform';
 import { CARD_MIGRATIONS } from './migrations';
 import { CardController } from './card/card.controller';
 import { CardRepository } from './card/card.repository';
@@ -37,11 +37,7 @@ export class CardServiceModule {
       module: CardServiceModule,
       imports: [
         TypeOrmModule.forRoot(dataSourceOptions(cfg, CARD_SCHEMA, CARD_MIGRATIONS, 'card-service')),
-        BullModule.forRoot({
-          url: cfg.redisUrl,
-          prefix: 'loyalty',
-          settings: { lockDuration: cfg.queueLockMs, stalledInterval: cfg.queueLockMs, maxStalledCount: 10 },
-        }),
+        BullModule.forRoot(bullRootOptions(cfg)),
         // card-events: only the workers' outbox relay adds to it.
         BullModule.registerQueue({ name: Queue.CARD_STOCK }, { name: Queue.CARD_EXPIRY }, ...(worker ? [{ name: Queue.CARD_EVENTS }] : [])),
       ],

@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BullModule } from '@nestjs/bull';
 import { DashboardPattern, Queue, Service } from '@app/domain';
-import { AppConfig, clockProvider, CONFIG, dataSourceOptions, instanceId, pingController } from '@app/platform';
+import { AppConfig, CONFIG, bullRootOptions, clockProvider, dataSourceOptions, instanceId, pingController } from '@app/platform';
 import { DashboardSchema1732400000000 } from './migrations/1732400000000-dashboard-schema';
 import { RollupSchema1732700000000 } from './migrations/1732700000000-rollup-schema';
 import { MemberSpanLastDay1732800000000 } from './migrations/1732800000000-member-span-last-day';
@@ -25,11 +25,7 @@ export class DashboardServiceModule {
       module: DashboardServiceModule,
       imports: [
         TypeOrmModule.forRoot(dataSourceOptions(cfg, DASHBOARD_SCHEMA, DASHBOARD_MIGRATIONS, 'dashboard-service')),
-        BullModule.forRoot({
-          url: cfg.redisUrl,
-          prefix: 'loyalty',
-          settings: { lockDuration: cfg.queueLockMs, stalledInterval: cfg.queueLockMs, maxStalledCount: 10 },
-        }),
+        BullModule.forRoot(bullRootOptions(cfg)),
         BullModule.registerQueue({ name: Queue.CARD_EVENTS }),
       ],
       controllers: cfg.role !== 'worker' ? [DashboardController, pingController(Service.DASHBOARD, DashboardPattern.PING)] : [],

@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BullModule } from '@nestjs/bull';
 import { PointsPattern, Queue, Service } from '@app/domain';
-import { AppConfig, clockProvider, CONFIG, dataSourceOptions, instanceId, pingController } from '@app/platform';
+import { AppConfig, CONFIG, bullRootOptions, clockProvider, dataSourceOptions, instanceId, pingController } from '@app/platform';
 import { PointsSchema1732400000000 } from './migrations/1732400000000-points-schema';
 import { LedgerSchema1732600000000 } from './migrations/1732600000000-ledger-schema';
 import { EventTransType1733100000000 } from './migrations/1733100000000-event-trans-type';
@@ -27,11 +27,7 @@ export class PointsServiceModule {
       module: PointsServiceModule,
       imports: [
         TypeOrmModule.forRoot(dataSourceOptions(cfg, POINTS_SCHEMA, POINTS_MIGRATIONS, 'points-service')),
-        BullModule.forRoot({
-          url: cfg.redisUrl,
-          prefix: 'loyalty',
-          settings: { lockDuration: cfg.queueLockMs, stalledInterval: cfg.queueLockMs, maxStalledCount: 10 },
-        }),
+        BullModule.forRoot(bullRootOptions(cfg)),
         BullModule.registerQueue({ name: Queue.POINTS_EXPIRY }, { name: Queue.POINTS_EVENTS }),
       ],
       controllers: cfg.role !== 'worker' ? [LedgerController, RuleController, pingController(Service.POINTS, PointsPattern.PING)] : [],

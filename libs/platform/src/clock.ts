@@ -1,3 +1,4 @@
+import { watchRedis } from './store-errors';
 import Redis from 'ioredis';
 
 /** The time source every use case asks; tests replace it. */
@@ -28,8 +29,8 @@ export class ControlledClock extends Clock {
   }
 
   static async start(redisUrl: string, key: string, instance: string): Promise<ControlledClock> {
-    const cmd = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    const sub = cmd.duplicate();
+    const cmd = watchRedis(new Redis(redisUrl, { maxRetriesPerRequest: null }), 'test clock');
+    const sub = watchRedis(cmd.duplicate(), 'test clock updates');
     const clock = new ControlledClock(cmd, sub);
     const apply = async (raw: string | null) => {
       const offset = Number(raw ?? 0);

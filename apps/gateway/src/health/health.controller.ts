@@ -4,7 +4,7 @@ import { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import Redis from 'ioredis';
 import { CardPattern, DashboardPattern, ErrorCode, PingReply, PointsPattern, Service, ServiceName } from '@app/domain';
-import { AppConfig, CONFIG, InstanceInfo, liveInstances, RedisStreamsClient } from '@app/platform';
+import { AppConfig, CONFIG, InstanceInfo, liveInstances, RedisStreamsClient, watchRedis } from '@app/platform';
 import { lastValueFrom } from 'rxjs';
 import { Public } from '../auth/auth.decorators';
 
@@ -51,7 +51,7 @@ export class HealthController implements OnModuleDestroy {
     private readonly db: DataSource,
     @Inject(CONFIG) cfg: AppConfig,
   ) {
-    this.redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+    this.redis = watchRedis(new Redis(cfg.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true }), 'health check');
     this.clients = new Map(
       PINGS.map(([s]) => [s, new RedisStreamsClient({ service: s, redisUrl: cfg.redisUrl, timeoutMs: PING_TIMEOUT_MS })]),
     );
