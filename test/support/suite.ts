@@ -67,6 +67,8 @@ export interface SuiteOptions {
   name: string;
   /** Redis logical database (1-15), one per e2e file. */
   redisDb: number;
+  /** A Redis of the file's own (e.g. one it kills), instead of TEST_REDIS_URL with redisDb. */
+  redisUrl?: string;
   /** Services to boot besides the gateway; default all three. */
   services?: AppName[];
   /** Extra environment for every process. */
@@ -91,7 +93,7 @@ export class Suite {
   private constructor(readonly opts: SuiteOptions) {
     const dbName = `${DB_PREFIX}_${opts.name.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
     this.databaseUrl = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
-    this.redisUrl = `${REDIS_BASE_URL}/${opts.redisDb}`;
+    this.redisUrl = opts.redisUrl ?? `${REDIS_BASE_URL}/${opts.redisDb}`;
   }
 
   /** Fresh database and Redis db, then the gateway and the services, waiting until each answers. */
