@@ -24,7 +24,7 @@ const clientProvider = (token: symbol, service: ServiceName) => ({
   provide: token,
   inject: [CONFIG],
   useFactory: (cfg: AppConfig) =>
-    new ServiceClient(service, new RedisStreamsClient({ service, redisUrl: cfg.redisUrl, timeoutMs: cfg.rpcTimeoutMs })),
+    new ServiceClient(service, new RedisStreamsClient({ service, redisUrl: cfg.redisUrl, timeoutMs: cfg.rpcTimeoutMs, maxPending: cfg.rpcMaxPending })),
 });
 
 @Module({})

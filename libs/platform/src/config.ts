@@ -23,6 +23,8 @@ export interface AppConfig {
   rpcClaimIdleMs: number;
   /** Requests one instance works on at once. */
   rpcConcurrency: number;
+  /** Requests a gateway keeps waiting on one service at once; more are refused at once (503 50301). */
+  rpcMaxPending: number;
   /** Bull lock: a worker that dies loses its jobs to another after about this long. */
   queueLockMs: number;
   /** Codes written per transaction by the stock job. */
@@ -110,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     rpcTimeoutMs: int(env, 'RPC_TIMEOUT_MS', 10_000),
     rpcClaimIdleMs: int(env, 'RPC_CLAIM_IDLE_MS', 3_000),
     rpcConcurrency: int(env, 'RPC_CONCURRENCY', 64),
+    rpcMaxPending: int(env, 'RPC_MAX_PENDING', 2_000),
     queueLockMs: int(env, 'QUEUE_LOCK_MS', 30_000),
     stockBatchSize: int(env, 'STOCK_BATCH_SIZE', 20_000),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 10),

@@ -13,12 +13,12 @@ async function closedPort(): Promise<number> {
 }
 
 describe('RedisStreamsClient without Redis', () => {
-  it('answers SERVICE_UNAVAILABLE and keeps no connection behind', async () => {
+  it('answers STORE_UNAVAILABLE (Redis carries the requests) and keeps no connection behind', async () => {
     const client = new RedisStreamsClient({ service: 'card', redisUrl: `redis://127.0.0.1:${await closedPort()}`, timeoutMs: 5_000 });
     for (let i = 0; i < 2; i++) {
       await expect(lastValueFrom(client.send('card.ping', {}))).rejects.toMatchObject({
-        code: 50301,
-        msg: expect.stringMatching(/^card service unavailable: Redis: /),
+        code: 50302,
+        msg: expect.stringMatching(/^store unavailable, retry \(Redis, carrying requests to card: /),
       });
       // Both connections of the failed attempt are closed for good, not left reconnecting.
       const pub = client.unwrap<Redis>();
@@ -26,6 +26,18 @@ describe('RedisStreamsClient without Redis', () => {
       expect(pub.status).toBe('end');
     }
     await client.close();
+  });
+
+  it('refuses at once what would wait behind maxPending requests already waiting for an answer (load is shed, not queued)', async () => {
+    // Nobody serves this stream: the first requests wait for their deadline, the one over the bound is refused at once.
+    const client = new RedisStreamsClient({ service: `nobody-${process.pid}`, redisUrl: 'redis://127.0.0.1:6379', timeoutMs: 3_000, maxPending: 3 });
+    await client.connect();
+    const waiting = Array.from({ length: 3 }, () => lastValueFrom(client.send('nobody.ping', {})).catch((e) => e));
+    const started = Date.now();
+    await expect(lastValueFrom(client.send('nobody.ping', {}))).rejects.toMatchObject({ code: 50301, msg: expect.stringMatching(/3 requests are waiting/) });
+    expect(Date.now() - started).toBeLessThan(500);
+    await client.close();
+    for (const e of await Promise.all(waiting)) expect(e).toMatchObject({ code: 50301 });
   });
 
   it('refuses emit: what must happen goes through send or a queue', async () => {

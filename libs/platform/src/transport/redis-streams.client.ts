@@ -11,6 +11,12 @@ export interface RedisStreamsClientOptions {
   redisUrl: string;
   /** Deadline of each request; past it the caller gets SERVICE_UNAVAILABLE. */
   timeoutMs: number;
+  /**
+   * Requests of this client waiting for an answer, at most: one more is refused at once
+   * (SERVICE_UNAVAILABLE) instead of queueing behind them, so an overload is shed in
+   * microseconds rather than answered at the deadline, and memory stays bounded.
+   */
+  maxPending?: number;
 }
 
 /** The caller side of {@link RedisStreamsServer}: `send` adds a request to the service's stream and waits for the reply. */
@@ -68,6 +74,11 @@ export class RedisStreamsClient extends ClientProxy {
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    const max = this.opts.maxPending ?? Infinity;
+    if (this.pending.size >= max) {
+      callback({ err: unavailable(this.opts.service, `busy: ${max} requests are waiting for it already`) });
+      return () => undefined;
+    }
     const id = randomUUID();
     const request: RequestPacket = {
       id,
