@@ -18,7 +18,9 @@ import { CodeService } from './member/code.service';
 import { ExpiryProcessor } from './member/expiry.processor';
 import { GiftService } from './member/gift.service';
 import { MemberController } from './member/member.controller';
-import { MemberRepository } from './member/member.repository';
+import { CodeRepository } from './member/code.repository';
+import { GiftRepository } from './member/gift.repository';
+import { RedeemRepository } from './member/redeem.repository';
 import { RedeemService } from './member/redeem.service';
 import { OutboxRelay } from './outbox/outbox.relay';
 import { OutboxRepository } from './outbox/outbox.repository';
@@ -47,7 +49,9 @@ export class CardServiceModule {
         clockProvider(cfg, instanceId),
         ClaimRepository,
         ClaimService,
-        MemberRepository,
+        CodeRepository,
+        GiftRepository,
+        RedeemRepository,
         GiftService,
         RedeemService,
         CodeService,

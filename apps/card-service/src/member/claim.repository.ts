@@ -4,6 +4,8 @@ import { CardEventKind, ClaimedCodeView } from '@app/domain';
 import { fmtTime, num } from '@app/platform';
 import { OUTBOX_COLUMNS } from '../outbox/outbox.repository';
 
+type Row = Record<string, any>;
+
 /** A claim as the batch writes it. */
 export interface Receipt {
   crm_id: string;
@@ -187,6 +189,56 @@ export class ClaimRepository {
          FROM card.member_card_code WHERE crm_id = $1 AND received_id = $2 AND receive_type = 0 ORDER BY auto_id`,
       [crmId, receivedId, tz],
     );
+  }
+
+  // ---------- reversal of a claim ----------
+
+  /** A claim's receipt, locked: who claimed, through which channel (out_str) and when. */
+  async lockReceipt(em: EntityManager, crmId: string, receivedId: string): Promise<{ member_no: string; out_str: string; received_time: Date; is_reversed: number } | null> {
+    const rows: Row[] = await em.query(
+      `SELECT member_no, out_str, received_time, is_reversed FROM card.member_receive WHERE crm_id = $1 AND received_id = $2 FOR UPDATE`,
+      [crmId, receivedId],
+    );
+    return (rows[0] as { member_no: string; out_str: string; received_time: Date; is_reversed: number }) ?? null;
+  }
+
+  /** The holdings of a claim, locked, in a stable order. */
+  async lockReceiptCodes(em: EntityManager, crmId: string, receivedId: string): Promise<Array<{ auto_id: number; card_id: string; card_code: string; member_no: string; code_status: number }>> {
+    const rows: Row[] = await em.query(
+      `SELECT auto_id, card_id, card_code, member_no, code_status FROM card.member_card_code
+        WHERE crm_id = $1 AND received_id = $2 AND receive_type = 0 AND is_reversed = 0 ORDER BY auto_id FOR UPDATE`,
+      [crmId, receivedId],
+    );
+    return rows.map((r) => ({ ...(r as any), auto_id: num(r.auto_id) }));
+  }
+
+  /**
+   * Puts the codes of a reversed claim of one card back in its pool: they take the next
+   * free slots at the tail (the card row must be locked by the caller).
+   */
+  async returnToPool(em: EntityManager, crmId: string, cardId: string, codes: string[], firstSlot: number, now: Date): Promise<void> {
+    const [, moved] = await em.query(
+      `UPDATE card.card_code cc SET slot = $3 + t.ord - 1, card_code_status = 0, member_no = NULL, update_time = $5
+         FROM unnest($4::text[]) WITH ORDINALITY AS t(code, ord)
+        WHERE cc.crm_id = $1 AND cc.card_id = $2 AND cc.card_code = t.code`,
+      [crmId, cardId, firstSlot, codes, now],
+    );
+    if (moved !== codes.length) throw new Error(`returning ${codes.length} codes of card ${cardId} to the pool moved ${moved}`);
+    await em.query(
+      `UPDATE card.card_info SET next_slot = next_slot + $3, received_count = received_count - $3, update_time = $4 WHERE crm_id = $1 AND card_id = $2`,
+      [crmId, cardId, codes.length, now],
+    );
+  }
+
+  async markReversed(em: EntityManager, crmId: string, receivedId: string, now: Date): Promise<void> {
+    await em.query(`UPDATE card.member_card_code SET is_reversed = 1, update_time = $3 WHERE crm_id = $1 AND received_id = $2 AND receive_type = 0`, [crmId, receivedId, now]);
+    await em.query(`UPDATE card.member_receive SET is_reversed = 1, reversed_time = $3, update_time = $3 WHERE crm_id = $1 AND received_id = $2`, [crmId, receivedId, now]);
+  }
+
+  /** What a received_id was first used with (idempotency). */
+  async payloadHash(em: EntityManager, crmId: string, id: string): Promise<string | null> {
+    const rows: Row[] = await em.query(`SELECT payload_hash FROM card.member_receive WHERE crm_id = $1 AND received_id = $2`, [crmId, id]);
+    return rows[0]?.payload_hash ?? null;
   }
 }
 

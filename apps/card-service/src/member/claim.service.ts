@@ -18,7 +18,7 @@ import {
 } from '@app/domain';
 import { AppConfig, BatchLanes, Clock, CONFIG } from '@app/platform';
 import { ClaimCard, claimKey as key, ClaimRepository, Grant, Receipt } from './claim.repository';
-import { MemberRepository } from './member.repository';
+import { CodeRepository } from './code.repository';
 import { OutboxEvent, OutboxRepository } from '../outbox/outbox.repository';
 
 const CLAIMED = '领券成功';
@@ -61,7 +61,7 @@ export class ClaimService {
   constructor(
     private readonly db: DataSource,
     private readonly claims: ClaimRepository,
-    private readonly members: MemberRepository,
+    private readonly codes: CodeRepository,
     private readonly outbox: OutboxRepository,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
@@ -210,14 +210,14 @@ export class ClaimService {
 
   /** A received_id seen before: the same payload answers the codes it gave, another one is a conflict. */
   private async replay(r: Receipt): Promise<Envelope<ClaimedCodeView[]>> {
-    const hash = await this.members.payloadHashOf('member_receive', 'received_id', r.crm_id, r.received_id);
+    const hash = await this.claims.payloadHash(this.db.manager, r.crm_id, r.received_id);
     if (hash !== r.payload_hash) return conflict(r.received_id);
     return ok(await this.claims.codesOf(this.db.manager, r.crm_id, r.received_id, this.cfg.appTz), CLAIMED);
   }
 
   async detail(m: ReceivedIdMsg): Promise<Envelope<ReceiveDetailItem[]>> {
-    const items = await this.members.codesOfReceipt(m.crm_id, m.received_id, this.cfg.appTz, this.clock.now());
-    if (!items.length && !(await this.members.payloadHashOf('member_receive', 'received_id', m.crm_id, m.received_id))) {
+    const items = await this.codes.codesOfReceipt(m.crm_id, m.received_id, this.cfg.appTz, this.clock.now());
+    if (!items.length && !(await this.claims.payloadHash(this.db.manager, m.crm_id, m.received_id))) {
       return fail(ErrorCode.RECEIVE_NOT_FOUND, `no claim with received_id ${m.received_id}`);
     }
     return ok(items, '获取卡券领取详情成功');
@@ -232,10 +232,10 @@ export class ClaimService {
   async reverse(m: ReceivedIdMsg): Promise<Envelope<undefined>> {
     const now = this.clock.now();
     return this.db.transaction(async (em): Promise<Envelope<undefined>> => {
-      const receipt = await this.members.lockReceipt(em, m.crm_id, m.received_id);
+      const receipt = await this.claims.lockReceipt(em, m.crm_id, m.received_id);
       if (!receipt) return fail(ErrorCode.RECEIVE_NOT_FOUND, `no claim with received_id ${m.received_id}`);
       if (receipt.is_reversed) return ok(undefined, '冲正成功');
-      const codes = await this.members.lockReceiptCodes(em, m.crm_id, m.received_id);
+      const codes = await this.claims.lockReceiptCodes(em, m.crm_id, m.received_id);
       const blocked = codes.filter((c) => c.code_status !== CodeStatus.USABLE && c.code_status !== CodeStatus.EXPIRED);
       if (blocked.length) {
         const why = blocked.map((c) => `${c.card_code} (${STATUS_WORD[c.code_status] ?? `status ${c.code_status}`})`).join(', ');
@@ -245,18 +245,18 @@ export class ClaimService {
       for (const c of codes) byCard.set(c.card_id, [...(byCard.get(c.card_id) ?? []), c.card_code]);
       const events: OutboxEvent[] = [];
       for (const cardId of [...byCard.keys()].sort()) {
-        const card = await this.members.lockCard(em, m.crm_id, cardId);
+        const card = await this.codes.lockCard(em, m.crm_id, cardId);
         if (!card) throw new Error(`card ${cardId} of claim ${m.received_id} is gone`);
         const back = byCard.get(cardId)!;
-        await this.members.returnToPool(em, m.crm_id, cardId, back, card.next_slot, now);
-        await this.members.addToRecord(em, m.crm_id, cardId, receipt.member_no, -back.length, 0, now);
+        await this.claims.returnToPool(em, m.crm_id, cardId, back, card.next_slot, now);
+        await this.codes.addToRecord(em, m.crm_id, cardId, receipt.member_no, -back.length, 0, now);
         // Counts against the claim: its day, channel and member.
         events.push({
           crm_id: m.crm_id, kind: CardEventKind.CLAIM_REVERSE, card_id: cardId, member_no: receipt.member_no, count: back.length,
           channel: receipt.out_str, occurred_at: now, day_of: receipt.received_time, ref: m.received_id,
         });
       }
-      await this.members.markReversed(em, m.crm_id, m.received_id, now);
+      await this.claims.markReversed(em, m.crm_id, m.received_id, now);
       await this.outbox.add(em, events);
       return ok(undefined, '冲正成功');
     });

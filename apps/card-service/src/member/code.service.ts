@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CardDetailMsg, CardEventKind, CardListMsg, CodeStatus, Envelope, ErrorCode, fail, MemberCodeView, ObsoleteMsg, ok, Page, STATUS_WORD } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
-import { MemberRepository } from './member.repository';
+import { CodeRepository } from './code.repository';
 import { OutboxRepository } from '../outbox/outbox.repository';
 
 /** A member's codes: listing, detail, voiding, and the expiry sweep. */
@@ -10,19 +10,19 @@ import { OutboxRepository } from '../outbox/outbox.repository';
 export class CodeService {
   constructor(
     private readonly db: DataSource,
-    private readonly members: MemberRepository,
+    private readonly codes: CodeRepository,
     private readonly outbox: OutboxRepository,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
   ) {}
 
   async list(m: CardListMsg): Promise<Envelope<Page<MemberCodeView>>> {
-    const page = await this.members.listCodes(m.crm_id, m.member_no, m.code_status, m.page_id ?? 1, m.page_size ?? 20, this.cfg.appTz, this.clock.now());
+    const page = await this.codes.listCodes(m.crm_id, m.member_no, m.code_status, m.page_id ?? 1, m.page_size ?? 20, this.cfg.appTz, this.clock.now());
     return ok(page, '获取用户卡券列表成功');
   }
 
   async detail(m: CardDetailMsg): Promise<Envelope<MemberCodeView>> {
-    const code = await this.members.findCode(m.crm_id, m.member_no, m.card_id, m.card_code, m.received_id, this.cfg.appTz, this.clock.now());
+    const code = await this.codes.findCode(m.crm_id, m.member_no, m.card_id, m.card_code, m.received_id, this.cfg.appTz, this.clock.now());
     return code ? ok(code, '获取卡券详情成功') : fail(ErrorCode.CODE_NOT_FOUND, `member ${m.member_no} has no code ${m.card_code} of card ${m.card_id}`);
   }
 
@@ -30,18 +30,18 @@ export class CodeService {
   async obsolete(m: ObsoleteMsg): Promise<Envelope<MemberCodeView>> {
     const now = this.clock.now();
     return this.db.transaction(async (em): Promise<Envelope<MemberCodeView>> => {
-      const h = await this.members.lockHolding(em, m.crm_id, m.member_no, m.card_id, m.card_code);
+      const h = await this.codes.lockHolding(em, m.crm_id, m.member_no, m.card_id, m.card_code);
       if (!h) return fail(ErrorCode.CODE_NOT_FOUND, `member ${m.member_no} holds no code ${m.card_code} of card ${m.card_id}`);
       if (h.code_status !== CodeStatus.VOID) {
         if (h.code_status !== CodeStatus.USABLE && h.code_status !== CodeStatus.EXPIRED) {
           return fail(ErrorCode.CODE_NOT_USABLE, `code ${m.card_code} is ${STATUS_WORD[h.code_status]} and cannot be voided`);
         }
-        await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.VOID, now, { obsoleted_time: now });
-        await this.members.recordObsoleted(em, h, m.operator, now);
+        await this.codes.setStatus(em, m.crm_id, h.auto_id, CodeStatus.VOID, now, { obsoleted_time: now });
+        await this.codes.recordObsoleted(em, h, m.operator, now);
         // The obsolete call carries no id of its own (operator is a name): no ref.
         await this.outbox.add(em, [{ crm_id: m.crm_id, kind: CardEventKind.VOID, card_id: h.card_id, member_no: h.member_no, count: 1, channel: null, occurred_at: now, day_of: now, ref: null }]);
       }
-      return ok(await this.members.codeById(em, m.crm_id, h.auto_id, this.cfg.appTz, now), '作废成功');
+      return ok(await this.codes.codeById(em, m.crm_id, h.auto_id, this.cfg.appTz, now), '作废成功');
     });
   }
 
@@ -50,7 +50,7 @@ export class CodeService {
     const now = this.clock.now();
     let total = 0;
     for (;;) {
-      const n = await this.members.expireDue(now, this.cfg.expiryBatchSize);
+      const n = await this.codes.expireDue(now, this.cfg.expiryBatchSize);
       total += n;
       if (n < this.cfg.expiryBatchSize) return total;
     }

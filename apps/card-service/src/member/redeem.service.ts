@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CardEventKind, CodeStatus, Envelope, ErrorCode, fail, ok, originalRedeem, RedeemIdMsg, RedeemMsg, RedeemView, unusableAt, STATUS_WORD, payloadHash } from '@app/domain';
 import { AppConfig, Clock, CONFIG } from '@app/platform';
-import { MemberRepository } from './member.repository';
+import { CodeRepository } from './code.repository';
+import { RedeemRepository } from './redeem.repository';
 import { OutboxEvent, OutboxRepository } from '../outbox/outbox.repository';
 
 /** Redemptions and their reversal. */
@@ -10,7 +11,8 @@ import { OutboxEvent, OutboxRepository } from '../outbox/outbox.repository';
 export class RedeemService {
   constructor(
     private readonly db: DataSource,
-    private readonly members: MemberRepository,
+    private readonly codes: CodeRepository,
+    private readonly redeems: RedeemRepository,
     private readonly outbox: OutboxRepository,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
@@ -26,27 +28,27 @@ export class RedeemService {
     const now = this.clock.now();
     // 'taken': the redeem_id is recorded already (nothing was written): a repeat or a conflict.
     const outcome = await this.db.transaction(async (em): Promise<Envelope<never> | 'taken' | 'done'> => {
-      const h = await this.members.lockHolding(em, m.crm_id, m.member_no, m.card_id, m.card_code);
-      if (await this.members.redeemRecord(m.crm_id, m.redeem_id, this.cfg.appTz, em)) return 'taken';
+      const h = await this.codes.lockHolding(em, m.crm_id, m.member_no, m.card_id, m.card_code);
+      if (await this.redeems.redeemRecord(em, m.crm_id, m.redeem_id, this.cfg.appTz)) return 'taken';
       if (!h) return fail(ErrorCode.CODE_NOT_FOUND, `member ${m.member_no} holds no code ${m.card_code} of card ${m.card_id}`);
       if (h.code_status !== CodeStatus.USABLE) return fail(ErrorCode.CODE_NOT_USABLE, `code ${m.card_code} is ${STATUS_WORD[h.code_status] ?? `in status ${h.code_status}`}`);
       const why = unusableAt(h, { begin: h.begin_time, end: h.end_time }, now, this.cfg.appTz);
       if (why) return fail(ErrorCode.CODE_NOT_USABLE, `code ${m.card_code} ${why.message}`);
       if (h.use_limit > 0) {
-        const used = (await this.members.memberRecord(em, m.crm_id, m.card_id, m.member_no, true)).used_sum;
+        const used = (await this.codes.memberRecord(em, m.crm_id, m.card_id, m.member_no, true)).used_sum;
         if (used + 1 > h.use_limit) return fail(ErrorCode.USE_LIMIT_REACHED, `member ${m.member_no} may redeem at most ${h.use_limit} of card ${m.card_id} and has redeemed ${used}`);
       }
-      if (!(await this.members.insertRedeem(em, { crm_id: m.crm_id, redeem_id: m.redeem_id, h, channel: m.redeem_channel, extra: m.redeem_extra, hash, now }))) return 'taken';
-      await this.members.setStatus(em, m.crm_id, h.auto_id, CodeStatus.REDEEMED, now, { redeem_time: now });
-      await this.members.addToRecord(em, m.crm_id, m.card_id, m.member_no, 0, 1, now);
+      if (!(await this.redeems.insertRedeem(em, { crm_id: m.crm_id, redeem_id: m.redeem_id, h, channel: m.redeem_channel, extra: m.redeem_extra, hash, now }))) return 'taken';
+      await this.codes.setStatus(em, m.crm_id, h.auto_id, CodeStatus.REDEEMED, now, { redeem_time: now });
+      await this.codes.addToRecord(em, m.crm_id, m.card_id, m.member_no, 0, 1, now);
       await this.outbox.add(em, [{ crm_id: m.crm_id, kind: CardEventKind.REDEEM, card_id: m.card_id, member_no: m.member_no, count: 1, channel: m.redeem_channel, occurred_at: now, day_of: now, ref: m.redeem_id }]);
       return 'done';
     });
-    if (outcome === 'taken' && (await this.members.payloadHashOf('member_redeem', 'redeem_id', m.crm_id, m.redeem_id)) !== hash) {
+    if (outcome === 'taken' && (await this.redeems.payloadHash(this.db.manager, m.crm_id, m.redeem_id)) !== hash) {
       return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `redeem_id ${m.redeem_id} was used before with another payload`);
     }
     if (outcome !== 'taken' && outcome !== 'done') return outcome;
-    return ok(originalRedeem((await this.members.redeemRecord(m.crm_id, m.redeem_id, this.cfg.appTz))!), '核销成功');
+    return ok(originalRedeem((await this.redeems.redeemRecord(this.db.manager, m.crm_id, m.redeem_id, this.cfg.appTz))!), '核销成功');
   }
 
   /**
@@ -58,16 +60,16 @@ export class RedeemService {
   async reverse(m: RedeemIdMsg): Promise<Envelope<RedeemView>> {
     const now = this.clock.now();
     const refused = await this.db.transaction(async (em): Promise<Envelope<never> | null> => {
-      const r = await this.members.lockRedeem(em, m.crm_id, m.redeem_id);
+      const r = await this.redeems.lockRedeem(em, m.crm_id, m.redeem_id);
       if (!r) return fail(ErrorCode.REDEEM_NOT_FOUND, `no redemption with redeem_id ${m.redeem_id}`);
       if (r.rollback_status === 1) return null;
-      const h = await this.members.lockHoldingById(em, m.crm_id, r.holder_id);
+      const h = await this.codes.lockHoldingById(em, m.crm_id, r.holder_id);
       if (h.code_status !== CodeStatus.REDEEMED) throw new Error(`redemption ${m.redeem_id}: its code is ${STATUS_WORD[h.code_status]}, not redeemed`);
       const expired = h.end_time !== null && now > h.end_time;
-      await this.members.setStatus(em, m.crm_id, h.auto_id, expired ? CodeStatus.EXPIRED : CodeStatus.USABLE, now, { redeem_time: null, expired });
-      if (expired) await this.members.recordExpired(em, h, now);
-      await this.members.addToRecord(em, m.crm_id, r.card_id, r.member_no, 0, -1, now);
-      await this.members.rollBackRedeem(em, m.crm_id, m.redeem_id, now);
+      await this.codes.setStatus(em, m.crm_id, h.auto_id, expired ? CodeStatus.EXPIRED : CodeStatus.USABLE, now, { redeem_time: null, expired });
+      if (expired) await this.codes.recordExpired(em, h, now);
+      await this.codes.addToRecord(em, m.crm_id, r.card_id, r.member_no, 0, -1, now);
+      await this.redeems.rollBackRedeem(em, m.crm_id, m.redeem_id, now);
       // Counts against the redemption: its day, channel and member. A code that ended meanwhile also expires now.
       const events: OutboxEvent[] = [
         { crm_id: m.crm_id, kind: CardEventKind.REDEEM_REVERSE, card_id: r.card_id, member_no: r.member_no, count: 1, channel: r.redeem_channel, occurred_at: now, day_of: r.redeem_time, ref: m.redeem_id },
@@ -76,6 +78,6 @@ export class RedeemService {
       await this.outbox.add(em, events);
       return null;
     });
-    return refused ?? ok((await this.members.redeemRecord(m.crm_id, m.redeem_id, this.cfg.appTz))!, '冲正成功');
+    return refused ?? ok((await this.redeems.redeemRecord(this.db.manager, m.crm_id, m.redeem_id, this.cfg.appTz))!, '冲正成功');
   }
 }
