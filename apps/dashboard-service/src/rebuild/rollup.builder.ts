@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ALL_CARDS, CARD_DAY_COUNTERS, CARD_EVENT_EFFECTS, CardFact, NO_DAY, NO_NEXT_DAY } from '@app/domain';
 import { num } from '@app/platform';
-import { dayOfSql, RollupRepository, weekOfSql } from '../rollup/rollup.repository';
+import { RollupRepository } from '../rollup/rollup.repository';
+import { dayOfSql, weekOfSql } from '../rollup/dashboard-reads.sql';
 
 /** One rollup table as the rebuild compares it: its key (after crm_id) and its values. */
 interface TableSpec {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ALL_CARDS, CARD_DAY_COUNTERS, chainKey, NO_NEXT_DAY, MemberChain, MemberDayAfter, MemberKind, MemberSpanDelta, RollupDeltas } from '@app/domain';
 import { num } from '@app/platform';
+import { dayOfSql, READ_SQL, weekOfSql } from './dashboard-reads.sql';
 
 /** A range of days (YYYY-MM-DD, both included) of one tenant, optionally one card. */
 export interface RangeQuery {
@@ -47,66 +48,10 @@ export interface MemberOfKind {
 type Row = Record<string, any>;
 
 /**
- * The day (a `date`) an instant counts on in the zone given as a parameter: the one
- * expression of both the incremental path (daysOf) and the rebuild (RollupBuilder).
- */
-export const dayOfSql = (col: string, tzParam: string): string => `(${col} AT TIME ZONE ${tzParam})::date`;
-
-/** The week (its Monday, a `date`) of a day: the card_week key, on the incremental path and in the rebuild alike. */
-export const weekOfSql = (day: string): string => `date_trunc('week', (${day})::timestamp)::date`;
-
-/**
- * The weeks of a range (days $2..$3) that lie wholly inside it, as [WEEKS_FROM, WEEKS_TO):
- * the first Monday on or after the start, up to the Monday after the last whole week (no
- * earlier than WEEKS_FROM, so a range within one week has none). card_top reads those
- * weeks from card_week and only the days before and after them from card_day.
- */
-const WEEKS_FROM = `(${weekOfSql('$2::date + 6')})`;
-const WEEKS_TO = `GREATEST(${weekOfSql('$3::date + 1')}, ${WEEKS_FROM})`;
-
-/**
  * The tenant's rollup lock: every apply batch holds it shared, a rebuild that replaces
  * the tenant's rows holds it exclusive, so neither sees the other half done.
  */
 export const tenantLockKey = (crmId: string): string => `dashboard.rollups|${crmId}`;
-
-/**
- * Distinct members per kind and day, and over the range (day null), as rows (kind, day, a):
- * from the scope's rows (the card, or ALL_CARDS; every lane's rows summed), read through
- * their primary keys. Per day: member_day_count, one row per kind and day. Over the
- * range, each member once, by the member_span pair that crosses the range's start
- * (prev_day before it), whichever way reads fewer rows:
- *
- * - from the start: the pairs of each day of the range with prev_day before the start
- *   (one index range per kind and day);
- * - from the end, when the latest active day is closer to the range's end than the
- *   range is long (a range ending today): the members whose last active day is on or
- *   after the start (the NO_NEXT_DAY rows, one index range per kind), less those whose
- *   pair jumps over the whole range (prev_day before the start, day after the end: one
- *   index range per kind and day after the end).
- *
- * Both count the same members, exactly; a few hundred small rows at most.
- */
-/** The members active on `day` whose previous active day is before the range's start. */
-const crossing = (day: string) => `(SELECT sum(n) FROM dashboard.member_span
-               WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = ${day} AND prev_day < $2::date)`;
-/** $1 crm_id, $2 start, $3 end, $4 the card or ALL_CARDS, $5 NO_NEXT_DAY. */
-const MEMBER_COUNTS = `SELECT kind, day::text AS day, sum(members) AS a, NULL::bigint AS b, NULL::bigint AS c FROM dashboard.member_day_count
-        WHERE crm_id = $1 AND kind IN ('claim', 'redeem', 'present') AND card_id = $4 AND day BETWEEN $2::date AND $3::date AND day < $5::date
-        GROUP BY kind, day
-       UNION ALL
-       SELECT k.kind, NULL,
-              CASE WHEN l.latest IS NULL THEN 0
-                   WHEN l.latest - $3::date <= $3::date - $2::date + 1
-                   THEN coalesce((SELECT sum(n) FROM dashboard.member_span
-                                   WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = $5::date AND prev_day >= $2::date), 0)
-                      - coalesce((SELECT sum(${crossing('g.day::date')}) FROM generate_series($3::date + 1, l.latest, interval '1 day') AS g(day)), 0)
-                   ELSE coalesce((SELECT sum(${crossing('g.day::date')}) FROM generate_series($2::date, LEAST($3::date, $5::date - 1), interval '1 day') AS g(day)), 0)
-              END,
-              NULL, NULL
-         FROM unnest(ARRAY['claim', 'redeem', 'present']) AS k(kind)
-        CROSS JOIN LATERAL (SELECT max(prev_day) AS latest FROM dashboard.member_span
-                             WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = $5::date) AS l`;
 
 /** Every query of the dashboard's rollups (see the migration for the tables). */
 @Injectable()
@@ -338,14 +283,7 @@ export class RollupRepository {
    * card's card_day rows, or tenant_day), and distinct members per kind (memberCounts).
    */
   async trendCounts(q: RangeQuery): Promise<{ days: DayCounts[]; members: MemberCount[] }> {
-    const days = q.card_id
-      ? `SELECT 'day' AS kind, day::text AS day, claim_num AS a, redeem_num AS b, present_num AS c
-           FROM dashboard.card_day
-          WHERE crm_id = $1 AND card_id = $4 AND day BETWEEN $2::date AND $3::date`
-      : `SELECT 'day' AS kind, day::text AS day, claim_num AS a, redeem_num AS b, present_num AS c
-           FROM dashboard.tenant_day
-          WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date`;
-    const rows: Row[] = await this.db.query(`${days}\n       UNION ALL\n       ${MEMBER_COUNTS}`, [q.crm_id, q.start, q.end, q.card_id ?? ALL_CARDS, NO_NEXT_DAY]);
+    const rows: Row[] = await this.db.query(READ_SQL.trend(!!q.card_id), [q.crm_id, q.start, q.end, q.card_id ?? ALL_CARDS, NO_NEXT_DAY]);
     return {
       days: rows.filter((r) => r.kind === 'day').map((r) => ({ day: r.day, claim: num(r.a), redeem: num(r.b), present: num(r.c) })),
       members: rows.filter((r) => r.kind !== 'day').map((r) => ({ kind: r.kind, day: r.day ?? null, members: num(r.a) })),
@@ -359,12 +297,7 @@ export class RollupRepository {
    */
   async channelCounts(q: RangeQuery): Promise<ChannelCount[]> {
     const rows: Row[] = await this.db.query(
-      `SELECT kind, channel, sum(num) AS num
-         FROM dashboard.${q.card_id ? 'channel_day' : 'channel_day_all'}
-        WHERE crm_id = $1 AND kind IN ('claim', 'redeem') ${q.card_id ? 'AND card_id = $4' : ''} AND day BETWEEN $2::date AND $3::date
-        GROUP BY kind, channel
-       HAVING sum(num) > 0
-        ORDER BY kind, sum(num) DESC, channel COLLATE "C"`,
+      READ_SQL.channelCounts(!!q.card_id),
       this.params(q),
     );
     return rows.map((r) => ({ kind: r.kind, channel: r.channel, num: num(r.num) }));
@@ -372,27 +305,12 @@ export class RollupRepository {
 
   /** The `limit` cards with the most claims, and with the most redemptions, over the range (none at 0), with their latest titles. */
   async top(q: RangeQuery, limit: number): Promise<TopRow[]> {
-    // The range's whole weeks from card_week, the days before and after them from card_day: 90 days read about 13 rows per card, not 90.
     const rows: Row[] = await this.db.query(
-      `WITH t AS (
-         SELECT card_id, sum(claim_num) AS receive_num, sum(redeem_num) AS redeem_num
-           FROM (SELECT card_id, claim_num, redeem_num FROM dashboard.card_week
-                  WHERE crm_id = $1 AND week >= ${WEEKS_FROM} AND week < ${WEEKS_TO}
-                 UNION ALL
-                 SELECT card_id, claim_num, redeem_num FROM dashboard.card_day
-                  WHERE crm_id = $1 AND day >= $2::date AND day < LEAST($3::date + 1, ${WEEKS_FROM})
-                 UNION ALL
-                 SELECT card_id, claim_num, redeem_num FROM dashboard.card_day
-                  WHERE crm_id = $1 AND day >= ${WEEKS_TO} AND day <= $3::date) AS x
-          GROUP BY card_id
-       )
-       (SELECT 'receive' AS list, card_id, receive_num, redeem_num FROM t WHERE receive_num > 0 ORDER BY receive_num DESC, card_id COLLATE "C" LIMIT $4)
-       UNION ALL
-       (SELECT 'redeem' AS list, card_id, receive_num, redeem_num FROM t WHERE redeem_num > 0 ORDER BY redeem_num DESC, card_id COLLATE "C" LIMIT $4)`,
+      READ_SQL.top,
       [q.crm_id, q.start, q.end, limit],
     );
     if (!rows.length) return [];
-    const titles: Row[] = await this.db.query(`SELECT card_id, title FROM dashboard.card WHERE crm_id = $1 AND card_id = ANY($2::text[])`, [
+    const titles: Row[] = await this.db.query(READ_SQL.titles, [
       q.crm_id,
       [...new Set(rows.map((r) => r.card_id as string))],
     ]);

@@ -3,6 +3,7 @@ import { EntityManager } from 'typeorm';
 import { PointsEventView } from '@app/domain';
 import { BatchPlan, LockedMember } from './batch-plan';
 import { EVENT_COLUMNS, NewEvent, toEventView } from './ledger.repository';
+import { spendableLot } from './ledger.sql';
 
 type Row = Record<string, any>;
 
@@ -52,8 +53,7 @@ export class EventBatchRepository {
                  SELECT ${EVENT_COLUMNS}, e.payload_hash FROM points.event e WHERE e.crm_id = $1 AND e.event_no = ANY($3::text[])) r) AS recorded,
               (SELECT coalesce(json_agg(l ORDER BY l.member_no, l.expire_time ASC NULLS LAST, l.lot_id), '[]') FROM (
                  SELECT member_no, lot_id, remaining::text AS remaining, expire_time FROM points.lot
-                  WHERE crm_id = $1 AND member_no = ANY($4::text[]) AND remaining > 0
-                    AND (unfreeze_time IS NULL OR unfreeze_time <= $5) AND (expire_time IS NULL OR expire_time > $5)) l) AS lots
+                  WHERE crm_id = $1 AND member_no = ANY($4::text[]) AND ${spendableLot('', '$5')}) l) AS lots
         WHERE $2::text IS NOT NULL`,
       [crmId, tz, eventNos, spenders, now],
     );

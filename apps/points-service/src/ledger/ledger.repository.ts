@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { HistoryMsg, Page, PointsEventView, PointsSummaryView } from '@app/domain';
 import { fmtTime, num, numOrNull } from '@app/platform';
+import { LEDGER_SQL, spendableLot } from './ledger.sql';
 
 /** A journal row to write. Amounts are decimal text, never binary floating point. */
 export interface NewEvent {
@@ -71,26 +72,18 @@ export class LedgerRepository {
 
   /** Creates the member's row if needed and locks it: every change of a member's points takes this lock first. */
   async lockMember(em: EntityManager, crmId: string, memberNo: string, now: Date): Promise<void> {
-    await em.query(
-      `INSERT INTO points.member (crm_id, member_no, create_time, update_time) VALUES ($1, $2, $3, $3)
-       ON CONFLICT (crm_id, member_no) DO UPDATE SET update_time = points.member.update_time`,
-      [crmId, memberNo, now],
-    );
+    await em.query(LEDGER_SQL.lockMember, [crmId, memberNo, now]);
   }
 
   async payloadHash(crmId: string, eventNo: string, em: EntityManager = this.db.manager): Promise<string | null> {
-    const rows = await em.query(`SELECT payload_hash FROM points.event WHERE crm_id = $1 AND event_no = $2`, [crmId, eventNo]);
+    const rows = await em.query(LEDGER_SQL.payloadHash, [crmId, eventNo]);
     return rows[0]?.payload_hash ?? null;
   }
 
   /** Writes the journal row; null when the event_no is recorded already (waits for a concurrent writer of it to finish). */
   async insertEvent(em: EntityManager, e: NewEvent, now: Date, fromTransferNo: string | null = null): Promise<number | null> {
     const rows = await em.query(
-      `INSERT INTO points.event (crm_id, event_no, member_no, event_type, points, event_at, expire_time, unfreeze_time, action_scene,
-                                 store_code, cost_center, campaign_code, operator, event_desc, order_items, payload_hash, create_time, update_time,
-                                 origin_event_no, from_transfer_no, rule_id, trans_type)
-       VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20, $21)
-       ON CONFLICT (crm_id, event_no) DO NOTHING RETURNING auto_id`,
+      LEDGER_SQL.insertEvent,
       [
         e.crm_id, e.event_no, e.member_no, e.event_type, e.points, e.event_at, e.expire_time, e.unfreeze_time, e.action_scene,
         e.store_code, e.cost_center, e.campaign_code, e.operator, e.event_desc, e.order_items === undefined || e.order_items === null ? null : JSON.stringify(e.order_items), e.payload_hash, now,
@@ -103,17 +96,15 @@ export class LedgerRepository {
   /** An earn: a new lot, and the member's total. A debt the member owes is paid from it first. */
   async addLot(em: EntityManager, e: NewEvent, now: Date): Promise<void> {
     const [{ paid }] = await em.query(
-      `SELECT LEAST(debt_points, $3::numeric)::text AS paid FROM points.member WHERE crm_id = $1 AND member_no = $2`,
+      LEDGER_SQL.debtPaid,
       [e.crm_id, e.member_no, e.points],
     );
     await em.query(
-      `INSERT INTO points.lot (crm_id, member_no, event_no, amount, remaining, expire_time, unfreeze_time, create_time)
-       VALUES ($1, $2, $3, $4::numeric, $4::numeric - $8::numeric, $5, $6, $7)`,
+      LEDGER_SQL.insertLot,
       [e.crm_id, e.member_no, e.event_no, e.points, e.expire_time, e.unfreeze_time, now, paid],
     );
     await em.query(
-      `UPDATE points.member SET total_points = total_points + $3::numeric, debt_points = debt_points - $5::numeric, update_time = $4
-        WHERE crm_id = $1 AND member_no = $2`,
+      LEDGER_SQL.addTotal,
       [e.crm_id, e.member_no, e.points, now, paid],
     );
   }
@@ -121,13 +112,7 @@ export class LedgerRepository {
   /** Points the member can spend at `now` (unfrozen, unexpired lots, less any debt), and whether that covers `points`. */
   async spendable(em: EntityManager, crmId: string, memberNo: string, now: Date, points: string): Promise<{ available: string; enough: boolean }> {
     const [row] = await em.query(
-      `SELECT trim_scale(coalesce(sum(l.remaining), 0) - m.debt_points)::text AS available,
-              coalesce(sum(l.remaining), 0) - m.debt_points >= $4::numeric AS enough
-         FROM points.member m
-         LEFT JOIN points.lot l ON l.crm_id = m.crm_id AND l.member_no = m.member_no AND l.remaining > 0
-              AND (l.unfreeze_time IS NULL OR l.unfreeze_time <= $3) AND (l.expire_time IS NULL OR l.expire_time > $3)
-        WHERE m.crm_id = $1 AND m.member_no = $2
-        GROUP BY m.debt_points`,
+      LEDGER_SQL.spendable,
       [crmId, memberNo, now, points],
     );
     return { available: row.available, enough: row.enough };
@@ -140,22 +125,11 @@ export class LedgerRepository {
    */
   private async takeFifo(em: EntityManager, crmId: string, memberNo: string, eventId: number, points: string, now: Date, exact: boolean): Promise<Array<{ n: string; expire_time: Date | null }>> {
     const rows: Array<{ n: string; expire_time: Date | null }> = await em.query(
-      `WITH spendable AS (
-         SELECT lot_id, remaining, sum(remaining) OVER (ORDER BY expire_time ASC NULLS LAST, lot_id) AS upto
-           FROM points.lot
-          WHERE crm_id = $1 AND member_no = $2 AND remaining > 0
-            AND (unfreeze_time IS NULL OR unfreeze_time <= $3) AND (expire_time IS NULL OR expire_time > $3)),
-       take AS (
-         SELECT lot_id, LEAST(remaining, $4::numeric - (upto - remaining)) AS n FROM spendable WHERE upto - remaining < $4::numeric),
-       taken AS (
-         UPDATE points.lot l SET remaining = l.remaining - take.n FROM take WHERE l.crm_id = $1 AND l.lot_id = take.lot_id
-         RETURNING l.lot_id, take.n, l.expire_time),
-       noted AS (INSERT INTO points.allocation (crm_id, event_id, lot_id, points) SELECT $1, $5, lot_id, n FROM taken)
-       SELECT n::text AS n, expire_time FROM taken ORDER BY expire_time ASC NULLS LAST, lot_id`,
+      LEDGER_SQL.takeFifo,
       [crmId, memberNo, now, points, eventId],
     );
     if (!exact) return rows;
-    const [{ ok }] = await em.query(`SELECT coalesce(sum(x), 0) = $1::numeric AS ok FROM unnest($2::numeric[]) AS x`, [points, rows.map((r) => r.n)]);
+    const [{ ok }] = await em.query(LEDGER_SQL.takenAll, [points, rows.map((r) => r.n)]);
     if (!ok) throw new Error(`event ${eventId}: took ${rows.map((r) => r.n).join('+')} for ${points}`);
     return rows;
   }
@@ -168,19 +142,19 @@ export class LedgerRepository {
    */
   async transfer(em: EntityManager, crmId: string, from: string, to: string, outId: number, inEventNo: string, points: string, now: Date): Promise<void> {
     const pieces = await this.takeFifo(em, crmId, from, outId, points, now, true);
-    await em.query(`UPDATE points.member SET used_points = used_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [crmId, from, points, now]);
+    await em.query(LEDGER_SQL.addUsed, [crmId, from, points, now]);
     await this.receiveLots(em, crmId, to, inEventNo, pieces, points, now);
   }
 
   /** Adds to a member's used points (a negative amount as "-x" takes off). */
   async addUsed(em: EntityManager, crmId: string, memberNo: string, points: string, now: Date): Promise<void> {
-    await em.query(`UPDATE points.member SET used_points = used_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [crmId, memberNo, points, now]);
+    await em.query(LEDGER_SQL.addUsed, [crmId, memberNo, points, now]);
   }
 
   /** Holds a transfer's points: taken from the sender's spendable lots (soonest expiry first) and counted as used until returned. */
   async holdTransfer(em: EntityManager, crmId: string, from: string, outId: number, points: string, now: Date): Promise<void> {
     await this.takeFifo(em, crmId, from, outId, points, now, true);
-    await em.query(`UPDATE points.member SET used_points = used_points + $3::numeric, update_time = $4 WHERE crm_id = $1 AND member_no = $2`, [crmId, from, points, now]);
+    await em.query(LEDGER_SQL.addUsed, [crmId, from, points, now]);
   }
 
   /**
@@ -281,8 +255,7 @@ export class LedgerRepository {
     const [row] = await em.query(
       `WITH s AS (
          SELECT coalesce(sum(l.remaining) FILTER (WHERE l.event_no = $3), 0) AS own_lot,
-                coalesce(sum(l.remaining) FILTER (WHERE l.event_no <> $3 AND (l.unfreeze_time IS NULL OR l.unfreeze_time <= $5)
-                                                   AND (l.expire_time IS NULL OR l.expire_time > $5)), 0) AS other_lots,
+                coalesce(sum(l.remaining) FILTER (WHERE l.event_no <> $3 AND ${spendableLot('l', '$5')}), 0) AS other_lots,
                 (SELECT debt_points FROM points.member WHERE crm_id = $1 AND member_no = $2) AS debt
            FROM points.lot l WHERE l.crm_id = $1 AND l.member_no = $2 AND l.remaining > 0),
        p AS (SELECT LEAST(own_lot, $4::numeric) AS own, $4::numeric - LEAST(own_lot, $4::numeric) AS need, other_lots, debt FROM s)
@@ -375,7 +348,7 @@ export class LedgerRepository {
       [crmId, eventId, points],
     );
     const given: string[] = (Array.isArray(rows[0]) ? (rows[0] as unknown as Array<{ n: string }>) : rows).map((r) => r.n);
-    const [{ ok }] = await em.query(`SELECT coalesce(sum(x), 0) = $1::numeric AS ok FROM unnest($2::numeric[]) AS x`, [points, given]);
+    const [{ ok }] = await em.query(LEDGER_SQL.takenAll, [points, given]);
     if (!ok) throw new Error(`giving back event ${eventId}: ${given.join('+')} for ${points}`);
   }
 
@@ -389,7 +362,7 @@ export class LedgerRepository {
     const rows: Row[] = await this.db.query(
       `WITH sums AS (
          SELECT m.detail_id, m.total_points, m.used_points, m.debt_points, m.create_time, m.update_time,
-                coalesce(sum(l.remaining) FILTER (WHERE (l.expire_time IS NULL OR l.expire_time > $3) AND (l.unfreeze_time IS NULL OR l.unfreeze_time <= $3)), 0) AS spendable,
+                coalesce(sum(l.remaining) FILTER (WHERE ${spendableLot('l', '$3')}), 0) AS spendable,
                 coalesce(sum(l.remaining) FILTER (WHERE (l.expire_time IS NULL OR l.expire_time > $3) AND l.unfreeze_time > $3), 0) AS frozen,
                 coalesce(sum(l.remaining) FILTER (WHERE l.expire_time <= $3), 0) AS expired,
                 coalesce(sum(l.remaining) FILTER (WHERE l.expire_time > $3 AND l.expire_time <= $3 + interval '7 days'
