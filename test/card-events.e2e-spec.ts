@@ -3,6 +3,7 @@ import { lastValueFrom } from 'rxjs';
 import { CARD_EVENTS_PER_JOB, CardEvent, CardEventBatch, cardEventBatchJobId, CardFact, CardFactsPage, CardPattern, Envelope, Queue, Service } from '@app/domain';
 import { RedisStreamsClient } from '@app/platform';
 import { Answer, Suite } from './support/suite';
+import { uid } from './support/expect';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -21,13 +22,10 @@ describe('card events (outbox -> card-events queue)', () => {
   let queue: Bull.Queue<CardEventBatch>;
   const crm = 'crm_card_events';
   const member = `/api/crm/card/${crm}/member`;
-  let seq = 0;
-  const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++seq}`;
 
   beforeAll(async () => {
     s = await Suite.start({
       name: 'card_events',
-      redisDb: 7,
       services: ['card-service'],
       controlClock: true,
       env: { EXPIRY_SWEEP_MS: '300', PRESENT_TIMEOUT_HOURS: '24', OUTBOX_POLL_MS: '50' },

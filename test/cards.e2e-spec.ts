@@ -10,7 +10,7 @@ describe('cards through the gateway', () => {
 
   beforeAll(async () => {
     // The generate_file server below is on 127.0.0.1: allowed here, refused by default (stock-worker.e2e-spec.ts).
-    s = await Suite.start({ name: 'cards', redisDb: 1, env: { IMPORT_ALLOW_PRIVATE_HOSTS: 'true' } });
+    s = await Suite.start({ name: 'cards', env: { IMPORT_ALLOW_PRIVATE_HOSTS: 'true' } });
   });
   afterAll(() => s?.stop());
 

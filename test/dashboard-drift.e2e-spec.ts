@@ -1,6 +1,7 @@
 import Bull from 'bull';
 import { CardEventBatch, Queue } from '@app/domain';
 import { AppProcess, Suite } from './support/suite';
+import { uid } from './support/expect';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -33,13 +34,10 @@ describe('dashboard never drifts (random workload, killed worker, duplicates, re
   const crm = 'crm_drift';
   const member = `/api/crm/card/${crm}/member`;
   let dashWorker: AppProcess | undefined;
-  let seq = 0;
-  const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++seq}`;
 
   beforeAll(async () => {
     s = await Suite.start({
       name: 'dashboard_drift',
-      redisDb: 9,
       services: ['card-service'],
       controlClock: true,
       env: { EXPIRY_SWEEP_MS: '300', PRESENT_TIMEOUT_HOURS: '24', OUTBOX_POLL_MS: '50', QUEUE_LOCK_MS: '1500', DASHBOARD_BATCH_MAX: '50' },
@@ -55,7 +53,6 @@ describe('dashboard never drifts (random workload, killed worker, duplicates, re
   });
 
   const createCard = (title: string, over: Record<string, unknown> = {}) => s.createStockedCard(crm, { title, total_quantity: 300, ...over });
-
 
   /**
    * Copies of the batches waiting in the queue added again under other job ids, newest

@@ -5,6 +5,7 @@ import { CARD_EVENTS_PER_JOB, CardEvent, CardEventBatch, cardEventBatches, cardE
 import { QueryRunner } from 'typeorm';
 import { MemberSpanLastDay1732800000000 } from '../apps/dashboard-service/src/migrations/1732800000000-member-span-last-day';
 import { Answer, AppProcess, Suite } from './support/suite';
+import { expectInvalid } from './support/expect';
 
 const HOUR = 3_600_000;
 /** Asia/Shanghai has no daylight saving time: local time is UTC + 8 hours all year. */
@@ -39,7 +40,6 @@ describe('coupon dashboard', () => {
   beforeAll(async () => {
     s = await Suite.start({
       name: 'dashboard',
-      redisDb: 8,
       services: ['dashboard-service'],
       controlClock: true,
       // The service started by the suite only answers requests; the workers are started here (and killed in one test).
@@ -160,14 +160,6 @@ describe('coupon dashboard', () => {
   /** Polls until the data equals `expected` exactly (within the fields given). */
   const untilEqual = (crm: string, route: string, query: string, expected: Record<string, unknown>, limitMs?: number) =>
     until(crm, route, query, (d) => Object.entries(expected).every(([k, v]) => JSON.stringify(d[k]) === JSON.stringify(v)), route, limitMs);
-
-  function expectInvalid(res: Answer, field: string): void {
-    expect(res.body.code).toBe(40001);
-    expect(res.status).toBe(400);
-    expect(res.body.msg).toMatch(new RegExp(field));
-    expect(res.body.errors?.map((e) => e.field)).toContain(field);
-    expect(res.body).not.toHaveProperty('data');
-  }
 
   describe('card_trend', () => {
     const crm = 'dash_trend';
@@ -569,7 +561,6 @@ describe('coupon dashboard', () => {
       [crm, col('kind'), col('card_id'), col('title'), col('member_no'), col('count'), col('channel'), col('occurred_at'), col('day_of')],
     );
   }
-
 
   it('rebuild: the builder makes from the same facts exactly what the events built; reports a corrupted row (exit 1); --apply fixes it', async () => {
     const crm = 'dash_rebuild';

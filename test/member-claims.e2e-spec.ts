@@ -11,7 +11,7 @@ describe('member claims', () => {
   let s: Suite;
 
   beforeAll(async () => {
-    s = await Suite.start({ name: 'member_claims', redisDb: 4, services: ['card-service'] });
+    s = await Suite.start({ name: 'member_claims', services: ['card-service'] });
   });
   afterAll(() => s?.stop());
 

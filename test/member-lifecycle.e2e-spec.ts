@@ -1,6 +1,7 @@
 import Bull from 'bull';
 import { CardExpiryJob, Queue } from '@app/domain';
 import { Answer, Suite } from './support/suite';
+import { expectError, uid } from './support/expect';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -33,13 +34,10 @@ describe('member coupon lifecycle', () => {
   let adminKey: string;
   let clientKey: string;
   let expiry: Bull.Queue;
-  let seq = 0;
-  const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++seq}`;
 
   beforeAll(async () => {
     s = await Suite.start({
       name: 'member_lifecycle',
-      redisDb: 5,
       services: ['card-service'],
       controlClock: true,
       env: { EXPIRY_SWEEP_MS: '300', PRESENT_TIMEOUT_HOURS: '24' },
@@ -111,12 +109,6 @@ describe('member coupon lifecycle', () => {
    * after the clock is moved back one started before may still act on the old time.
    */
   const sweepsSettled = () => s.eventually('no sweep in flight', async () => ((await expiry.getActiveCount()) === 0 ? true : undefined), 20_000, 50);
-
-  function expectError(res: Answer, status: number, code: number, msg?: RegExp): void {
-    expect(res.body.code).toBe(code);
-    expect(res.status).toBe(status);
-    if (msg) expect(res.body.msg).toMatch(msg);
-  }
 
   describe('gifts', () => {
     it('gives a code to a friend: the giver row is 2 then 6, the friend gets a new row, and the lists show it', async () => {

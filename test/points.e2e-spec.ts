@@ -1,7 +1,8 @@
 import Bull from 'bull';
 import { PointsEventKind, PointsSummaryView, Queue } from '@app/domain';
 import { PointsClient } from '@app/platform';
-import { Answer, Suite } from './support/suite';
+import { Suite } from './support/suite';
+import { expectError, expectInvalid, uid } from './support/expect';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -36,11 +37,9 @@ describe('points ledger', () => {
   let adminKey: string;
   let clientKey: string;
   let histAdminKey: string;
-  let seq = 0;
-  const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++seq}`;
 
   beforeAll(async () => {
-    s = await Suite.start({ name: 'points', redisDb: 6, services: ['points-service'], controlClock: true, env: { EXPIRY_SWEEP_MS: '300' } });
+    s = await Suite.start({ name: 'points', services: ['points-service'], controlClock: true, env: { EXPIRY_SWEEP_MS: '300' } });
     const issue = async (crmId: string, scope: string) => {
       const res = await s.post(`/api/crm/keys/${crmId}`, { scope });
       expect(res.body).toMatchObject({ code: 0 });
@@ -77,19 +76,6 @@ describe('points ledger', () => {
     expect(res.body).toMatchObject({ code: 0, data: { event_type: 'consume', member_no: memberNo, points } });
     expect(res.status).toBe(200);
     return res.body.data;
-  }
-
-  function expectError(res: Answer, status: number, code: number, msg?: RegExp): void {
-    expect(res.body.code).toBe(code);
-    expect(res.status).toBe(status);
-    if (msg) expect(res.body.msg).toMatch(msg);
-  }
-
-  /** 400 naming `field`, in the message and in the errors list. */
-  function expectInvalid(res: Answer, field: string): void {
-    expectError(res, 400, 40001, new RegExp(field));
-    expect(res.body.errors?.map((e) => e.field)).toContain(field);
-    expect(res.body).not.toHaveProperty('data');
   }
 
   /** Exact units of 0.0001 of an answered amount, which must have at most 4 decimal places. */

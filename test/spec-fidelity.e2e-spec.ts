@@ -1,6 +1,7 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Answer, cardBody, Suite } from './support/suite';
+import { expectError, expectInvalid, uid } from './support/expect';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -27,8 +28,6 @@ describe('spec fidelity', () => {
   let adminKey: string;
   let clientKey: string;
   let otherClientKey: string;
-  let seq = 0;
-  const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++seq}`;
 
   let files: Server;
   let filesUrl: string;
@@ -43,7 +42,6 @@ describe('spec fidelity', () => {
 
     s = await Suite.start({
       name: 'spec_fidelity',
-      redisDb: 10,
       services: ['card-service', 'points-service'],
       controlClock: true,
       env: { EXPIRY_SWEEP_MS: '300', IMPORT_ALLOW_PRIVATE_HOSTS: 'true' },
@@ -66,15 +64,6 @@ describe('spec fidelity', () => {
     await new Promise((r) => files?.close(r));
   });
 
-  function expectError(res: Answer, status: number, code: number, msg?: RegExp): void {
-    expect(res.body).toMatchObject({ code });
-    expect(res.status).toBe(status);
-    if (msg) expect(res.body.msg).toMatch(msg);
-  }
-  function expectInvalid(res: Answer, field: string): void {
-    expectError(res, 400, 40001);
-    expect(res.body.errors!.map((e) => e.field)).toContain(field);
-  }
   const count = async (sql: string, params: unknown[]) => (await s.sql<{ n: number }>(sql, params))[0].n;
 
   const earn = async (memberNo: string, amount: number, extra: Record<string, unknown> = {}, crmId = crm) => {

@@ -22,7 +22,6 @@ describe('card-stock workers', () => {
   beforeAll(async () => {
     s = await Suite.start({
       name: 'stock_workers',
-      redisDb: 3,
       services: ['card-service'],
       env: { ROLE: 'api', QUEUE_LOCK_MS: '1500', STOCK_BATCH_SIZE: '5000' },
     });

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createConnection, createServer, Server, Socket } from 'node:net';
 import Redis from 'ioredis';
 import { Answer, AppName, freePort, PG_ADMIN_URL, Suite } from './support/suite';
+import { uid } from './support/expect';
 
 /**
  * A TCP proxy the test owns between the apps and PostgreSQL: `down()` breaks every
@@ -79,8 +80,6 @@ describe('store outages', () => {
   const crm = 'crm_outage';
   const points = `/api/crm/points/${crm}`;
   const cards = `/api/crm/card/${crm}`;
-  let seq = 0;
-  const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++seq}`;
   const APPS: AppName[] = ['gateway', 'card-service', 'points-service'];
 
   beforeAll(async () => {
@@ -96,7 +95,6 @@ describe('store outages', () => {
     proxied.pathname = `/${dbName}`;
     s = await Suite.start({
       name,
-      redisDb: 0,
       redisUrl: `redis://127.0.0.1:${redis.port}/0`,
       services: ['card-service', 'points-service'],
       env: { DATABASE_URL: proxied.toString() },

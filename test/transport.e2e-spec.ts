@@ -18,7 +18,6 @@ describe('transport between the gateway and the services', () => {
   beforeAll(async () => {
     s = await Suite.start({
       name: 'transport',
-      redisDb: 2,
       services: ['card-service'],
       env: { ROLE: 'api', RPC_TIMEOUT_MS: '6000', RPC_CLAIM_IDLE_MS: '1500', RPC_CONCURRENCY: '16' },
     });

@@ -20,6 +20,17 @@ export const REDIS_BASE_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6
  * on one machine at once set different prefixes (and TEST_REDIS_URL to different Redis servers).
  */
 const DB_PREFIX = process.env.TEST_DB_PREFIX ?? 'e2e';
+/** Keys (in Redis db 0) naming the process that holds each logical database handed to a suite. */
+const REDIS_DB_LOCK = 'loyalty:e2e-redis-db';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 const ROOT = path.resolve(__dirname, '..', '..');
 export const LOG_DIR = path.join(tmpdir(), 'loyalty-e2e-logs');
 
@@ -65,9 +76,7 @@ export class AppProcess {
 export interface SuiteOptions {
   /** Names the database and the log files. */
   name: string;
-  /** Redis logical database (1-15), one per e2e file. */
-  redisDb: number;
-  /** A Redis of the file's own (e.g. one it kills), instead of TEST_REDIS_URL with redisDb. */
+  /** A Redis of the file's own (e.g. one it kills); else the file is handed a free logical database (1-15) of TEST_REDIS_URL. */
   redisUrl?: string;
   /** Services to boot besides the gateway; default all three. */
   services?: AppName[];
@@ -90,15 +99,38 @@ export class Suite {
   private redisClient?: Redis;
   private counter = 0;
 
-  private constructor(readonly opts: SuiteOptions) {
+  private constructor(
+    readonly opts: SuiteOptions,
+    /** The logical database handed to this file (null: the file brought its own Redis). */
+    private readonly redisDb: number | null,
+  ) {
     const dbName = `${DB_PREFIX}_${opts.name.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
     this.databaseUrl = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
-    this.redisUrl = opts.redisUrl ?? `${REDIS_BASE_URL}/${opts.redisDb}`;
+    this.redisUrl = opts.redisUrl ?? `${REDIS_BASE_URL}/${redisDb}`;
+  }
+
+  /**
+   * Hands out a Redis logical database no other running suite holds: a key per database
+   * in db 0 names the process holding it; one whose process is gone is taken over.
+   */
+  private static async claimRedisDb(): Promise<number> {
+    const r = new Redis(`${REDIS_BASE_URL}/0`);
+    try {
+      for (let db = 1; db <= 15; db++) {
+        const key = `${REDIS_DB_LOCK}:${db}`;
+        if (await r.set(key, String(process.pid), 'NX')) return db;
+        const holder = Number(await r.get(key));
+        if (holder && holder !== process.pid && !isAlive(holder) && (await r.getset(key, String(process.pid))) === String(holder)) return db;
+      }
+      throw new Error('every Redis logical database 1-15 is held by a running e2e suite');
+    } finally {
+      r.disconnect();
+    }
   }
 
   /** Fresh database and Redis db, then the gateway and the services, waiting until each answers. */
   static async start(opts: SuiteOptions): Promise<Suite> {
-    const suite = new Suite(opts);
+    const suite = new Suite(opts, opts.redisUrl ? null : await Suite.claimRedisDb());
     await suite.resetStores();
     suite.port = await freePort();
     const services = opts.services ?? ['card-service', 'points-service', 'dashboard-service'];
@@ -294,6 +326,11 @@ export class Suite {
     await Promise.all(this.procs.map((p) => p.kill('SIGTERM').catch(() => undefined)));
     await this.pg?.end().catch(() => undefined);
     this.redisClient?.disconnect();
+    if (this.redisDb !== null) {
+      const r = new Redis(`${REDIS_BASE_URL}/0`);
+      await r.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, `${REDIS_DB_LOCK}:${this.redisDb}`, String(process.pid)).catch(() => undefined);
+      r.disconnect();
+    }
   }
 }
 
