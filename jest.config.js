@@ -1,4 +1,8 @@
-/** Unit tests live beside the code (libs/**.spec.ts); e2e tests in test/ boot the real apps. */
+/**
+ * Unit tests live beside the code (*.spec.ts); middle-tier tests too (*.int-spec.ts: one
+ * service's use cases with their real repositories on PostgreSQL, in-process); e2e tests in
+ * test/ boot the real apps.
+ */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.spec.json' }];
 const moduleNameMapper = {
   '^@app/domain(|/.*)$': '<rootDir>/libs/domain/src$1',
@@ -14,6 +18,15 @@ module.exports = {
       transform: { '^.+\\.ts$': tsJest },
       moduleNameMapper,
       testEnvironment: 'node',
+    },
+    {
+      displayName: 'middle',
+      rootDir: __dirname,
+      testMatch: ['<rootDir>/apps/**/*.int-spec.ts'],
+      transform: { '^.+\\.ts$': tsJest },
+      moduleNameMapper,
+      testEnvironment: 'node',
+      setupFilesAfterEnv: ['<rootDir>/test/support/jest-setup.ts'],
     },
     {
       displayName: 'e2e',
