@@ -46,7 +46,7 @@ const path = require('node:path');
 const { Client } = require('pg');
 const lib = require('./lib');
 
-const { appEnv, runLoad, waitForHealth, sleep, now, fmt, secs, freePort, sha, fmtCpu, spawnApp, pgSettings } = lib;
+const { appEnv, runLoad, waitForHealth, now, fmt, secs, freePort, sha, fmtCpu, spawnApp, pgSettings } = lib;
 const DB_NAME = 'bench_points';
 const REDIS_DB = 12;
 const CRM_ID = 'crm_bench';

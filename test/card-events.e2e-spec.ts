@@ -391,7 +391,7 @@ describe('card events (outbox -> card-events queue)', () => {
     afterAll(() => client?.close());
     afterEach(() => s.setClock(0));
 
-    const facts = (msg: Record<string, unknown>) => lastValueFrom(client.send(CardPattern.EVENT_FACTS, msg)) as Promise<Envelope<CardFactsPage>>;
+    const facts = (msg: Record<string, unknown>) => lastValueFrom(client.send<Envelope<CardFactsPage>>(CardPattern.EVENT_FACTS, msg));
 
     /** Every page from the first until the cursor is null; a page with a cursor is full, and no cursor comes twice. */
     async function allFacts(tenant: string, limit?: number): Promise<{ facts: CardFact[]; pages: number }> {

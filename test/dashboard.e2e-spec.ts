@@ -820,7 +820,7 @@ describe('coupon dashboard', () => {
     expect(await count()).toBe(events.length);
     const ch = (await read(crm, 'card_channel', range)).body.data.receive_channel_list as Array<{ receive_num: number }>;
     expect(ch.reduce((a, c) => a + c.receive_num, 0)).toBe(d.receive_num);
-    // eslint-disable-next-line no-console
+     
     console.log(`dashboard: ${jobs.length} jobs (${events.length} events) applied in ${ms} ms with a worker killed after ${atKill}`);
   }, 180_000);
 });

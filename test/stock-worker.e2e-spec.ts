@@ -182,7 +182,7 @@ describe('card-stock workers', () => {
     async function failForGood(payload: CardStockPayload): Promise<void> {
       const job = (await bull.getNextJob())!;
       expect(job.id).toBe(cardStockJobId(payload));
-      job.discard();
+      await job.discard();
       await job.moveToFailed({ message: 'gave up' });
     }
     const state = async (payload: CardStockPayload) => (await bull.getJob(cardStockJobId(payload)))?.getState() ?? null;

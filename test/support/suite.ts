@@ -180,8 +180,8 @@ export class Suite {
       env: this.env(extraEnv),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
     const proc = new AppProcess(`${app}#${n}`, child, logFile);
     this.procs.push(proc);
     return proc;
@@ -195,8 +195,8 @@ export class Suite {
     });
     let out = '';
     let err = '';
-    child.stdout!.on('data', (b) => (out += b));
-    child.stderr!.on('data', (b) => (err += b));
+    child.stdout.on('data', (b) => (out += b));
+    child.stderr.on('data', (b) => (err += b));
     return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
   }
 

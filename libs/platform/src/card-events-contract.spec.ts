@@ -17,7 +17,7 @@ const ev = (i: number, over: Record<string, unknown> = {}): CardEvent =>
     day_of: '2024-03-01T02:00:00.000Z',
     ref: null,
     ...over,
-  }) as CardEvent;
+  });
 const batch = (events: unknown[], crm_id = 'crm_a') => ({ crm_id, events });
 
 describe('card-events job contract (CardEventBatchDto)', () => {

@@ -96,7 +96,7 @@ export class StockService {
     });
     if (typeof outcome === 'object') return outcome;
     const replay = await this.replay(m.crm_id, generateId, hash);
-    if (replay.code !== ErrorCode.OK) return replay as Envelope<never>;
+    if (replay.code !== ErrorCode.OK) return replay;
     const status = replay.data!;
     if (!status.is_generated) await this.queue.enqueue({ crm_id: m.crm_id, generate_id: generateId });
     return ok(originalGenerateView(status), '生成卡券任务创建成功,请等待卡券创建完成');

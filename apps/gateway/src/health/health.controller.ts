@@ -71,8 +71,8 @@ export class HealthController implements OnModuleDestroy {
   })
   async health(@Res({ passthrough: true }) reply: FastifyReply) {
     const [postgres, redis] = await Promise.all([
-      this.db.query('SELECT 1').then(() => 'up' as Up, () => 'down' as Up),
-      this.redis.ping().then(() => 'up' as Up, () => 'down' as Up),
+      this.db.query('SELECT 1').then(() => 'up', () => 'down'),
+      this.redis.ping().then(() => 'up', () => 'down'),
     ]);
     const services: Record<string, ServiceHealth> = {};
     await Promise.all(PINGS.map(async ([service, pattern]) => (services[service] = await this.service(service, pattern))));
@@ -88,7 +88,7 @@ export class HealthController implements OnModuleDestroy {
   private async service(service: ServiceName, pattern: string): Promise<ServiceHealth> {
     const instances = await liveInstances(this.redis, service).catch(() => []);
     try {
-      const answer = (await lastValueFrom(this.clients.get(service)!.send(pattern, {}))) as { data: PingReply };
+      const answer = await lastValueFrom(this.clients.get(service)!.send<{ data: PingReply }>(pattern, {}));
       const database = answer.data.database;
       return { status: database === 'up' ? 'up' : 'down', database, instances };
     } catch (err) {

@@ -168,7 +168,7 @@ export class LedgerService {
         if (override === null && rule.mode === 'per_amount' && pay === undefined) {
           return invalid([{ field: 'order_items.pay_amount', message: `order_items.pay_amount is required by rule ${rule.rule_id} (points per amount paid)` }]);
         }
-        const points = await this.rules.award(em, m.crm_id, m.member_no, rule, pay === undefined ? null : String(pay), override, at.toJSDate(), this.cfg.appTz);
+        const points = await this.rules.award(em, m.crm_id, m.member_no, rule, typeof pay === 'number' ? String(pay) : null, override, at.toJSDate(), this.cfg.appTz);
         if (points === '0') return fail(ErrorCode.RULE_CAP_REACHED, `rule ${rule.rule_id} gives member ${m.member_no} no points for this event (its caps are reached, or the amount earns less than 1 point)`);
         e.points = points;
         e.rule_id = rule.rule_id;

@@ -54,7 +54,7 @@ export class PointsEventsProcessor {
 
   private async discard(job: Job<PointsEventJobData>, why: string): Promise<never> {
     this.log.error(`points event ${job.id} discarded: ${why}`);
-    job.discard();
+    await job.discard();
     throw new Error(why);
   }
 }

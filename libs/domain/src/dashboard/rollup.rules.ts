@@ -121,7 +121,7 @@ export const CARD_EVENT_EFFECTS: ReadonlyArray<{ kind: CardEventKind } & CardEve
 export function dayIn(instant: string, zone: string): string {
   const d = DateTime.fromISO(instant, { zone: 'UTC' }).setZone(zone);
   if (!d.isValid) throw new Error(`not an ISO 8601 instant: ${instant}`);
-  return d.toISODate()!;
+  return d.toISODate();
 }
 
 const zeroCounts = (): CardDayCounts => ({
@@ -310,7 +310,7 @@ export function cardFactProblem(f: unknown): string | null {
   if (!(Number.isInteger(x.count) && (x.count as number) >= 1 && (x.count as number) <= 1_000_000)) return 'count must be a whole number from 1 to 1,000,000';
   if (!(x.channel === null || x.channel === undefined || isText(x.channel, 128))) return 'channel must be null or text of at most 128 characters';
   for (const k of ['occurred_at', 'day_of'] as const) {
-    if (!(typeof x[k] === 'string' && ISO_INSTANT.test(x[k] as string) && !Number.isNaN(Date.parse(x[k] as string)))) return `${k} must be an ISO 8601 instant`;
+    if (!(typeof x[k] === 'string' && ISO_INSTANT.test(x[k]) && !Number.isNaN(Date.parse(x[k])))) return `${k} must be an ISO 8601 instant`;
   }
   return null;
 }

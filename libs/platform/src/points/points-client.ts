@@ -84,7 +84,7 @@ export class PointsClient {
 
   private async send(pattern: string, crmId: string, e: object): Promise<Envelope<PointsEventView>> {
     try {
-      return (await lastValueFrom(this.transport.send(pattern, { ...e, crm_id: crmId }))) as Envelope<PointsEventView>;
+      return await lastValueFrom(this.transport.send<Envelope<PointsEventView>>(pattern, { ...e, crm_id: crmId }));
     } catch (err) {
       if (typeof err === 'object' && err !== null && 'code' in err) return err as Envelope<never>;
       throw err;
