@@ -14,3 +14,4 @@ export * from './transport/request-context';
 export * from './points/points-client';
 export * from './store-errors';
 export * from './service-exception.filter';
+export * from './idempotent-write';

@@ -16,7 +16,7 @@ import {
   STATUS_WORD,
   payloadHash,
 } from '@app/domain';
-import { AppConfig, BatchLanes, Clock, CONFIG } from '@app/platform';
+import { AppConfig, BatchLanes, Clock, CONFIG, idConflict } from '@app/platform';
 import { ClaimCard, claimKey as key, ClaimRepository, Grant, Receipt } from './claim.repository';
 import { CodeRepository } from './code.repository';
 import { OutboxEvent, OutboxRepository } from '../outbox/outbox.repository';
@@ -263,5 +263,4 @@ export class ClaimService {
   }
 }
 
-const conflict = (receivedId: string) =>
-  fail(ErrorCode.IDEMPOTENCY_CONFLICT, `received_id ${receivedId} was used before with another payload`);
+const conflict = (receivedId: string) => idConflict('received_id', receivedId);

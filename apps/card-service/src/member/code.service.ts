@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CardDetailMsg, CardEventKind, CardListMsg, CodeStatus, Envelope, ErrorCode, fail, MemberCodeView, ObsoleteMsg, ok, Page, STATUS_WORD } from '@app/domain';
-import { AppConfig, Clock, CONFIG } from '@app/platform';
+import { AppConfig, Clock, CONFIG, drainInBatches } from '@app/platform';
 import { CodeRepository } from './code.repository';
 import { OutboxRepository } from '../outbox/outbox.repository';
 
@@ -48,11 +48,6 @@ export class CodeService {
   /** Sweep: usable codes past their end become expired (status 4), in batches, each with its t_member_card_expired row; `expire` card events per (member, card) of a batch. */
   async expireDue(): Promise<number> {
     const now = this.clock.now();
-    let total = 0;
-    for (;;) {
-      const n = await this.codes.expireDue(now, this.cfg.expiryBatchSize);
-      total += n;
-      if (n < this.cfg.expiryBatchSize) return total;
-    }
+    return drainInBatches(this.cfg.expiryBatchSize, (size) => this.codes.expireDue(now, size));
   }
 }

@@ -18,7 +18,7 @@ import {
   STATUS_WORD,
   payloadHash,
 } from '@app/domain';
-import { AppConfig, Clock, CONFIG } from '@app/platform';
+import { AppConfig, Clock, CONFIG, drainInBatches, settleWrite } from '@app/platform';
 import { CodeRepository } from './code.repository';
 import { GiftRepository } from './gift.repository';
 import { OutboxRepository } from '../outbox/outbox.repository';
@@ -56,11 +56,13 @@ export class GiftService {
       await this.outbox.add(em, [{ crm_id: m.crm_id, kind: CardEventKind.GIFT, card_id: h.card_id, member_no: h.member_no, count: 1, channel: null, occurred_at: now, day_of: now, ref: presentId }]);
       return 'done';
     });
-    if (outcome === 'taken' && (await this.gifts.payloadHash(this.db.manager, m.crm_id, presentId)) !== hash) {
-      return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `present_id ${presentId} was used before with another payload`);
-    }
-    if (outcome !== 'taken' && outcome !== 'done') return outcome;
-    return ok(originalPresent((await this.gifts.present(this.db.manager, m.crm_id, presentId, this.cfg.appTz))!), '转增成功');
+    return settleWrite(
+      outcome,
+      { name: 'present_id', value: presentId },
+      hash,
+      () => this.gifts.payloadHash(this.db.manager, m.crm_id, presentId),
+      async () => ok(originalPresent((await this.gifts.present(this.db.manager, m.crm_id, presentId, this.cfg.appTz))!), '转增成功'),
+    );
   }
 
   /**
@@ -119,12 +121,7 @@ export class GiftService {
   async returnTimedOut(): Promise<number> {
     const now = this.clock.now();
     const before = new Date(now.getTime() - this.cfg.presentTimeoutHours * HOUR_MS);
-    let total = 0;
-    for (;;) {
-      const n = await this.gifts.returnDueGifts(now, before, this.cfg.expiryBatchSize);
-      total += n;
-      if (n < this.cfg.expiryBatchSize) return total;
-    }
+    return drainInBatches(this.cfg.expiryBatchSize, (size) => this.gifts.returnDueGifts(now, before, size));
   }
 }
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CardEventKind, CodeStatus, Envelope, ErrorCode, fail, ok, originalRedeem, RedeemIdMsg, RedeemMsg, RedeemView, unusableAt, STATUS_WORD, payloadHash } from '@app/domain';
-import { AppConfig, Clock, CONFIG } from '@app/platform';
+import { AppConfig, Clock, CONFIG, settleWrite } from '@app/platform';
 import { CodeRepository } from './code.repository';
 import { RedeemRepository } from './redeem.repository';
 import { OutboxEvent, OutboxRepository } from '../outbox/outbox.repository';
@@ -44,11 +44,13 @@ export class RedeemService {
       await this.outbox.add(em, [{ crm_id: m.crm_id, kind: CardEventKind.REDEEM, card_id: m.card_id, member_no: m.member_no, count: 1, channel: m.redeem_channel, occurred_at: now, day_of: now, ref: m.redeem_id }]);
       return 'done';
     });
-    if (outcome === 'taken' && (await this.redeems.payloadHash(this.db.manager, m.crm_id, m.redeem_id)) !== hash) {
-      return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `redeem_id ${m.redeem_id} was used before with another payload`);
-    }
-    if (outcome !== 'taken' && outcome !== 'done') return outcome;
-    return ok(originalRedeem((await this.redeems.redeemRecord(this.db.manager, m.crm_id, m.redeem_id, this.cfg.appTz))!), '核销成功');
+    return settleWrite(
+      outcome,
+      { name: 'redeem_id', value: m.redeem_id },
+      hash,
+      () => this.redeems.payloadHash(this.db.manager, m.crm_id, m.redeem_id),
+      async () => ok(originalRedeem((await this.redeems.redeemRecord(this.db.manager, m.crm_id, m.redeem_id, this.cfg.appTz))!), '核销成功'),
+    );
   }
 
   /**

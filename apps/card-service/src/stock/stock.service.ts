@@ -23,7 +23,7 @@ import {
   GenerateView,
   totalRejected,
 } from '@app/domain';
-import { AppConfig, CONFIG, isUniqueViolation } from '@app/platform';
+import { AppConfig, CONFIG, idConflict, isUniqueViolation } from '@app/platform';
 import { BatchOutcome, GenerateRecord, NewGenerate, StockRepository, originalGenerateView } from './stock.repository';
 import { StockQueue } from './stock.queue';
 import { CodeFileRefusedError, linesFromUrl } from './code-file';
@@ -141,9 +141,7 @@ export class StockService {
   /** The answer for an existing generate_id: the record if the payload matches, else a conflict. */
   private async replay(crmId: string, generateId: string, hash: string): Promise<Envelope<StockStatusView>> {
     const stored = await this.repo.payloadHash(this.db.manager, crmId, generateId);
-    if (stored !== hash) {
-      return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `generate_id ${generateId} was already used with another payload`);
-    }
+    if (stored !== hash) return idConflict('generate_id', generateId);
     return ok((await this.repo.status(crmId, generateId, this.cfg.appTz))!);
   }
 

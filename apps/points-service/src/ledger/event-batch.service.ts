@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Envelope, ErrorCode, fail, ok, PointsEventView } from '@app/domain';
-import { AppConfig, BatchLanes, Clock, CONFIG } from '@app/platform';
+import { AppConfig, BatchLanes, Clock, CONFIG, idConflict } from '@app/platform';
 import { planBatch, PlannedEvent } from './batch-plan';
 import { EventBatchRepository, EventNoTaken, StoredEvent } from './event-batch.repository';
 import { NewEvent } from './ledger.repository';
@@ -25,7 +25,7 @@ const MAX_ATTEMPTS = 3;
 
 const MESSAGE = { earn: '积分累积成功', spend: '积分消耗成功' } as const;
 
-const conflict = (eventNo: string) => fail(ErrorCode.IDEMPOTENCY_CONFLICT, `event_no ${eventNo} was used before with another payload`);
+const conflict = (eventNo: string) => idConflict('event_no', eventNo);
 
 /**
  * Earns and spends (produce/direct, consume/direct, from the gateway, the transport and

@@ -23,7 +23,7 @@ import {
   TransferMsg,
   AcceptMsg,
 } from '@app/domain';
-import { AppConfig, Clock, CONFIG } from '@app/platform';
+import { AppConfig, Clock, CONFIG, drainInBatches, settleWrite } from '@app/platform';
 import { RuleRepository } from '../rules/rule.repository';
 import { EventBatchService } from './event-batch.service';
 import { LedgerRepository, NewEvent, OriginEvent, TransferRow } from './ledger.repository';
@@ -331,11 +331,13 @@ export class LedgerService {
       if (!(err instanceof Unrecorded)) throw err;
       outcome = err.outcome;
     }
-    if (outcome === 'taken' && (await this.ledger.payloadHash(m.crm_id, m.transfer_no)) !== hash) {
-      return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `transfer_no ${m.transfer_no} was used before with another payload`);
-    }
-    if (outcome !== 'taken' && outcome !== 'done') return outcome;
-    return ok((await this.ledger.event(m.crm_id, m.transfer_no, this.cfg.appTz))!, '转赠成功');
+    return settleWrite(
+      outcome,
+      { name: 'transfer_no', value: m.transfer_no },
+      hash,
+      () => this.ledger.payloadHash(m.crm_id, m.transfer_no),
+      async () => ok((await this.ledger.event(m.crm_id, m.transfer_no, this.cfg.appTz))!, '转赠成功'),
+    );
   }
 
   /**
@@ -404,11 +406,12 @@ export class LedgerService {
     const now = this.clock.now();
     const before = new Date(now.getTime() - this.cfg.transferTimeoutHours * HOUR_MS);
     let returned = 0;
-    for (;;) {
-      const due = await this.ledger.dueTransfers(before, this.cfg.expiryBatchSize);
+    await drainInBatches(this.cfg.expiryBatchSize, async (size) => {
+      const due = await this.ledger.dueTransfers(before, size);
       for (const d of due) if (await this.returnTransfer(d.crm_id, d.transfer_no, now, before)) returned++;
-      if (due.length < this.cfg.expiryBatchSize) return returned;
-    }
+      return due.length;
+    });
+    return returned;
   }
 
   private async returnTransfer(crmId: string, transferNo: string, now: Date, before: Date): Promise<boolean> {
@@ -435,12 +438,7 @@ export class LedgerService {
   /** Sweep: an `expired` history row for each lot past its expiry, in batches. */
   async expireLots(): Promise<number> {
     const now = this.clock.now();
-    let total = 0;
-    for (;;) {
-      const n = await this.ledger.expireDue(now, this.cfg.expiryBatchSize);
-      total += n;
-      if (n < this.cfg.expiryBatchSize) return total;
-    }
+    return drainInBatches(this.cfg.expiryBatchSize, (size) => this.ledger.expireDue(now, size));
   }
 
   /**
@@ -472,11 +470,13 @@ export class LedgerService {
       if (!(err instanceof Unrecorded)) throw err;
       outcome = err.outcome;
     }
-    if (outcome === 'taken' && (await this.ledger.payloadHash(e.crm_id, e.event_no)) !== e.payload_hash) {
-      return fail(ErrorCode.IDEMPOTENCY_CONFLICT, `event_no ${e.event_no} was used before with another payload`);
-    }
-    if (outcome !== 'taken' && outcome !== 'done') return outcome;
-    return ok((await this.ledger.event(e.crm_id, e.event_no, this.cfg.appTz))!, msg);
+    return settleWrite(
+      outcome,
+      { name: 'event_no', value: e.event_no },
+      e.payload_hash,
+      () => this.ledger.payloadHash(e.crm_id, e.event_no),
+      async () => ok((await this.ledger.event(e.crm_id, e.event_no, this.cfg.appTz))!, msg),
+    );
   }
 
   async summary(m: MemberQueryMsg): Promise<Envelope<PointsSummaryView>> {
