@@ -64,7 +64,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
         if (failing) this.log.log('relaying card events again');
         failing = false;
       } catch (err) {
-        if (!failing) this.log.warn(`relaying card events failed, the rows stay for the next pass: ${err instanceof Error ? err.message : err}`);
+        if (!failing) this.log.warn(`relaying card events failed, the rows stay for the next pass: ${err instanceof Error ? err.message : String(err)}`);
         failing = true;
       }
       if (moved < RELAY_BATCH) await this.pause(this.cfg.outboxPollMs);
