@@ -18,7 +18,7 @@
  *      journal row seed-m<i>, one lot expiring in 365 days, total_points on the member row);
  *   4. floor (apps idle, after a CHECKPOINT): --floor-events events done directly in
  *      PostgreSQL, one transaction per event, statement by statement as points-service
- *      runs a single event (LedgerService.record + LedgerRepository; see SQL below), each a named
+ *      runs a single event (EventRecorder.record + LedgerRepository; see SQL below), each a named
  *      (prepared) statement, by --connections clients at once; events drawn like the load's;
  *   5. load (after another CHECKPOINT): a second process (bench/points-load.js) runs
  *      autocannon with --connections connections and --events requests: each picks a random
@@ -143,7 +143,7 @@ const { SQL } = require('./sql/points-floor');
  */
 const run = (c, name, values) => c.query({ name: `points-${name}`, text: SQL[name], values });
 
-/** The payload hash points-service keeps with an event (LedgerService: eventFields, in its order). */
+/** The payload hash points-service keeps with an event (journal-event.ts: eventFields, in its order). */
 const payloadHash = (payload) => createHash('sha256').update(JSON.stringify(payload)).digest('hex');
 const fields = (memberNo, points, actionScene, campaignCode) => ({
   member_no: memberNo,

@@ -1,6 +1,6 @@
 /**
  * The floor of bench:points: one earn or spend in a transaction of its own, the way
- * points-service records a single event (LedgerService.record with LedgerRepository's
+ * points-service records a single event (EventRecorder.record with LedgerRepository's
  * lockMember, payloadHash, spendable, insertEvent, addLot, takeFifo and the member's used
  * points). Text for text the statements of apps/points-service/src/ledger/ledger.sql.ts:
  * apps/points-service/src/ledger/ledger.sql.spec.ts fails when they drift apart.

@@ -8,7 +8,14 @@ import { LedgerSchema1732600000000 } from './migrations/1732600000000-ledger-sch
 import { EventTransType1733100000000 } from './migrations/1733100000000-event-trans-type';
 import { LedgerController } from './ledger/ledger.controller';
 import { LedgerRepository } from './ledger/ledger.repository';
-import { LedgerService } from './ledger/ledger.service';
+import { EarnSpendService } from './ledger/earn-spend.service';
+import { EventRecorder } from './ledger/event-recorder';
+import { JournalRepository } from './ledger/journal.repository';
+import { JournalService } from './ledger/journal.service';
+import { ReversalRepository } from './ledger/reversal.repository';
+import { ReversalService } from './ledger/reversal.service';
+import { TransferRepository } from './ledger/transfer.repository';
+import { TransferService } from './ledger/transfer.service';
 import { EventBatchRepository } from './ledger/event-batch.repository';
 import { EventBatchService } from './ledger/event-batch.service';
 import { PointsExpiryProcessor } from './ledger/points-expiry.processor';
@@ -31,7 +38,7 @@ export class PointsServiceModule {
         BullModule.registerQueue({ name: Queue.POINTS_EXPIRY }, { name: Queue.POINTS_EVENTS }),
       ],
       controllers: cfg.role !== 'worker' ? [LedgerController, RuleController, pingController(Service.POINTS, PointsPattern.PING)] : [],
-      providers: [{ provide: CONFIG, useValue: cfg }, clockProvider(cfg, instanceId), LedgerRepository, LedgerService, EventBatchRepository, EventBatchService, RuleRepository, RuleService, ...(cfg.role !== 'api' ? [PointsExpiryProcessor, PointsEventsProcessor] : [])],
+      providers: [{ provide: CONFIG, useValue: cfg }, clockProvider(cfg, instanceId), LedgerRepository, JournalRepository, ReversalRepository, TransferRepository, EventRecorder, EarnSpendService, ReversalService, TransferService, JournalService, EventBatchRepository, EventBatchService, RuleRepository, RuleService, ...(cfg.role !== 'api' ? [PointsExpiryProcessor, PointsEventsProcessor] : [])],
     };
   }
 }

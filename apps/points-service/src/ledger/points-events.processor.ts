@@ -14,7 +14,9 @@ import {
   TransferDirectMsg,
 } from '@app/domain';
 import { checkContract } from '@app/platform';
-import { LedgerService } from './ledger.service';
+import { EarnSpendService } from './earn-spend.service';
+import { ReversalService } from './reversal.service';
+import { TransferService } from './transfer.service';
 
 type Route = { contract: new () => object; handle: (m: any) => Promise<Envelope<unknown>> };
 
@@ -30,14 +32,14 @@ export class PointsEventsProcessor {
   private readonly log = new Logger(PointsEventsProcessor.name);
   private readonly routes: Record<PointsEventKind, Route>;
 
-  constructor(ledger: LedgerService) {
+  constructor(earnSpend: EarnSpendService, reversals: ReversalService, transfers: TransferService) {
     this.routes = {
-      [PointsEventKind.PRODUCE_DIRECT]: { contract: ProduceDirectMsg, handle: (m) => ledger.produceDirect(m) },
-      [PointsEventKind.PRODUCE_BY_RULE]: { contract: ProduceByRuleMsg, handle: (m) => ledger.produceByRule(m) },
-      [PointsEventKind.CONSUME_DIRECT]: { contract: ConsumeDirectMsg, handle: (m) => ledger.consumeDirect(m) },
-      [PointsEventKind.REVERSE_PRODUCE]: { contract: ReverseProduceMsg, handle: (m) => ledger.reverseProduce(m) },
-      [PointsEventKind.REVERSE_CONSUME]: { contract: ReverseConsumeMsg, handle: (m) => ledger.reverseConsume(m) },
-      [PointsEventKind.TRANSFER_DIRECT]: { contract: TransferDirectMsg, handle: (m) => ledger.transferDirect(m) },
+      [PointsEventKind.PRODUCE_DIRECT]: { contract: ProduceDirectMsg, handle: (m) => earnSpend.produceDirect(m) },
+      [PointsEventKind.PRODUCE_BY_RULE]: { contract: ProduceByRuleMsg, handle: (m) => earnSpend.produceByRule(m) },
+      [PointsEventKind.CONSUME_DIRECT]: { contract: ConsumeDirectMsg, handle: (m) => earnSpend.consumeDirect(m) },
+      [PointsEventKind.REVERSE_PRODUCE]: { contract: ReverseProduceMsg, handle: (m) => reversals.reverseProduce(m) },
+      [PointsEventKind.REVERSE_CONSUME]: { contract: ReverseConsumeMsg, handle: (m) => reversals.reverseConsume(m) },
+      [PointsEventKind.TRANSFER_DIRECT]: { contract: TransferDirectMsg, handle: (m) => transfers.transferDirect(m) },
     };
   }
 

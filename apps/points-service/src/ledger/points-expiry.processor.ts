@@ -3,7 +3,8 @@ import { InjectQueue, Process, Processor } from '@nestjs/bull';
 import { Queue as BullQueue } from 'bull';
 import { PointsExpiryJob, Queue } from '@app/domain';
 import { AppConfig, CONFIG } from '@app/platform';
-import { LedgerService } from './ledger.service';
+import { JournalService } from './journal.service';
+import { TransferService } from './transfer.service';
 
 /**
  * Worker side of the `points-expiry` queue: two repeatable sweeps, batched, idempotent,
@@ -14,7 +15,8 @@ export class PointsExpiryProcessor implements OnApplicationBootstrap {
   private readonly log = new Logger(PointsExpiryProcessor.name);
 
   constructor(
-    private readonly ledger: LedgerService,
+    private readonly journal: JournalService,
+    private readonly transfers: TransferService,
     @InjectQueue(Queue.POINTS_EXPIRY) private readonly queue: BullQueue,
     @Inject(CONFIG) private readonly cfg: AppConfig,
   ) {}
@@ -30,14 +32,14 @@ export class PointsExpiryProcessor implements OnApplicationBootstrap {
 
   @Process(PointsExpiryJob.EXPIRE_LOTS)
   async expireLots(): Promise<number> {
-    const n = await this.ledger.expireLots();
+    const n = await this.journal.expireLots();
     if (n) this.log.log(`wrote ${n} expired rows`);
     return n;
   }
 
   @Process(PointsExpiryJob.RETURN_TRANSFERS)
   async returnTransfers(): Promise<number> {
-    const n = await this.ledger.returnTimedOutTransfers();
+    const n = await this.transfers.returnTimedOutTransfers();
     if (n) this.log.log(`returned ${n} transfers not accepted in time`);
     return n;
   }
