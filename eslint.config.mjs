@@ -51,7 +51,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@nestjs/*', '!@nestjs/swagger', 'typeorm', 'pg', 'ioredis', 'bull', '@app/platform', '**/platform/**'], message: 'libs/domain holds pure rules and contracts' }] },
+        {
+          patterns: [
+            {
+              group: ['@nestjs/*', '!@nestjs/swagger', 'typeorm', 'pg', 'ioredis', 'bull', '@app/platform', '**/platform/**'],
+              message: 'libs/domain holds pure rules and contracts',
+            },
+          ],
+        },
       ],
     },
   },

@@ -58,22 +58,21 @@ const TARGET = { claimsPerS: 2000, p99Ms: 200, ratio: 1.0 };
 
 // ---------- options ----------
 
-const USAGE =
-  'usage: node bench/claim.js [--codes N] [--members N] [--requests N] [--get-limit N] [--connections N] [--floor-claims N] [--card-replicas N]';
+const USAGE = 'usage: node bench/claim.js [--codes N] [--members N] [--requests N] [--get-limit N] [--connections N] [--floor-claims N] [--card-replicas N]';
 
 function parseArgs(argv) {
   const opts = lib.parseOptions(argv, {
     usage: USAGE,
     defaults: { codes: 100_000, members: 10_000, requests: 110_000, getLimit: 12, connections: 64, floorClaims: 20_000, cardReplicas: 1 },
     flags: {
-    '--codes': 'codes',
-    '--members': 'members',
-    '--requests': 'requests',
-    '--get-limit': 'getLimit',
-    '--connections': 'connections',
-    '--floor-claims': 'floorClaims',
-    '--card-replicas': 'cardReplicas',
-  },
+      '--codes': 'codes',
+      '--members': 'members',
+      '--requests': 'requests',
+      '--get-limit': 'getLimit',
+      '--connections': 'connections',
+      '--floor-claims': 'floorClaims',
+      '--card-replicas': 'cardReplicas',
+    },
   });
   if (opts.codes > 10_000_000) throw new Error('--codes is at most 10,000,000 (MAX_TOTAL_QUANTITY)');
   if (Math.ceil(opts.floorClaims * 1.1) > 10_000_000) throw new Error('--floor-claims is at most 9,000,000');
@@ -159,7 +158,9 @@ const run = (c, name, values) => c.query({ name: `claim-${name}`, text: SQL[name
 /** One claim of 1 code: 'ok', 'outOfStock', 'limit', 'refused' or 'duplicate'; throws on a database error (rolled back). */
 async function floorClaim(c, cardId, memberNo, receivedId) {
   const cardInfo = JSON.stringify({ [cardId]: 1 });
-  const hash = createHash('sha256').update(JSON.stringify({ member_no: memberNo, out_str: 'bench', card_info: { [cardId]: 1 } })).digest('hex');
+  const hash = createHash('sha256')
+    .update(JSON.stringify({ member_no: memberNo, out_str: 'bench', card_info: { [cardId]: 1 } }))
+    .digest('hex');
   await c.query('BEGIN');
   try {
     const ins = await run(c, 'receive', [CRM_ID, receivedId, memberNo, cardInfo, hash]);
@@ -231,7 +232,6 @@ async function measureFloor(db, cardId, opts, runTag, named) {
 
 // ---------- the load: autocannon in a second process ----------
 
-
 // ---------- the invariants ----------
 
 /**
@@ -276,14 +276,38 @@ async function checkCard(db, cardId, { codes, getLimit, expectedOk, okExact, exp
   const claims = v(held.claims);
   const poolLeft = card ? v(card.next_slot) - v(card.claim_slot) : null;
   const checks = [
-    ['no code held twice (distinct codes = live rows)', v(held.live_distinct) === live && v(held.distinct_codes) === v(held.rows), `${held.live_distinct} distinct / ${live} live rows; ${held.distinct_codes} distinct / ${held.rows} rows`],
-    ['issued <= stock', !!card && live <= codes && live <= v(card.total_quantity), card ? `${live} issued, stock ${codes} (total_quantity ${card.total_quantity})` : 'card missing'],
-    ['every member <= get_limit', v(members.max_held) <= getLimit, `max ${members.max_held} per member, limit ${getLimit}; ${members.at_limit} of ${members.members} members at the limit`],
+    [
+      'no code held twice (distinct codes = live rows)',
+      v(held.live_distinct) === live && v(held.distinct_codes) === v(held.rows),
+      `${held.live_distinct} distinct / ${live} live rows; ${held.distinct_codes} distinct / ${held.rows} rows`,
+    ],
+    [
+      'issued <= stock',
+      !!card && live <= codes && live <= v(card.total_quantity),
+      card ? `${live} issued, stock ${codes} (total_quantity ${card.total_quantity})` : 'card missing',
+    ],
+    [
+      'every member <= get_limit',
+      v(members.max_held) <= getLimit,
+      `max ${members.max_held} per member, limit ${getLimit}; ${members.at_limit} of ${members.members} members at the limit`,
+    ],
     ['every member: live rows = received_sum', v(members.mismatched) === 0, `${members.mismatched} members differ`],
     ['card_info.received_count = live rows', !!card && v(card.received_count) === live, card ? `${card.received_count} vs ${live}` : 'card missing'],
-    ['generated_count = pool + received_count', !!card && v(card.generated_count) === poolLeft + v(card.received_count), card ? `${card.generated_count} = ${poolLeft} + ${card.received_count}` : 'card missing'],
-    ['card_code issued (status 1) = received_count', !!card && v(pool.issued) === v(card.received_count), card ? `${pool.issued} vs ${card.received_count}` : 'card missing'],
-    ['every held code is an issued code of the card', v(stray.not_issued) === 0, `${stray.not_issued} not issued${v(stray.other_member) ? `; ${stray.other_member} with another card_code.member_no` : ''}`],
+    [
+      'generated_count = pool + received_count',
+      !!card && v(card.generated_count) === poolLeft + v(card.received_count),
+      card ? `${card.generated_count} = ${poolLeft} + ${card.received_count}` : 'card missing',
+    ],
+    [
+      'card_code issued (status 1) = received_count',
+      !!card && v(pool.issued) === v(card.received_count),
+      card ? `${pool.issued} vs ${card.received_count}` : 'card missing',
+    ],
+    [
+      'every held code is an issued code of the card',
+      v(stray.not_issued) === 0,
+      `${stray.not_issued} not issued${v(stray.other_member) ? `; ${stray.other_member} with another card_code.member_no` : ''}`,
+    ],
     ['every claim with a code has its member_receive', v(orphans.n) === 0, `${orphans.n} without`],
     ['one code per claim (claims = live rows)', claims === live, `${claims} claims, ${live} rows`],
     [
@@ -317,15 +341,19 @@ async function main() {
 
   await resetStores();
   const pass = (name) => (process.env[name] ? { [name]: process.env[name] } : {});
-  const env = appEnv({ databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, rootKey, port }, {
-    ...pass('DB_POOL_SIZE'),
-    ...pass('RPC_CONCURRENCY'),
-    ...pass('RPC_TIMEOUT_MS'),
-    ...pass('CLAIM_BATCH_MAX'),
-  });
+  const env = appEnv(
+    { databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, rootKey, port },
+    {
+      ...pass('DB_POOL_SIZE'),
+      ...pass('RPC_CONCURRENCY'),
+      ...pass('RPC_TIMEOUT_MS'),
+      ...pass('CLAIM_BATCH_MAX'),
+    },
+  );
   const gateway = spawnApp('gateway', env, logDir);
   const cards = [];
-  for (let i = 1; i <= opts.cardReplicas; i++) cards.push(spawnApp('card-service', env, logDir, opts.cardReplicas === 1 ? 'card-service' : `card-service-${i}`));
+  for (let i = 1; i <= opts.cardReplicas; i++)
+    cards.push(spawnApp('card-service', env, logDir, opts.cardReplicas === 1 ? 'card-service' : `card-service-${i}`));
   const procs = [gateway, ...cards];
   console.log(`dist: gateway ${sha(gateway.main)}, card-service ${sha(cards[0].main)} (sha256 prefix of main.js)`);
   const bootT0 = now();
@@ -337,18 +365,24 @@ async function main() {
   try {
     const settings = await pgSettings(db, ['max_connections', 'autovacuum']);
     const pgVersion = (await db.query('SHOW server_version')).rows[0].server_version;
-    const room = (await db.query(
-      `SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
+    const room = (
+      await db.query(
+        `SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
               - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS free,
               (SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name IN ('gateway', 'card-service'))::int AS apps`,
-      [DB_NAME],
-    )).rows[0];
+        [DB_NAME],
+      )
+    ).rows[0];
     const appsToOpen = Math.max(0, (1 + opts.cardReplicas) * Number(env.DB_POOL_SIZE) - room.apps);
     if (opts.connections > room.free) {
-      throw new Error(`PostgreSQL has room for ${room.free} more connections, the floor needs ${opts.connections}: lower --connections or raise max_connections`);
+      throw new Error(
+        `PostgreSQL has room for ${room.free} more connections, the floor needs ${opts.connections}: lower --connections or raise max_connections`,
+      );
     }
     if (opts.connections + appsToOpen > room.free) {
-      console.log(`warning: PostgreSQL has room for ${room.free} more connections; the floor needs ${opts.connections} and the apps' pools may open ${appsToOpen} more (other clients of the server count too)`);
+      console.log(
+        `warning: PostgreSQL has room for ${room.free} more connections; the floor needs ${opts.connections} and the apps' pools may open ${appsToOpen} more (other clients of the server count too)`,
+      );
     }
 
     // 1. the two cards, through the API
@@ -361,10 +395,7 @@ async function main() {
     // The CI server runs with autovacuum off: give the planner what autoanalyze would have after the codes went in.
     await db.query('ANALYZE');
 
-    const named = [
-      { pid: process.pid, group: 'bench' },
-      ...procs.map((p) => ({ pid: p.child.pid, group: p.app.replace(/-\d+$/, '') })),
-    ];
+    const named = [{ pid: process.pid, group: 'bench' }, ...procs.map((p) => ({ pid: p.child.pid, group: p.app.replace(/-\d+$/, '') }))];
 
     // 2. the floor, apps idle
     process.stdout.write(`floor: ${fmt(opts.floorClaims)} claims in PostgreSQL, ${opts.connections} clients ... `);
@@ -376,8 +407,19 @@ async function main() {
     await db.query('CHECKPOINT');
     console.log(`load: ${fmt(opts.requests)} requests, ${opts.connections} connections (autocannon in a second process) ...`);
     let cpu = null;
-    const load = await runLoad('claim-load.js',
-      { base, key: rootKey, crm: CRM_ID, cardId: saleCard, members: opts.members, requests: opts.requests, connections: opts.connections, runTag, timeoutS: LOAD_TIMEOUT_S },
+    const load = await runLoad(
+      'claim-load.js',
+      {
+        base,
+        key: rootKey,
+        crm: CRM_ID,
+        cardId: saleCard,
+        members: opts.members,
+        requests: opts.requests,
+        connections: opts.connections,
+        runTag,
+        timeoutS: LOAD_TIMEOUT_S,
+      },
       procs,
       async (pid) => {
         cpu = await cpuSnapshot(db, [...named, { pid, group: 'load' }]);
@@ -400,7 +442,13 @@ async function main() {
       okExact: errors === 0,
       expectEmpty: opts.requests - c.limit - errors >= opts.codes || c.outOfStock > 0,
     });
-    const floorInv = await checkCard(db, floorCard, { codes: floorStock, getLimit: opts.getLimit, expectedOk: floor.counts.ok, okExact: true, expectEmpty: false });
+    const floorInv = await checkCard(db, floorCard, {
+      codes: floorStock,
+      getLimit: opts.getLimit,
+      expectedOk: floor.counts.ok,
+      okExact: true,
+      expectEmpty: false,
+    });
     const invOk = saleInv.ok && floorInv.ok;
 
     // 5. summary
@@ -414,30 +462,72 @@ async function main() {
     console.log('');
     console.log('================ bench:claim summary ================');
     line('date', startedAt.toISOString());
-    line('machine', `${cpus} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (after), PostgreSQL ${pgVersion}, node ${process.version}`);
+    line(
+      'machine',
+      `${cpus} cores, load ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (after), PostgreSQL ${pgVersion}, node ${process.version}`,
+    );
     line('postgres settings', settings);
-    line('apps', `gateway + ${opts.cardReplicas} card-service, DB_POOL_SIZE=${env.DB_POOL_SIZE}${env.RPC_CONCURRENCY ? ` RPC_CONCURRENCY=${env.RPC_CONCURRENCY}` : ''}${env.RPC_TIMEOUT_MS ? ` RPC_TIMEOUT_MS=${env.RPC_TIMEOUT_MS}` : ''}`);
-    line('sale', `${fmt(opts.codes)} codes, ${fmt(opts.members)} members, get_limit ${opts.getLimit}, ${fmt(opts.requests)} requests, ${opts.connections} connections`);
+    line(
+      'apps',
+      `gateway + ${opts.cardReplicas} card-service, DB_POOL_SIZE=${env.DB_POOL_SIZE}${env.RPC_CONCURRENCY ? ` RPC_CONCURRENCY=${env.RPC_CONCURRENCY}` : ''}${env.RPC_TIMEOUT_MS ? ` RPC_TIMEOUT_MS=${env.RPC_TIMEOUT_MS}` : ''}`,
+    );
+    line(
+      'sale',
+      `${fmt(opts.codes)} codes, ${fmt(opts.members)} members, get_limit ${opts.getLimit}, ${fmt(opts.requests)} requests, ${opts.connections} connections`,
+    );
     line('load wall time', `${secs(load.wallMs)} (first answer after ${secs(load.firstAnswerMs)}, last success at ${secs(load.lastOkMs)})`);
-    line('claims/s (end to end)', `${fmt(claimsPerS)}  (${fmt(c.ok)} claims / wall time; until the last success ${load.lastOkMs ? fmt(c.ok / (load.lastOkMs / 1000)) : 'n/a'})`);
+    line(
+      'claims/s (end to end)',
+      `${fmt(claimsPerS)}  (${fmt(c.ok)} claims / wall time; until the last success ${load.lastOkMs ? fmt(c.ok / (load.lastOkMs / 1000)) : 'n/a'})`,
+    );
     line('claims/s per second', perS.length ? `min ${fmt(Math.min(...perS))}, max ${fmt(Math.max(...perS))} over ${perS.length} whole seconds` : 'n/a');
     line('requests/s (answered)', fmt(requestsPerS));
-    line('latency ms, all answers', `p50 ${ms(lat.p50)}  p95 ${ms(lat.p95)}  p99 ${ms(lat.p99)}  max ${ms(lat.max)}  (autocannon histogram: p50 ${load.autocannon.p50}, p99 ${load.autocannon.p99})`);
+    line(
+      'latency ms, all answers',
+      `p50 ${ms(lat.p50)}  p95 ${ms(lat.p95)}  p99 ${ms(lat.p99)}  max ${ms(lat.max)}  (autocannon histogram: p50 ${load.autocannon.p50}, p99 ${load.autocannon.p99})`,
+    );
     line('latency ms, successes', `p50 ${ms(latOk.p50)}  p95 ${ms(latOk.p95)}  p99 ${ms(latOk.p99)}  max ${ms(latOk.max)}`);
     line('answers', `ok ${fmt(c.ok)}, out of stock (40903) ${fmt(c.outOfStock)}, get_limit (40904) ${fmt(c.limit)}, errors ${fmt(errors)}`);
     if (c.otherAnswers) {
-      line('  other answers (status/code)', Object.entries(load.other).map(([k, n]) => `${k} x${fmt(n)}`).join(', '));
+      line(
+        '  other answers (status/code)',
+        Object.entries(load.other)
+          .map(([k, n]) => `${k} x${fmt(n)}`)
+          .join(', '),
+      );
       for (const [k, body] of Object.entries(load.samples)) line(`  first ${k}`, body);
     }
-    if (c.noAnswer) line('  no answer', `${Object.entries(load.noAnswerReasons).map(([k, n]) => `${k} x${fmt(n)}`).join(', ')} (timeout ${LOAD_TIMEOUT_S} s)`);
+    if (c.noAnswer)
+      line(
+        '  no answer',
+        `${Object.entries(load.noAnswerReasons)
+          .map(([k, n]) => `${k} x${fmt(n)}`)
+          .join(', ')} (timeout ${LOAD_TIMEOUT_S} s)`,
+      );
     line('pool left', `${fmt(saleInv.poolLeft)} of ${fmt(opts.codes)}; ${fmt(saleInv.atLimit)} of ${fmt(saleInv.members)} members at get_limit`);
     line('floor: claims in PostgreSQL', `${fmt(floor.counts.ok)} in ${secs(floor.wallMs)}  ->  ${fmt(floor.rate)} claims/s`);
-    line('floor latency ms (transaction)', `p50 ${ms(floor.latency.p50)}  p95 ${ms(floor.latency.p95)}  p99 ${ms(floor.latency.p99)}  max ${ms(floor.latency.max)}`);
-    if (floor.counts.ok !== opts.floorClaims) line("floor: not ok", Object.entries(floor.counts).filter(([k, n]) => k !== "ok" && n).map(([k, n]) => `${k} ${fmt(n)}`).join(", "));
+    line(
+      'floor latency ms (transaction)',
+      `p50 ${ms(floor.latency.p50)}  p95 ${ms(floor.latency.p95)}  p99 ${ms(floor.latency.p99)}  max ${ms(floor.latency.max)}`,
+    );
+    if (floor.counts.ok !== opts.floorClaims)
+      line(
+        'floor: not ok',
+        Object.entries(floor.counts)
+          .filter(([k, n]) => k !== 'ok' && n)
+          .map(([k, n]) => `${k} ${fmt(n)}`)
+          .join(', '),
+      );
     line('CPU s in the floor', fmtCpu(floor.cpu));
     line('CPU s in the load', `${fmtCpu(loadCpu)}  (load = autocannon's process; pg:card-service = its PostgreSQL backends)`);
     line('ratio claims/s / floor claims/s', ratio.toFixed(2));
-    line('targets', `claims/s >= ${fmt(TARGET.claimsPerS)}: ${met(claimsPerS >= TARGET.claimsPerS)}; p99 < ${TARGET.p99Ms} ms: ${met(lat.p99 !== null && lat.p99 < TARGET.p99Ms)}; ratio >= ${TARGET.ratio.toFixed(1)}: ${met(ratio >= TARGET.ratio)}`);
+    line(
+      'targets',
+      `claims/s >= ${fmt(TARGET.claimsPerS)}: ${met(claimsPerS >= TARGET.claimsPerS)}; p99 < ${TARGET.p99Ms} ms: ${met(lat.p99 !== null && lat.p99 < TARGET.p99Ms)}; ratio >= ${TARGET.ratio.toFixed(1)}: ${met(ratio >= TARGET.ratio)}`,
+    );
     console.log(`  invariants, sale card ${saleCard}:`);
     for (const [name, ok, detail] of saleInv.checks) console.log(`    [${ok ? 'ok' : 'FAIL'}] ${name} (${detail})`);
     console.log(`  invariants, floor card ${floorCard}:`);

@@ -134,31 +134,31 @@ function parseArgs(argv) {
   const opts = lib.parseOptions(argv, {
     usage: USAGE,
     defaults: {
-    events: 5_000_000,
-    days: 180,
-    cards: 200,
-    members: 200_000,
-    rangeDays: 90,
-    requests: 1_000,
-    connections: 8,
-    applyEvents: 200_000,
-    steadyRate: 2_000,
-    steadySeconds: 15,
-  },
+      events: 5_000_000,
+      days: 180,
+      cards: 200,
+      members: 200_000,
+      rangeDays: 90,
+      requests: 1_000,
+      connections: 8,
+      applyEvents: 200_000,
+      steadyRate: 2_000,
+      steadySeconds: 15,
+    },
     flags: {
-    '--events': 'events',
-    '--days': 'days',
-    '--cards': 'cards',
-    '--members': 'members',
-    '--range-days': 'rangeDays',
-    '--requests': 'requests',
-    '--connections': 'connections',
-    '--apply-events': 'applyEvents',
-    '--steady-rate': 'steadyRate',
-    '--steady-seconds': 'steadySeconds',
-  },
+      '--events': 'events',
+      '--days': 'days',
+      '--cards': 'cards',
+      '--members': 'members',
+      '--range-days': 'rangeDays',
+      '--requests': 'requests',
+      '--connections': 'connections',
+      '--apply-events': 'applyEvents',
+      '--steady-rate': 'steadyRate',
+      '--steady-seconds': 'steadySeconds',
+    },
   });
-  if (opts.rangeDays > 366) throw new Error('--range-days is at most 366 (the routes\' limit)');
+  if (opts.rangeDays > 366) throw new Error("--range-days is at most 366 (the routes' limit)");
   if (opts.days > 3_650) throw new Error('--days is at most 3,650');
   if (opts.cards > 100_000) throw new Error('--cards is at most 100,000');
   if (opts.connections > opts.requests) throw new Error('--connections cannot be more than --requests');
@@ -339,7 +339,10 @@ function checkTrend(d, days) {
 }
 
 function checkChannel(d) {
-  for (const [list, field] of [['receive_channel_list', 'receive_num'], ['redeem_channel_list', 'redeem_num']]) {
+  for (const [list, field] of [
+    ['receive_channel_list', 'receive_num'],
+    ['redeem_channel_list', 'redeem_num'],
+  ]) {
     const l = d[list];
     if (!Array.isArray(l) || !l.length) return `${list} is empty`;
     if (!l.every((c) => typeof c.channel_name === 'string' && Number.isInteger(c[field]) && c[field] > 0)) return `${list} has a bad entry`;
@@ -349,10 +352,14 @@ function checkChannel(d) {
 }
 
 function checkTop(d) {
-  for (const [list, field] of [['receive_top', 'receive_num'], ['redeem_top', 'redeem_num']]) {
+  for (const [list, field] of [
+    ['receive_top', 'receive_num'],
+    ['redeem_top', 'redeem_num'],
+  ]) {
     const l = d[list];
     if (!Array.isArray(l) || !l.length || l.length > TOP_LIMIT) return `${list} has ${l && l.length} cards`;
-    if (!l.every((c) => /^[0-9a-f]{32}$/.test(c.card_id) && /^Bench coupon \d+$/.test(c.title) && Number.isInteger(c[field]) && c[field] > 0)) return `${list} has a bad entry`;
+    if (!l.every((c) => /^[0-9a-f]{32}$/.test(c.card_id) && /^Bench coupon \d+$/.test(c.title) && Number.isInteger(c[field]) && c[field] > 0))
+      return `${list} has a bad entry`;
     if (l.some((c, i) => i && c[field] > l[i - 1][field])) return `${list} is not largest first`;
   }
   return null;
@@ -402,7 +409,11 @@ async function measureRoute(r, opts, ctx) {
     } catch {
       /* counted below */
     }
-    const problem = !body ? `HTTP ${res.status}, not JSON: ${text.slice(0, 200)}` : res.status !== 200 || body.code !== 0 ? `HTTP ${res.status} code ${body.code}: ${text.slice(0, 300)}` : r.check(body.data);
+    const problem = !body
+      ? `HTTP ${res.status}, not JSON: ${text.slice(0, 200)}`
+      : res.status !== 200 || body.code !== 0
+        ? `HTTP ${res.status} code ${body.code}: ${text.slice(0, 300)}`
+        : r.check(body.data);
     if (problem) {
       bad.count++;
       if (!bad.first) bad.first = `${q.query}: ${problem}`;
@@ -474,12 +485,15 @@ async function main() {
 
   await lib.resetStores(DB_NAME, REDIS_URL);
   const pass = (name) => (process.env[name] ? { [name]: process.env[name] } : {});
-  const env = appEnv({ databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, rootKey, port }, {
-    ...pass('DB_POOL_SIZE'),
-    ...pass('DASHBOARD_BATCH_MAX'),
-    ...pass('DASHBOARD_LANES'),
-    ...pass('LOG_LEVEL'),
-  });
+  const env = appEnv(
+    { databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, rootKey, port },
+    {
+      ...pass('DB_POOL_SIZE'),
+      ...pass('DASHBOARD_BATCH_MAX'),
+      ...pass('DASHBOARD_LANES'),
+      ...pass('LOG_LEVEL'),
+    },
+  );
   const gateway = spawnApp('gateway', env, logDir);
   const dashboard = spawnApp('dashboard-service', env, logDir);
   const procs = [gateway, dashboard];
@@ -510,7 +524,7 @@ async function main() {
     const todayStart = shanghaiTodayStart();
     const seedFrom = todayStart - opts.days * DAY_MS;
     const seedT0 = now();
-    for (let done = 0; done < opts.events; ) {
+    for (let done = 0; done < opts.events;) {
       const n = Math.min(SEED_CHUNK, opts.events - done);
       await db.query(SEED_SQL, [CRM_ID, opts.cards, opts.members, new Date(seedFrom).toISOString(), opts.days, n, CLAIM_CHANNELS, STORES]);
       done += n;
@@ -518,8 +532,15 @@ async function main() {
     }
     await db.query('ANALYZE dashboard.rebuild_event');
     const seedMs = now() - seedT0;
-    const mix = (await db.query(`SELECT kind, count(*)::bigint AS n, sum(count)::bigint AS codes FROM dashboard.rebuild_event WHERE crm_id = $1 GROUP BY kind ORDER BY kind`, [CRM_ID])).rows;
-    console.log(`seed: ${mix.map((r) => `${r.kind} ${fmt(Number(r.n))} (${fmt(Number(r.codes))} codes)`).join(', ')}; days ${shanghaiDay(seedFrom)}..${shanghaiDay(todayStart - 1)} (Shanghai)`);
+    const mix = (
+      await db.query(
+        `SELECT kind, count(*)::bigint AS n, sum(count)::bigint AS codes FROM dashboard.rebuild_event WHERE crm_id = $1 GROUP BY kind ORDER BY kind`,
+        [CRM_ID],
+      )
+    ).rows;
+    console.log(
+      `seed: ${mix.map((r) => `${r.kind} ${fmt(Number(r.n))} (${fmt(Number(r.codes))} codes)`).join(', ')}; days ${shanghaiDay(seedFrom)}..${shanghaiDay(todayStart - 1)} (Shanghai)`,
+    );
 
     await db.query('CHECKPOINT');
     process.stdout.write(`build: rebuild --source staged --apply of ${fmt(opts.events)} facts (set-based, PostgreSQL alone) ... `);
@@ -527,7 +548,18 @@ async function main() {
     if (build.code !== 0) throw new Error(`the builder (--apply) exited with ${build.code ?? build.signal}:\n${build.out}\n${build.err}`);
     const floorFactsPerS = opts.events / (build.wallMs / 1000);
     console.log(`${secs(build.wallMs)} (its own count: ${build.ownMs === null ? 'n/a' : secs(build.ownMs)}) -> floor ${fmt(floorFactsPerS)} facts/s`);
-    const tables = ['card_day', 'card_week', 'tenant_day', 'channel_day', 'channel_day_all', 'member_day', 'member_all_day', 'member_span', 'member_day_count', 'card'];
+    const tables = [
+      'card_day',
+      'card_week',
+      'tenant_day',
+      'channel_day',
+      'channel_day_all',
+      'member_day',
+      'member_all_day',
+      'member_span',
+      'member_day_count',
+      'card',
+    ];
     const vacT0 = now();
     await db.query(`VACUUM (ANALYZE) ${tables.map((t) => `dashboard.${t}`).join(', ')}, dashboard.applied_event`);
     const rowCounts = {};
@@ -539,7 +571,9 @@ async function main() {
     const today = shanghaiDay(Date.now());
     const range = { start: addDays(today, -(opts.rangeDays - 1)), end: today };
     range.days = Array.from({ length: opts.rangeDays }, (_v, i) => addDays(range.start, i));
-    console.log(`routes: ${range.start}..${range.end} (${opts.rangeDays} days), ${fmt(opts.requests)} requests each, ${opts.connections} at once, after ${WARMUP} warm-up; floor first (pg Pool of ${env.DB_POOL_SIZE})`);
+    console.log(
+      `routes: ${range.start}..${range.end} (${opts.rangeDays} days), ${fmt(opts.requests)} requests each, ${opts.connections} at once, after ${WARMUP} warm-up; floor first (pg Pool of ${env.DB_POOL_SIZE})`,
+    );
     const routeResults = [];
     for (const r of routes(opts, cardIds, range)) {
       const res = await measureRoute(r, opts, { pool, base, key: adminKey });
@@ -561,7 +595,9 @@ async function main() {
       drawEvent(opts, cardIds, `${runTag}-a-${i}`, new Date(seedFrom + Math.random() * opts.days * DAY_MS).toISOString()),
     );
     await db.query('CHECKPOINT');
-    console.log(`apply: ${fmt(opts.applyEvents)} events to the ${QUEUE} queue, passes of ${fmt(ADD_CHUNK)} (one addBulk of jobs of at most ${EVENTS_PER_JOB}) ...`);
+    console.log(
+      `apply: ${fmt(opts.applyEvents)} events to the ${QUEUE} queue, passes of ${fmt(ADD_CHUNK)} (one addBulk of jobs of at most ${EVENTS_PER_JOB}) ...`,
+    );
     let cpu = await cpuSnapshot(db, named);
     const applyT0 = now();
     let addedMs = null;
@@ -574,8 +610,13 @@ async function main() {
     const progress = async () => {
       if (now() - lastShown < 2_000) return;
       lastShown = now();
-      const n = Number((await db.query(`SELECT count(*)::bigint AS n FROM dashboard.applied_event WHERE crm_id = $1 AND starts_with(event_id, $2)`, [CRM_ID, `${runTag}-a-`])).rows[0].n);
-      console.log(`  ${secs(now() - applyT0)}: ${addedMs === null ? 'adding' : `all added in ${secs(addedMs)}`}, ${fmt(n)} applied (${fmt(n / ((now() - applyT0) / 1000))}/s so far)`);
+      const n = Number(
+        (await db.query(`SELECT count(*)::bigint AS n FROM dashboard.applied_event WHERE crm_id = $1 AND starts_with(event_id, $2)`, [CRM_ID, `${runTag}-a-`]))
+          .rows[0].n,
+      );
+      console.log(
+        `  ${secs(now() - applyT0)}: ${addedMs === null ? 'adding' : `all added in ${secs(addedMs)}`}, ${fmt(n)} applied (${fmt(n / ((now() - applyT0) / 1000))}/s so far)`,
+      );
     };
     while (addedMs === null) {
       for (const p of procs) if (isGone(p)) throw new Error(`${p.app} died while events were added; see ${p.logFile}`);
@@ -587,11 +628,15 @@ async function main() {
     const applyMs = now() - applyT0;
     const applyCpu = await cpu.diff();
     const applyRate = opts.applyEvents / (applyMs / 1000);
-    const applyStats = (await db.query(
-      `SELECT count(*)::bigint AS n, count(DISTINCT applied_at)::bigint AS batches FROM dashboard.applied_event WHERE crm_id = $1 AND starts_with(event_id, $2)`,
-      [CRM_ID, `${runTag}-a-`],
-    )).rows[0];
-    console.log(`  ${secs(applyMs)} -> ${fmt(applyRate)} events/s (adds took ${secs(addedMs)}, ${fmt(applyJobs)} jobs; ${fmt(Number(applyStats.batches))} batches, ${fmt(Number(applyStats.n) / Number(applyStats.batches), 0)} events each on average)`);
+    const applyStats = (
+      await db.query(
+        `SELECT count(*)::bigint AS n, count(DISTINCT applied_at)::bigint AS batches FROM dashboard.applied_event WHERE crm_id = $1 AND starts_with(event_id, $2)`,
+        [CRM_ID, `${runTag}-a-`],
+      )
+    ).rows[0];
+    console.log(
+      `  ${secs(applyMs)} -> ${fmt(applyRate)} events/s (adds took ${secs(addedMs)}, ${fmt(applyJobs)} jobs; ${fmt(Number(applyStats.batches))} batches, ${fmt(Number(applyStats.n) / Number(applyStats.batches), 0)} events each on average)`,
+    );
     console.log(`  CPU s: ${fmtCpu(applyCpu)}`);
 
     // ---- 4. latency under a steady flow (today: a day no event before touched)
@@ -641,20 +686,24 @@ async function main() {
     const waitUntil = Date.now() + 2_000; // the last completions' messages
     while (seen.size < steadyJobs && Date.now() < waitUntil) await sleep(20);
     await sub.unsubscribe();
-    const lat = (await db.query(
-      `SELECT count(a.event_id)::bigint AS n,
+    const lat = (
+      await db.query(
+        `SELECT count(a.event_id)::bigint AS n,
               percentile_disc(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.applied_at - s.at) * 1000) AS p50,
               percentile_disc(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM a.applied_at - s.at) * 1000) AS p95,
               percentile_disc(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM a.applied_at - s.at) * 1000) AS p99,
               max(extract(epoch FROM a.applied_at - s.at) * 1000) AS max
          FROM unnest($2::text[], $3::timestamptz[]) AS s(event_id, at)
          JOIN dashboard.applied_event a ON a.crm_id = $1 AND a.event_id = s.event_id`,
-      [CRM_ID, steadyEvents.map((e) => e.event_id), steadyEvents.map((e) => e.occurred_at)],
-    )).rows[0];
+        [CRM_ID, steadyEvents.map((e) => e.event_id), steadyEvents.map((e) => e.occurred_at)],
+      )
+    ).rows[0];
     const steadyLat = { n: Number(lat.n), p50: Number(lat.p50), p95: Number(lat.p95), p99: Number(lat.p99), max: Number(lat.max) };
     const heard = (e) => seen.get(jobOf.get(e.event_id));
     const seenLat = percentiles(steadyEvents.filter((e) => heard(e) !== undefined).map((e) => heard(e) - Date.parse(e.occurred_at)));
-    console.log(`  added in ${secs(steadyAddMs)} (${fmt(steadyTotal / (steadyAddMs / 1000))}/s, ${fmt(steadyJobs)} jobs); applied_at - occurred_at ms: ${latLine(steadyLat)}; completion heard - occurred_at ms: ${latLine(seenLat)} (${fmt(seenLat.n)} heard)`);
+    console.log(
+      `  added in ${secs(steadyAddMs)} (${fmt(steadyTotal / (steadyAddMs / 1000))}/s, ${fmt(steadyJobs)} jobs); applied_at - occurred_at ms: ${latLine(steadyLat)}; completion heard - occurred_at ms: ${latLine(seenLat)} (${fmt(seenLat.n)} heard)`,
+    );
     console.log(`  CPU s: ${fmtCpu(steadyCpu)}`);
 
     // ---- 5. invariants
@@ -663,20 +712,42 @@ async function main() {
     await stageEvents(db, steadyEvents);
     await db.query('ANALYZE dashboard.rebuild_event');
     const compare = await rebuildCli(env, logDir, 'rebuild-compare');
-    if (compare.code !== 0 && compare.code !== 1) throw new Error(`the builder (compare) exited with ${compare.code ?? compare.signal}:\n${compare.out}\n${compare.err}`);
-    console.log(compare.out.trim().split('\n').map((l) => `  ${l}`).slice(0, 20).join('\n'));
+    if (compare.code !== 0 && compare.code !== 1)
+      throw new Error(`the builder (compare) exited with ${compare.code ?? compare.signal}:\n${compare.out}\n${compare.err}`);
+    console.log(
+      compare.out
+        .trim()
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .slice(0, 20)
+        .join('\n'),
+    );
     const sent = applyEvents.length + steadyEvents.length;
-    const appliedAll = (await db.query(
-      `SELECT count(*)::bigint AS n, count(*) FILTER (WHERE starts_with(event_id, $2))::bigint AS run FROM dashboard.applied_event WHERE crm_id = $1`,
-      [CRM_ID, `${runTag}-`],
-    )).rows[0];
+    const appliedAll = (
+      await db.query(
+        `SELECT count(*)::bigint AS n, count(*) FILTER (WHERE starts_with(event_id, $2))::bigint AS run FROM dashboard.applied_event WHERE crm_id = $1`,
+        [CRM_ID, `${runTag}-`],
+      )
+    ).rows[0];
     const finalCounts = await queue.getJobCounts();
     const facts = Number((await db.query(`SELECT count(*)::bigint AS n FROM dashboard.rebuild_event WHERE crm_id = $1`, [CRM_ID])).rows[0].n);
     const badAnswers = routeResults.reduce((a, x) => a + x.bad.count + x.load.errors, 0);
     const checks = [
-      ['the builder finds no difference between the live rollups and every fact staged', compare.code === 0, `exit ${compare.code}, ${fmt(facts)} facts (seed ${fmt(opts.events)} + queued ${fmt(sent)})`],
-      ['every event sent applied once', Number(appliedAll.run) === sent && Number(appliedAll.n) === sent, `${fmt(Number(appliedAll.run))} of ${fmt(sent)} applied, ${fmt(Number(appliedAll.n))} applied rows in all`],
-      ['no failed job, none left', finalCounts.failed === 0 && finalCounts.waiting + finalCounts.active + finalCounts.delayed === 0, JSON.stringify(finalCounts)],
+      [
+        'the builder finds no difference between the live rollups and every fact staged',
+        compare.code === 0,
+        `exit ${compare.code}, ${fmt(facts)} facts (seed ${fmt(opts.events)} + queued ${fmt(sent)})`,
+      ],
+      [
+        'every event sent applied once',
+        Number(appliedAll.run) === sent && Number(appliedAll.n) === sent,
+        `${fmt(Number(appliedAll.run))} of ${fmt(sent)} applied, ${fmt(Number(appliedAll.n))} applied rows in all`,
+      ],
+      [
+        'no failed job, none left',
+        finalCounts.failed === 0 && finalCounts.waiting + finalCounts.active + finalCounts.delayed === 0,
+        JSON.stringify(finalCounts),
+      ],
       ['every route answer code 0 and sane', badAnswers === 0, `${badAnswers} bad or failed of ${fmt(opts.requests * routeResults.length)}`],
       [
         'card_trend totals = its statements run directly',
@@ -699,28 +770,59 @@ async function main() {
     console.log('');
     console.log('================ bench:dashboard summary ================');
     line('date', startedAt.toISOString());
-    line('machine', `${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (after), PostgreSQL ${pgVersion}, node ${process.version}`);
+    line(
+      'machine',
+      `${os.cpus().length} cores, load ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (after), PostgreSQL ${pgVersion}, node ${process.version}`,
+    );
     line('postgres settings', settings);
-    line('apps', `gateway + dashboard-service (api + worker), DB_POOL_SIZE=${env.DB_POOL_SIZE}${env.DASHBOARD_BATCH_MAX ? ` DASHBOARD_BATCH_MAX=${env.DASHBOARD_BATCH_MAX}` : ''}`);
-    line('tenant', `${fmt(opts.events)} claim/redeem facts over ${opts.days} days, ${fmt(opts.cards)} cards, ${fmt(opts.members)} members (staged in ${secs(seedMs)})`);
+    line(
+      'apps',
+      `gateway + dashboard-service (api + worker), DB_POOL_SIZE=${env.DB_POOL_SIZE}${env.DASHBOARD_BATCH_MAX ? ` DASHBOARD_BATCH_MAX=${env.DASHBOARD_BATCH_MAX}` : ''}`,
+    );
+    line(
+      'tenant',
+      `${fmt(opts.events)} claim/redeem facts over ${opts.days} days, ${fmt(opts.cards)} cards, ${fmt(opts.members)} members (staged in ${secs(seedMs)})`,
+    );
     line('rollup rows', tables.map((t) => `${t} ${fmt(rowCounts[t])}`).join(', '));
-    line('floor: set-based build', `${secs(build.wallMs)} (builder's own ${build.ownMs === null ? 'n/a' : secs(build.ownMs)}) -> ${fmt(floorFactsPerS)} facts/s`);
+    line(
+      'floor: set-based build',
+      `${secs(build.wallMs)} (builder's own ${build.ownMs === null ? 'n/a' : secs(build.ownMs)}) -> ${fmt(floorFactsPerS)} facts/s`,
+    );
     line('routes', `${range.start}..${range.end} (${opts.rangeDays} d), ${fmt(opts.requests)} requests each, ${opts.connections} at once; latency ms`);
     for (const x of routeResults) {
       line(`  ${x.r.label}`, `${latLine(x.load.latency)}`);
       line(`    floor (same statements in pg)`, `${latLine(x.floor.latency)}`);
     }
-    line('apply', `${fmt(opts.applyEvents)} events in ${secs(applyMs)} -> ${fmt(applyRate)} events/s (floor ${fmt(floorFactsPerS)} facts/s, ratio ${(applyRate / floorFactsPerS).toFixed(3)})`);
-    line('  batches', `${fmt(Number(applyStats.batches))}, ${fmt(Number(applyStats.n) / Number(applyStats.batches), 0)} events each on average; ${fmt(applyJobs)} jobs; adds took ${secs(addedMs)}`);
+    line(
+      'apply',
+      `${fmt(opts.applyEvents)} events in ${secs(applyMs)} -> ${fmt(applyRate)} events/s (floor ${fmt(floorFactsPerS)} facts/s, ratio ${(applyRate / floorFactsPerS).toFixed(3)})`,
+    );
+    line(
+      '  batches',
+      `${fmt(Number(applyStats.batches))}, ${fmt(Number(applyStats.n) / Number(applyStats.batches), 0)} events each on average; ${fmt(applyJobs)} jobs; adds took ${secs(addedMs)}`,
+    );
     line('  CPU s', fmtCpu(applyCpu));
     line('  CPU ms per event', perEvent(applyCpu, opts.applyEvents));
-    line('steady flow', `${fmt(steadyTotal)} events at ${fmt(steadyTotal / (steadyAddMs / 1000))}/s (asked ${fmt(opts.steadyRate)}/s) in ${fmt(steadyJobs)} jobs (a pass every ~${STEADY_TICK_MS} ms)`);
+    line(
+      'steady flow',
+      `${fmt(steadyTotal)} events at ${fmt(steadyTotal / (steadyAddMs / 1000))}/s (asked ${fmt(opts.steadyRate)}/s) in ${fmt(steadyJobs)} jobs (a pass every ~${STEADY_TICK_MS} ms)`,
+    );
     line('  applied_at - occurred_at ms', latLine(steadyLat));
     line('  completion heard - occurred_at', `${latLine(seenLat)} (${fmt(seenLat.n)} of ${fmt(steadyTotal)} heard)`);
     line('  CPU ms per event', perEvent(steadyCpu, steadyTotal));
     line(
       'targets',
-      `route p99 < ${TARGET.routeP99Ms} ms: ${met(routesMet)}${routesMet ? '' : ` (${routeResults.filter((x) => x.load.latency.p99 >= TARGET.routeP99Ms).map((x) => x.r.name).join(', ')})`}; ` +
+      `route p99 < ${TARGET.routeP99Ms} ms: ${met(routesMet)}${
+        routesMet
+          ? ''
+          : ` (${routeResults
+              .filter((x) => x.load.latency.p99 >= TARGET.routeP99Ms)
+              .map((x) => x.r.name)
+              .join(', ')})`
+      }; ` +
         `apply >= ${fmt(TARGET.eventsPerS)}/s: ${met(applyRate >= TARGET.eventsPerS)}; ` +
         `event on the dashboard p99 <= ${TARGET.latencyP99Ms} ms: ${met(Math.max(steadyLat.p99, seenLat.p99 ?? Infinity) <= TARGET.latencyP99Ms)} (by the upper bound)`,
     );
@@ -733,7 +835,10 @@ async function main() {
       `RESULT events=${opts.events} days=${opts.days} cards=${opts.cards} members=${opts.members} range_days=${opts.rangeDays} requests=${opts.requests} connections=${opts.connections} ` +
         `build_s=${(build.wallMs / 1000).toFixed(1)} floor_facts_per_s=${Math.round(floorFactsPerS)} ` +
         routeResults
-          .map((x) => `${rk(x)}_p50_ms=${ms(x.load.latency.p50)} ${rk(x)}_p99_ms=${ms(x.load.latency.p99)} ${rk(x)}_floor_p50_ms=${ms(x.floor.latency.p50)} ${rk(x)}_floor_p99_ms=${ms(x.floor.latency.p99)}`)
+          .map(
+            (x) =>
+              `${rk(x)}_p50_ms=${ms(x.load.latency.p50)} ${rk(x)}_p99_ms=${ms(x.load.latency.p99)} ${rk(x)}_floor_p50_ms=${ms(x.floor.latency.p50)} ${rk(x)}_floor_p99_ms=${ms(x.floor.latency.p99)}`,
+          )
           .join(' ') +
         ` apply_events=${opts.applyEvents} apply_events_per_s=${Math.round(applyRate)} steady_events=${steadyTotal} steady_p50_ms=${ms(steadyLat.p50)} steady_p99_ms=${ms(steadyLat.p99)} ` +
         `steady_heard_p99_ms=${ms(seenLat.p99)} route_target=${routesMet ? 'met' : 'not_met'} apply_target=${applyRate >= TARGET.eventsPerS ? 'met' : 'not_met'} ` +

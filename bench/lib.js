@@ -28,7 +28,8 @@ const redisUrl = (n) => `${REDIS_BASE_URL}/${n}`;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
-const fmt = (n, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const fmt = (n, digits = 0) =>
+  n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const secs = (ms) => (ms === null || ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(3)} s`);
 
 function freePort() {
@@ -47,7 +48,10 @@ function sha(file) {
 }
 
 const machineLine = () =>
-  `machine: ${os.cpus().length} cpu (${os.cpus()[0].model.trim()}), load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`;
+  `machine: ${os.cpus().length} cpu (${os.cpus()[0].model.trim()}), load ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}, node ${process.version}`;
 
 // ---------- options and figures ----------
 
@@ -106,10 +110,7 @@ function cpuOf(pid) {
 
 /** PostgreSQL processes that work for this run: backends of our database and the server's own (WAL writer, checkpointer...). */
 async function pgProcesses(db, dbName) {
-  const rows = (await db.query(
-    `SELECT pid, backend_type, application_name FROM pg_stat_activity WHERE datname = $1 OR datname IS NULL`,
-    [dbName],
-  )).rows;
+  const rows = (await db.query(`SELECT pid, backend_type, application_name FROM pg_stat_activity WHERE datname = $1 OR datname IS NULL`, [dbName])).rows;
   return rows.map((r) => ({ pid: r.pid, group: r.backend_type === 'client backend' ? `pg:${r.application_name || 'client'}` : 'pg:server' }));
 }
 

@@ -64,15 +64,16 @@ const USAGE = 'usage: node bench/points.js [--members N] [--events N] [--spend-r
 
 function parseArgs(argv) {
   const opts = lib.parseOptions(argv, {
-    usage: USAGE, fractions: ['spendRatio'],
+    usage: USAGE,
+    fractions: ['spendRatio'],
     defaults: { members: 10_000, events: 60_000, spendRatio: 0.4, connections: 64, floorEvents: 20_000 },
     flags: {
-    '--members': 'members',
-    '--events': 'events',
-    '--spend-ratio': 'spendRatio',
-    '--connections': 'connections',
-    '--floor-events': 'floorEvents',
-  },
+      '--members': 'members',
+      '--events': 'events',
+      '--spend-ratio': 'spendRatio',
+      '--connections': 'connections',
+      '--floor-events': 'floorEvents',
+    },
   });
   if (opts.members > 10_000_000) throw new Error('--members is at most 10,000,000');
   if (opts.connections > opts.events) throw new Error('--connections cannot be more than --events');
@@ -179,8 +180,27 @@ async function floorEvent(c, kind, memberNo, eventNo, points) {
       if (!s.enough) return rollback(c, 'refused');
     }
     const ins = await run(c, 'insertEvent', [
-      FLOOR_CRM_ID, eventNo, memberNo, earn ? 'produce' : 'consume', pts, at, expire, null, earn ? 'order' : null,
-      null, null, null, null, null, null, hash, at, null, null, null, null,
+      FLOOR_CRM_ID,
+      eventNo,
+      memberNo,
+      earn ? 'produce' : 'consume',
+      pts,
+      at,
+      expire,
+      null,
+      earn ? 'order' : null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      hash,
+      at,
+      null,
+      null,
+      null,
+      null,
     ]);
     if (!ins.rows.length) return rollback(c, 'taken');
     const eventId = Number(ins.rows[0].auto_id);
@@ -264,7 +284,6 @@ async function measureFloor(db, opts, runTag, named) {
 
 // ---------- the load: autocannon in a second process ----------
 
-
 // ---------- the invariants ----------
 
 /**
@@ -344,9 +363,17 @@ async function checkLedger(db, crmId, { prefix, done, unanswered }) {
     ],
     ['no member below 0 active points', v(bal.negative) === 0, `${bal.negative} below 0`],
     ['every lot 0 <= remaining <= amount', v(lots.bad) === 0, `${lots.bad} of ${lots.lots} lots out of range`],
-    ['allocations of each consume sum to its points', v(alloc.wrong) === 0 && v(alloc.stray) === 0, `${alloc.wrong} of ${alloc.consumes} consumes differ; ${alloc.stray} allocations without their consume`],
+    [
+      'allocations of each consume sum to its points',
+      v(alloc.wrong) === 0 && v(alloc.stray) === 0,
+      `${alloc.wrong} of ${alloc.consumes} consumes differ; ${alloc.stray} allocations without their consume`,
+    ],
     ['every produce has one lot of its amount', v(earns.wrong) === 0, `${earns.wrong} of ${earns.produces} produces differ`],
-    ['member counters = journal (total = lot amounts, used = allocations)', v(counters.total_off) === 0 && v(counters.used_off) === 0, `${counters.total_off} totals, ${counters.used_off} used differ`],
+    [
+      'member counters = journal (total = lot amounts, used = allocations)',
+      v(counters.total_off) === 0 && v(counters.used_off) === 0,
+      `${counters.total_off} totals, ${counters.used_off} used differ`,
+    ],
     [
       'every answered success has one journal row of its kind and points',
       v(earnRows.found) === okEarn && v(earnRows.matching) === okEarn && v(spendRows.found) === okSpend && v(spendRows.matching) === okSpend,
@@ -382,13 +409,16 @@ async function main() {
 
   await resetStores();
   const pass = (name) => (process.env[name] ? { [name]: process.env[name] } : {});
-  const env = appEnv({ databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, rootKey, port }, {
-    ...pass('DB_POOL_SIZE'),
-    ...pass('POINTS_BATCH_MAX'),
-    ...pass('LOG_LEVEL'),
-    ...pass('RPC_CONCURRENCY'),
-    ...pass('RPC_TIMEOUT_MS'),
-  });
+  const env = appEnv(
+    { databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, rootKey, port },
+    {
+      ...pass('DB_POOL_SIZE'),
+      ...pass('POINTS_BATCH_MAX'),
+      ...pass('LOG_LEVEL'),
+      ...pass('RPC_CONCURRENCY'),
+      ...pass('RPC_TIMEOUT_MS'),
+    },
+  );
   const gateway = spawnApp('gateway', env, logDir);
   const points = spawnApp('points-service', env, logDir);
   const procs = [gateway, points];
@@ -402,18 +432,24 @@ async function main() {
   try {
     const settings = await pgSettings(db, ['max_connections', 'autovacuum']);
     const pgVersion = (await db.query('SHOW server_version')).rows[0].server_version;
-    const room = (await db.query(
-      `SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
+    const room = (
+      await db.query(
+        `SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
               - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS free,
               (SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name IN ('gateway', 'points-service'))::int AS apps`,
-      [DB_NAME],
-    )).rows[0];
+        [DB_NAME],
+      )
+    ).rows[0];
     const appsToOpen = Math.max(0, 2 * Number(env.DB_POOL_SIZE) - room.apps);
     if (opts.connections > room.free) {
-      throw new Error(`PostgreSQL has room for ${room.free} more connections, the floor needs ${opts.connections}: lower --connections or raise max_connections`);
+      throw new Error(
+        `PostgreSQL has room for ${room.free} more connections, the floor needs ${opts.connections}: lower --connections or raise max_connections`,
+      );
     }
     if (opts.connections + appsToOpen > room.free) {
-      console.log(`warning: PostgreSQL has room for ${room.free} more connections; the floor needs ${opts.connections} and the apps' pools may open ${appsToOpen} more (other clients of the server count too)`);
+      console.log(
+        `warning: PostgreSQL has room for ${room.free} more connections; the floor needs ${opts.connections} and the apps' pools may open ${appsToOpen} more (other clients of the server count too)`,
+      );
     }
 
     // 0. the members with an opening earn, for both tenants, directly in PostgreSQL
@@ -421,10 +457,7 @@ async function main() {
     await seed(db, opts.members);
     console.log(`seed: ${fmt(opts.members)} members x 2 tenants (${CRM_ID}, ${FLOOR_CRM_ID}), ${SEED_POINTS} points each, in ${secs(now() - t0)}`);
 
-    const named = [
-      { pid: process.pid, group: 'bench' },
-      ...procs.map((p) => ({ pid: p.child.pid, group: p.app })),
-    ];
+    const named = [{ pid: process.pid, group: 'bench' }, ...procs.map((p) => ({ pid: p.child.pid, group: p.app }))];
 
     // 1. the floor, apps idle
     process.stdout.write(`floor: ${fmt(opts.floorEvents)} events in PostgreSQL, ${opts.connections} clients ... `);
@@ -436,8 +469,19 @@ async function main() {
     await db.query('CHECKPOINT');
     console.log(`load: ${fmt(opts.events)} requests, ${opts.connections} connections (autocannon in a second process) ...`);
     let cpu = null;
-    const load = await runLoad('points-load.js',
-      { base, key: rootKey, crm: CRM_ID, members: opts.members, requests: opts.events, connections: opts.connections, spendRatio: opts.spendRatio, runTag, timeoutS: LOAD_TIMEOUT_S },
+    const load = await runLoad(
+      'points-load.js',
+      {
+        base,
+        key: rootKey,
+        crm: CRM_ID,
+        members: opts.members,
+        requests: opts.events,
+        connections: opts.connections,
+        spendRatio: opts.spendRatio,
+        runTag,
+        timeoutS: LOAD_TIMEOUT_S,
+      },
       procs,
       async (pid) => {
         cpu = await cpuSnapshot(db, [...named, { pid, group: 'load' }]);
@@ -469,30 +513,69 @@ async function main() {
     console.log('');
     console.log('================ bench:points summary ================');
     line('date', startedAt.toISOString());
-    line('machine', `${cpus} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (after), PostgreSQL ${pgVersion}, node ${process.version}`);
+    line(
+      'machine',
+      `${cpus} cores, load ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (after), PostgreSQL ${pgVersion}, node ${process.version}`,
+    );
     line('postgres settings', settings);
-    line('apps', `gateway + points-service, DB_POOL_SIZE=${env.DB_POOL_SIZE}${env.RPC_CONCURRENCY ? ` RPC_CONCURRENCY=${env.RPC_CONCURRENCY}` : ''}${env.RPC_TIMEOUT_MS ? ` RPC_TIMEOUT_MS=${env.RPC_TIMEOUT_MS}` : ''}`);
-    line('workload', `${fmt(opts.members)} members (${SEED_POINTS} points seeded each), ${fmt(opts.events)} events, spend ratio ${opts.spendRatio} (spend 1-5, earn 1-10 expiring in ${EXPIRE_DAYS} d), ${opts.connections} connections`);
+    line(
+      'apps',
+      `gateway + points-service, DB_POOL_SIZE=${env.DB_POOL_SIZE}${env.RPC_CONCURRENCY ? ` RPC_CONCURRENCY=${env.RPC_CONCURRENCY}` : ''}${env.RPC_TIMEOUT_MS ? ` RPC_TIMEOUT_MS=${env.RPC_TIMEOUT_MS}` : ''}`,
+    );
+    line(
+      'workload',
+      `${fmt(opts.members)} members (${SEED_POINTS} points seeded each), ${fmt(opts.events)} events, spend ratio ${opts.spendRatio} (spend 1-5, earn 1-10 expiring in ${EXPIRE_DAYS} d), ${opts.connections} connections`,
+    );
     line('load wall time', `${secs(load.wallMs)} (first answer after ${secs(load.firstAnswerMs)}, last at ${secs(load.lastAnswerMs)})`);
     line('events/s (end to end)', `${fmt(eventsPerS)}  (${fmt(oks + c.refused)} successes + refusals / wall time)`);
     line('events/s per second', perS.length ? `min ${fmt(Math.min(...perS))}, max ${fmt(Math.max(...perS))} over ${perS.length} whole seconds` : 'n/a');
     line('latency ms, all answers', `${latLine(lat)}  (autocannon histogram: p50 ${load.autocannon.p50}, p99 ${load.autocannon.p99})`);
     line('latency ms, earns ok', latLine(load.latencyEarnOk));
     line('latency ms, spends ok', latLine(load.latencySpendOk));
-    line('answers', `earn ok ${fmt(c.earnOk)}, spend ok ${fmt(c.spendOk)}, not enough points (40908) ${fmt(c.refused)}, errors ${fmt(errors)}  (sent: ${fmt(load.built.earn)} earns, ${fmt(load.built.spend)} spends)`);
+    line(
+      'answers',
+      `earn ok ${fmt(c.earnOk)}, spend ok ${fmt(c.spendOk)}, not enough points (40908) ${fmt(c.refused)}, errors ${fmt(errors)}  (sent: ${fmt(load.built.earn)} earns, ${fmt(load.built.spend)} spends)`,
+    );
     if (c.otherAnswers) {
-      line('  other answers (kind status/code)', Object.entries(load.other).map(([k, n]) => `${k} x${fmt(n)}`).join(', '));
+      line(
+        '  other answers (kind status/code)',
+        Object.entries(load.other)
+          .map(([k, n]) => `${k} x${fmt(n)}`)
+          .join(', '),
+      );
       for (const [k, body] of Object.entries(load.samples)) line(`  first ${k}`, body);
     }
-    if (c.noAnswer) line('  no answer', `${Object.entries(load.noAnswerReasons).map(([k, n]) => `${k} x${fmt(n)}`).join(', ')} (timeout ${LOAD_TIMEOUT_S} s)`);
-    line('floor: events in PostgreSQL', `${fmt(fc.earnOk + fc.spendOk + fc.refused)} in ${secs(floor.wallMs)}  ->  ${fmt(floor.rate)} events/s  (earn ok ${fmt(fc.earnOk)}, spend ok ${fmt(fc.spendOk)}, refused ${fmt(fc.refused)})`);
+    if (c.noAnswer)
+      line(
+        '  no answer',
+        `${Object.entries(load.noAnswerReasons)
+          .map(([k, n]) => `${k} x${fmt(n)}`)
+          .join(', ')} (timeout ${LOAD_TIMEOUT_S} s)`,
+      );
+    line(
+      'floor: events in PostgreSQL',
+      `${fmt(fc.earnOk + fc.spendOk + fc.refused)} in ${secs(floor.wallMs)}  ->  ${fmt(floor.rate)} events/s  (earn ok ${fmt(fc.earnOk)}, spend ok ${fmt(fc.spendOk)}, refused ${fmt(fc.refused)})`,
+    );
     line('floor latency ms (transaction)', latLine(floor.latency));
     line('floor statements', 'named (prepared) statements, one transaction per event (the app: batches per tenant, see EventBatchService)');
-    if (fc.taken || fc.error) line('floor: not ok', Object.entries(fc).filter(([k, n]) => (k === 'taken' || k === 'error') && n).map(([k, n]) => `${k} ${fmt(n)}`).join(', '));
+    if (fc.taken || fc.error)
+      line(
+        'floor: not ok',
+        Object.entries(fc)
+          .filter(([k, n]) => (k === 'taken' || k === 'error') && n)
+          .map(([k, n]) => `${k} ${fmt(n)}`)
+          .join(', '),
+      );
     line('CPU s in the floor', fmtCpu(floor.cpu));
     line('CPU s in the load', `${fmtCpu(loadCpu)}  (load = autocannon's process; pg:points-service = its PostgreSQL backends)`);
     line('ratio events/s / floor events/s', ratio.toFixed(2));
-    line('targets', `events/s >= ${fmt(TARGET.eventsPerS)}: ${met(eventsPerS >= TARGET.eventsPerS)}; ratio >= ${TARGET.ratio.toFixed(1)}: ${met(ratio >= TARGET.ratio)}`);
+    line(
+      'targets',
+      `events/s >= ${fmt(TARGET.eventsPerS)}: ${met(eventsPerS >= TARGET.eventsPerS)}; ratio >= ${TARGET.ratio.toFixed(1)}: ${met(ratio >= TARGET.ratio)}`,
+    );
     console.log(`  invariants, load tenant ${CRM_ID}:`);
     for (const [name, ok, detail] of loadInv.checks) console.log(`    [${ok ? 'ok' : 'FAIL'}] ${name} (${detail})`);
     console.log(`  invariants, floor tenant ${FLOOR_CRM_ID}:`);

@@ -96,10 +96,12 @@ async function measureFloor(db, n) {
   const ms = now() - t0;
   const cpuUsed = await cpu.diff();
   if (res.rowCount !== n) throw new Error(`floor inserted ${res.rowCount} rows, expected ${n}`);
-  const shape = (await db.query(
-    `SELECT count(*) FILTER (WHERE card_code !~ '^[1-9][0-9]{18}$')::int AS bad FROM card.card_code WHERE crm_id = $1 AND card_id = $2`,
-    [CRM_ID, FLOOR_CARD_ID],
-  )).rows[0];
+  const shape = (
+    await db.query(`SELECT count(*) FILTER (WHERE card_code !~ '^[1-9][0-9]{18}$')::int AS bad FROM card.card_code WHERE crm_id = $1 AND card_id = $2`, [
+      CRM_ID,
+      FLOOR_CARD_ID,
+    ])
+  ).rows[0];
   if (shape.bad) throw new Error(`floor made ${shape.bad} codes of the wrong shape`);
   return { ms, rate: n / (ms / 1000), cpu: cpuUsed };
 }
@@ -152,36 +154,51 @@ async function listenJobEvents() {
 // ---------- the invariant ----------
 
 async function checkInvariant(db, cardId, generateId, n) {
-  const codes = (await db.query(
-    `SELECT count(*)::bigint AS rows, count(DISTINCT card_code)::bigint AS distinct_codes,
+  const codes = (
+    await db.query(
+      `SELECT count(*)::bigint AS rows, count(DISTINCT card_code)::bigint AS distinct_codes,
             count(DISTINCT slot)::bigint AS distinct_slots, min(slot)::bigint AS min_slot, max(slot)::bigint AS max_slot,
             count(*) FILTER (WHERE card_code !~ '^[1-9][0-9]{18}$')::bigint AS bad_shape,
             count(*) FILTER (WHERE generate_id <> $3)::bigint AS other_job
        FROM card.card_code WHERE crm_id = $1 AND card_id = $2`,
-    [CRM_ID, cardId, generateId],
-  )).rows[0];
-  const tenantDupes = (await db.query(
-    `SELECT count(*)::bigint AS d FROM (SELECT card_code FROM card.card_code WHERE crm_id = $1 GROUP BY card_code HAVING count(*) > 1) x`,
-    [CRM_ID],
-  )).rows[0].d;
-  const card = (await db.query(
-    `SELECT total_quantity, generated_count, next_slot FROM card.card_info WHERE crm_id = $1 AND card_id = $2`,
-    [CRM_ID, cardId],
-  )).rows[0];
-  const gen = (await db.query(
-    `SELECT card_num, generated, rejected, status, is_generated FROM card.card_generate WHERE crm_id = $1 AND generate_id = $2`,
-    [CRM_ID, generateId],
-  )).rows[0];
+      [CRM_ID, cardId, generateId],
+    )
+  ).rows[0];
+  const tenantDupes = (
+    await db.query(`SELECT count(*)::bigint AS d FROM (SELECT card_code FROM card.card_code WHERE crm_id = $1 GROUP BY card_code HAVING count(*) > 1) x`, [
+      CRM_ID,
+    ])
+  ).rows[0].d;
+  const card = (await db.query(`SELECT total_quantity, generated_count, next_slot FROM card.card_info WHERE crm_id = $1 AND card_id = $2`, [CRM_ID, cardId]))
+    .rows[0];
+  const gen = (
+    await db.query(`SELECT card_num, generated, rejected, status, is_generated FROM card.card_generate WHERE crm_id = $1 AND generate_id = $2`, [
+      CRM_ID,
+      generateId,
+    ])
+  ).rows[0];
   const v = (x) => Number(x);
   const checks = [
     ['codes of the card = N', v(codes.rows) === n, `${codes.rows}`],
     ['distinct codes = N', v(codes.distinct_codes) === n, `${codes.distinct_codes}`],
-    ['slots are exactly 1..N', v(codes.distinct_slots) === n && v(codes.min_slot) === 1 && v(codes.max_slot) === n, `distinct ${codes.distinct_slots}, min ${codes.min_slot}, max ${codes.max_slot}`],
+    [
+      'slots are exactly 1..N',
+      v(codes.distinct_slots) === n && v(codes.min_slot) === 1 && v(codes.max_slot) === n,
+      `distinct ${codes.distinct_slots}, min ${codes.min_slot}, max ${codes.max_slot}`,
+    ],
     ['codes are 19-digit numeric', v(codes.bad_shape) === 0, `${codes.bad_shape} bad`],
     ['codes belong to the job', v(codes.other_job) === 0, `${codes.other_job} from another generate_id`],
     ['no code twice in the tenant', v(tenantDupes) === 0, `${tenantDupes} repeated`],
-    ['job record done, generated = N', !!gen && gen.is_generated && gen.status === 'done' && v(gen.generated) === n && v(gen.rejected) === 0, gen ? `${gen.status}, generated ${gen.generated}, rejected ${gen.rejected}` : 'missing'],
-    ['card counters = N (total, generated, next_slot N+1)', !!card && v(card.total_quantity) === n && v(card.generated_count) === n && v(card.next_slot) === n + 1, card ? `total ${card.total_quantity}, generated ${card.generated_count}, next_slot ${card.next_slot}` : 'missing'],
+    [
+      'job record done, generated = N',
+      !!gen && gen.is_generated && gen.status === 'done' && v(gen.generated) === n && v(gen.rejected) === 0,
+      gen ? `${gen.status}, generated ${gen.generated}, rejected ${gen.rejected}` : 'missing',
+    ],
+    [
+      'card counters = N (total, generated, next_slot N+1)',
+      !!card && v(card.total_quantity) === n && v(card.generated_count) === n && v(card.next_slot) === n + 1,
+      card ? `total ${card.total_quantity}, generated ${card.generated_count}, next_slot ${card.next_slot}` : 'missing',
+    ],
   ];
   return { ok: checks.every((c) => c[1]), checks };
 }
@@ -198,7 +215,12 @@ async function main() {
   const startedAt = new Date();
 
   console.log(`bench:stock  N=${fmt(n)}  batch=${opts.batchSize ?? 'default (STOCK_BATCH_SIZE unset: 20,000)'}  db=${DB_NAME}  redis db=${REDIS_DB}`);
-  console.log(`machine: ${os.cpus().length} cpu (${os.cpus()[0].model.trim()}), load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
+  console.log(
+    `machine: ${os.cpus().length} cpu (${os.cpus()[0].model.trim()}), load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}, node ${process.version}`,
+  );
   console.log(`logs: ${logDir}`);
 
   await resetStores();
@@ -225,11 +247,15 @@ async function main() {
     // 2. the job through the real queue
     const listener = await listenJobEvents();
     const body = cardBody(n);
-    const cpu = await cpuSnapshot(db, procs.map((p) => ({ pid: p.child.pid, group: p.app })));
+    const cpu = await cpuSnapshot(
+      db,
+      procs.map((p) => ({ pid: p.child.pid, group: p.app })),
+    );
     const t0 = now();
     const created = await call(base, rootKey, 'POST', `/api/crm/card/${CRM_ID}/create`, body);
     const tCreated = now();
-    if (created.status !== 200 || created.body.code !== 0) throw new Error(`create answered HTTP ${created.status}: ${JSON.stringify(created.body).slice(0, 300)}`);
+    if (created.status !== 200 || created.body.code !== 0)
+      throw new Error(`create answered HTTP ${created.status}: ${JSON.stringify(created.body).slice(0, 300)}`);
     const cardId = created.body.data.card_id;
     const generateId = `init-${cardId}`;
     listener.setJobId(`${CRM_ID}.${generateId}`);
@@ -285,15 +311,29 @@ async function main() {
     console.log('');
     console.log('================ bench:stock summary ================');
     line('date', startedAt.toISOString());
-    line('machine', `${cpus} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (after), PostgreSQL ${pgVersion}, node ${process.version}`);
+    line(
+      'machine',
+      `${cpus} cores, load ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (after), PostgreSQL ${pgVersion}, node ${process.version}`,
+    );
     line('postgres settings', settings);
     line('codes (N)', fmt(n));
     line('batch size (STOCK_BATCH_SIZE)', fmt(batch));
     line('floor: INSERT..SELECT generate_series', `${secs(floor.ms)}  ->  ${fmt(floor.rate)} rows/s`);
     line('job: create answer -> is_generated', `${secs(e2eMs)}  ->  ${fmt(e2eRate)} codes/s  (poll ${opts.pollMs} ms, ${polls} polls)`);
     line('job: Bull active -> completed', jobMs === null ? 'n/a (events missed)' : `${secs(jobMs)}  ->  ${fmt(n / (jobMs / 1000))} codes/s`);
-    line('job: first progress -> completed', steadyMs === null ? 'n/a (one batch only)' : `${secs(steadyMs)}  ->  ${fmt(steadyRate)} codes/s  (${fmt(n - firstBatch)} codes after the first batch, ${ev.progress.length} progress events)`);
-    line('create answer -> Bull active', ev.active === null ? 'n/a' : `${secs(ev.active - tCreated)}${ev.active < tCreated ? ' (job started before the answer arrived)' : ''}`);
+    line(
+      'job: first progress -> completed',
+      steadyMs === null
+        ? 'n/a (one batch only)'
+        : `${secs(steadyMs)}  ->  ${fmt(steadyRate)} codes/s  (${fmt(n - firstBatch)} codes after the first batch, ${ev.progress.length} progress events)`,
+    );
+    line(
+      'create answer -> Bull active',
+      ev.active === null ? 'n/a' : `${secs(ev.active - tCreated)}${ev.active < tCreated ? ' (job started before the answer arrived)' : ''}`,
+    );
     line('CPU s in the floor', fmtCpu(floor.cpu));
     line('CPU s in the job', `${fmtCpu(jobCpu)}  (pg:card-service = its PostgreSQL backends)`);
     line('ratio codes/s / floor rows/s', `${ratio.toFixed(2)}  (target >= 0.50: ${ratio >= 0.5 ? 'MET' : 'NOT MET'})`);

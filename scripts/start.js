@@ -154,9 +154,7 @@ function postgresRunsAs() {
       return user;
     }
   }
-  throw new Error(
-    "Running as root with neither a 'postgres' nor a 'nobody' user to run PostgreSQL as: run as a normal user or set DATABASE_URL.",
-  );
+  throw new Error("Running as root with neither a 'postgres' nor a 'nobody' user to run PostgreSQL as: run as a normal user or set DATABASE_URL.");
 }
 
 /** Whether `user` (as from postgresRunsAs) may run or enter `file`. */

@@ -1,6 +1,17 @@
 import Bull from 'bull';
 import { lastValueFrom } from 'rxjs';
-import { CARD_EVENTS_PER_JOB, CardEvent, CardEventBatch, cardEventBatchJobId, CardFact, CardFactsPage, CardPattern, Envelope, Queue, Service } from '@app/domain';
+import {
+  CARD_EVENTS_PER_JOB,
+  CardEvent,
+  CardEventBatch,
+  cardEventBatchJobId,
+  CardFact,
+  CardFactsPage,
+  CardPattern,
+  Envelope,
+  Queue,
+  Service,
+} from '@app/domain';
 import { RedisStreamsClient } from '@app/platform';
 import { Answer, Suite } from './support/suite';
 import { uid } from './support/expect';
@@ -67,7 +78,12 @@ describe('card events (outbox -> card-events queue)', () => {
 
   /** Waits until the relay has moved every outbox row (a change answered has committed its rows). */
   const relayed = () =>
-    s.eventually('the outbox to be relayed', async () => ((await one<{ n: number }>(`SELECT count(*)::int AS n FROM card.outbox`, [])).n === 0 ? true : undefined), 20_000, 50);
+    s.eventually(
+      'the outbox to be relayed',
+      async () => ((await one<{ n: number }>(`SELECT count(*)::int AS n FROM card.outbox`, [])).n === 0 ? true : undefined),
+      20_000,
+      50,
+    );
 
   const byEventId = (a: CardEvent, b: CardEvent) => Number(BigInt(a.event_id) - BigInt(b.event_id));
 
@@ -117,8 +133,12 @@ describe('card events (outbox -> card-events queue)', () => {
       const at = iso(received_time);
       const eventsA = await eventsOf(a);
       const eventsB = await eventsOf(b);
-      expect(eventsA).toEqual([event({ kind: 'claim', card_id: a, title: '事件券 A', member_no: m, count: 2, channel: 'mini_app', occurred_at: at, day_of: at, ref: rid })]);
-      expect(eventsB).toEqual([event({ kind: 'claim', card_id: b, title: '事件券 B', member_no: m, count: 3, channel: 'mini_app', occurred_at: at, day_of: at, ref: rid })]);
+      expect(eventsA).toEqual([
+        event({ kind: 'claim', card_id: a, title: '事件券 A', member_no: m, count: 2, channel: 'mini_app', occurred_at: at, day_of: at, ref: rid }),
+      ]);
+      expect(eventsB).toEqual([
+        event({ kind: 'claim', card_id: b, title: '事件券 B', member_no: m, count: 3, channel: 'mini_app', occurred_at: at, day_of: at, ref: rid }),
+      ]);
       expect(eventsA[0].event_id).not.toBe(eventsB[0].event_id);
 
       // The same claim again answers the same codes and adds nothing; another payload under its id is a conflict.
@@ -186,8 +206,28 @@ describe('card events (outbox -> card-events queue)', () => {
       const p = await one(`SELECT present_time, received_time FROM card.member_present WHERE crm_id = $1 AND present_id = $2`, [crm, presentId]);
       const events = await eventsOf(card);
       expect(events.slice(1)).toEqual([
-        event({ kind: 'gift', card_id: card, title: '转赠券', member_no: giver, count: 1, channel: null, occurred_at: iso(p.present_time), day_of: iso(p.present_time), ref: presentId }),
-        event({ kind: 'gift_accept', card_id: card, title: '转赠券', member_no: friend, count: 1, channel: null, occurred_at: iso(p.received_time), day_of: iso(p.received_time), ref: presentId }),
+        event({
+          kind: 'gift',
+          card_id: card,
+          title: '转赠券',
+          member_no: giver,
+          count: 1,
+          channel: null,
+          occurred_at: iso(p.present_time),
+          day_of: iso(p.present_time),
+          ref: presentId,
+        }),
+        event({
+          kind: 'gift_accept',
+          card_id: card,
+          title: '转赠券',
+          member_no: friend,
+          count: 1,
+          channel: null,
+          occurred_at: iso(p.received_time),
+          day_of: iso(p.received_time),
+          ref: presentId,
+        }),
       ]);
       expect(events[0]).toMatchObject({ kind: 'claim', member_no: giver, count: 2 });
     });
@@ -207,7 +247,17 @@ describe('card events (outbox -> card-events queue)', () => {
       expectCode(await redeem(uid('nobody'), card, second, uid('rd')), 40405);
       const { redeem_time } = await one(`SELECT redeem_time FROM card.member_redeem WHERE crm_id = $1 AND redeem_id = $2`, [crm, redeemId]);
       expect((await eventsOf(card)).slice(1)).toEqual([
-        event({ kind: 'redeem', card_id: card, title: '核销券', member_no: m, count: 1, channel: 'store_42', occurred_at: iso(redeem_time), day_of: iso(redeem_time), ref: redeemId }),
+        event({
+          kind: 'redeem',
+          card_id: card,
+          title: '核销券',
+          member_no: m,
+          count: 1,
+          channel: 'store_42',
+          occurred_at: iso(redeem_time),
+          day_of: iso(redeem_time),
+          ref: redeemId,
+        }),
       ]);
     });
 
@@ -223,7 +273,17 @@ describe('card events (outbox -> card-events queue)', () => {
       const events = await eventsOf(card);
       expect(events.map((e) => e.kind)).toEqual(['claim', 'redeem', 'void']);
       expect(events[2]).toEqual(
-        event({ kind: 'void', card_id: card, title: '作废券', member_no: m, count: 1, channel: null, occurred_at: iso(obsoleted_time), day_of: iso(obsoleted_time), ref: null }),
+        event({
+          kind: 'void',
+          card_id: card,
+          title: '作废券',
+          member_no: m,
+          count: 1,
+          channel: null,
+          occurred_at: iso(obsoleted_time),
+          day_of: iso(obsoleted_time),
+          ref: null,
+        }),
       );
     });
   });
@@ -231,7 +291,7 @@ describe('card events (outbox -> card-events queue)', () => {
   describe('with the clock moved', () => {
     afterEach(() => s.setClock(0));
 
-    it('writes claim_reverse per card a day later, counting on the claim\'s day; a repeat or a refused reversal adds none', async () => {
+    it("writes claim_reverse per card a day later, counting on the claim's day; a repeat or a refused reversal adds none", async () => {
       const a = await createCard('冲正券 A');
       const b = await createCard('冲正券 B');
       const m = uid('m');
@@ -253,13 +313,23 @@ describe('card events (outbox -> card-events queue)', () => {
       const { reversed_time } = await one(`SELECT reversed_time FROM card.member_receive WHERE crm_id = $1 AND received_id = $2`, [crm, rid]);
       expect(reversed_time.getTime() - new Date(claimed.occurred_at).getTime()).toBeGreaterThanOrEqual(DAY);
       const reversal = (card: string, title: string, count: number) =>
-        event({ kind: 'claim_reverse', card_id: card, title, member_no: m, count, channel: 'kiosk', occurred_at: iso(reversed_time), day_of: claimed.occurred_at, ref: rid });
+        event({
+          kind: 'claim_reverse',
+          card_id: card,
+          title,
+          member_no: m,
+          count,
+          channel: 'kiosk',
+          occurred_at: iso(reversed_time),
+          day_of: claimed.occurred_at,
+          ref: rid,
+        });
       expect((await eventsOf(a)).filter((e) => e.kind === 'claim_reverse')).toEqual([reversal(a, '冲正券 A', 3)]);
       expect((await eventsOf(b)).filter((e) => e.kind === 'claim_reverse')).toEqual([reversal(b, '冲正券 B', 1)]);
       expect((await eventsOf(a)).map((e) => e.kind)).toEqual(['claim', 'claim', 'redeem', 'claim_reverse']);
     });
 
-    it('writes redeem_reverse a day later, counting on the redemption\'s day and channel; a repeat adds none', async () => {
+    it("writes redeem_reverse a day later, counting on the redemption's day and channel; a repeat adds none", async () => {
       const card = await createCard('核销冲正券');
       const m = uid('m');
       const [code] = await claim(card, m);
@@ -275,7 +345,17 @@ describe('card events (outbox -> card-events queue)', () => {
       const events = await eventsOf(card);
       expect(events.map((e) => e.kind)).toEqual(['claim', 'redeem', 'redeem_reverse']);
       expect(events[2]).toEqual(
-        event({ kind: 'redeem_reverse', card_id: card, title: '核销冲正券', member_no: m, count: 1, channel: 'store_07', occurred_at: iso(rollback_time), day_of: redeemed.occurred_at, ref: redeemId }),
+        event({
+          kind: 'redeem_reverse',
+          card_id: card,
+          title: '核销冲正券',
+          member_no: m,
+          count: 1,
+          channel: 'store_07',
+          occurred_at: iso(rollback_time),
+          day_of: redeemed.occurred_at,
+          ref: redeemId,
+        }),
       );
     });
 
@@ -286,15 +366,29 @@ describe('card events (outbox -> card-events queue)', () => {
       const presentId = uid('pr');
       expect((await present(giver, card, code, presentId)).body).toMatchObject({ code: 0 });
       await s.setClock(25 * HOUR);
-      const p = await s.eventually('the sweep to send the gift back', async () => {
-        const row = await one(`SELECT go_back_time FROM card.member_present WHERE crm_id = $1 AND present_id = $2`, [crm, presentId]);
-        return row.go_back_time ? row : undefined;
-      }, 20_000);
+      const p = await s.eventually(
+        'the sweep to send the gift back',
+        async () => {
+          const row = await one(`SELECT go_back_time FROM card.member_present WHERE crm_id = $1 AND present_id = $2`, [crm, presentId]);
+          return row.go_back_time ? row : undefined;
+        },
+        20_000,
+      );
       expectCode(await presentReceive(uid('friend'), presentId), 40905);
       const events = await eventsOf(card);
       expect(events.map((e) => e.kind)).toEqual(['claim', 'gift', 'gift_return']);
       expect(events[2]).toEqual(
-        event({ kind: 'gift_return', card_id: card, title: '退回券', member_no: giver, count: 1, channel: null, occurred_at: iso(p.go_back_time), day_of: iso(p.go_back_time), ref: presentId }),
+        event({
+          kind: 'gift_return',
+          card_id: card,
+          title: '退回券',
+          member_no: giver,
+          count: 1,
+          channel: null,
+          occurred_at: iso(p.go_back_time),
+          day_of: iso(p.go_back_time),
+          ref: presentId,
+        }),
       );
     });
 
@@ -308,10 +402,17 @@ describe('card events (outbox -> card-events queue)', () => {
       expect((await redeem(m2, card, r2, redeemId)).body).toMatchObject({ code: 0 });
       const redeemed = (await eventsOf(card)).find((e) => e.kind === 'redeem')!;
       await s.setClock(2 * DAY);
-      await s.eventually('the sweep to expire the codes', async () => {
-        const { n } = await one<{ n: number }>(`SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND code_status = 4`, [crm, card]);
-        return n === 5 ? true : undefined;
-      }, 20_000);
+      await s.eventually(
+        'the sweep to expire the codes',
+        async () => {
+          const { n } = await one<{ n: number }>(
+            `SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND code_status = 4`,
+            [crm, card],
+          );
+          return n === 5 ? true : undefined;
+        },
+        20_000,
+      );
       const sweeps = await s.sql(
         `SELECT member_no, count(*)::int AS n, min(create_time) AS at FROM card.member_card_expired WHERE crm_id = $1 AND card_id = $2 GROUP BY member_no`,
         [crm, card],
@@ -319,7 +420,19 @@ describe('card events (outbox -> card-events queue)', () => {
       const expired = (await eventsOf(card)).filter((e) => e.kind === 'expire');
       for (const e of expired) {
         const at = sweeps.find((r) => r.member_no === e.member_no)!.at;
-        expect(e).toEqual(event({ kind: 'expire', card_id: card, title: '过期券', member_no: e.member_no, count: e.count, channel: null, occurred_at: iso(at), day_of: iso(at), ref: null }));
+        expect(e).toEqual(
+          event({
+            kind: 'expire',
+            card_id: card,
+            title: '过期券',
+            member_no: e.member_no,
+            count: e.count,
+            channel: null,
+            occurred_at: iso(at),
+            day_of: iso(at),
+            ref: null,
+          }),
+        );
       }
       const perMember = (m: string) => expired.filter((e) => e.member_no === m).reduce((sum, e) => sum + e.count, 0);
       expect([perMember(m1), perMember(m2)]).toEqual([3, m2codes.length]);
@@ -329,13 +442,33 @@ describe('card events (outbox -> card-events queue)', () => {
       const { rollback_time } = await one(`SELECT rollback_time FROM card.member_redeem WHERE crm_id = $1 AND redeem_id = $2`, [crm, redeemId]);
       const tail = (await eventsOf(card)).slice(-2);
       expect(tail).toEqual([
-        event({ kind: 'redeem_reverse', card_id: card, title: '过期券', member_no: m2, count: 1, channel: 'store_01', occurred_at: iso(rollback_time), day_of: redeemed.occurred_at, ref: redeemId }),
-        event({ kind: 'expire', card_id: card, title: '过期券', member_no: m2, count: 1, channel: null, occurred_at: iso(rollback_time), day_of: iso(rollback_time), ref: null }),
+        event({
+          kind: 'redeem_reverse',
+          card_id: card,
+          title: '过期券',
+          member_no: m2,
+          count: 1,
+          channel: 'store_01',
+          occurred_at: iso(rollback_time),
+          day_of: redeemed.occurred_at,
+          ref: redeemId,
+        }),
+        event({
+          kind: 'expire',
+          card_id: card,
+          title: '过期券',
+          member_no: m2,
+          count: 1,
+          channel: null,
+          occurred_at: iso(rollback_time),
+          day_of: iso(rollback_time),
+          ref: null,
+        }),
       ]);
     });
   });
 
-  it('groups a pass of two tenants\' rows into jobs of one tenant each, at most CARD_EVENTS_PER_JOB events, in event_id order', async () => {
+  it("groups a pass of two tenants' rows into jobs of one tenant each, at most CARD_EVENTS_PER_JOB events, in event_id order", async () => {
     // 1,300 rows of two tenants interleaved (9 of A for every 4 of B), committed at once: the
     // relay takes 1,000 in one pass and the other 300 in the next.
     const [a, b] = ['crm_relay_a', 'crm_relay_b'];
@@ -378,7 +511,7 @@ describe('card events (outbox -> card-events queue)', () => {
    * (card, member, instant); and, as the dashboard sums them, per (kind, card, member,
    * channel, day in Asia/Shanghai of day_of).
    */
-  describe('facts for the dashboard\'s rebuild (card.event_facts)', () => {
+  describe("facts for the dashboard's rebuild (card.event_facts)", () => {
     const other = 'crm_card_facts';
     const otherMember = `/api/crm/card/${other}/member`;
     let client: RedisStreamsClient;
@@ -400,7 +533,11 @@ describe('card events (outbox -> card-events queue)', () => {
       let cursor: string | null = null;
       let pages = 0;
       do {
-        const answer: Envelope<CardFactsPage> = await facts({ crm_id: tenant, ...(limit === undefined ? {} : { limit }), ...(cursor === null ? {} : { cursor }) });
+        const answer: Envelope<CardFactsPage> = await facts({
+          crm_id: tenant,
+          ...(limit === undefined ? {} : { limit }),
+          ...(cursor === null ? {} : { cursor }),
+        });
         expect(answer).toMatchObject({ code: 0, data: { facts: expect.any(Array) } });
         const page = answer.data!;
         out.push(...page.facts);
@@ -442,7 +579,17 @@ describe('card events (outbox -> card-events queue)', () => {
       expect(sum(got, byDay)).toEqual(sum(events, byDay));
       expect(sorted(got.filter((f) => f.kind !== 'expire'))).toEqual(sorted(events.filter((e) => e.kind !== 'expire')));
       const expiry = (e: Omit<CardEvent, 'event_id'>) => [e.card_id, e.title, e.member_no, e.channel, e.occurred_at, e.day_of, e.ref];
-      expect(sum(got.filter((f) => f.kind === 'expire'), expiry)).toEqual(sum(events.filter((e) => e.kind === 'expire'), expiry));
+      expect(
+        sum(
+          got.filter((f) => f.kind === 'expire'),
+          expiry,
+        ),
+      ).toEqual(
+        sum(
+          events.filter((e) => e.kind === 'expire'),
+          expiry,
+        ),
+      );
       const titles = new Map(events.map((e) => [e.card_id, e.title]));
       for (const f of got) expect(f.title).toBe(titles.get(f.card_id));
       return got;
@@ -455,8 +602,12 @@ describe('card events (outbox -> card-events queue)', () => {
         expect(res.body).toMatchObject({ code: 0 });
         return res.body.data;
       };
-      const claimOf = async (m: string, cardInfo: Record<string, number>, outStr: string, rid = uid('rcv')): Promise<Array<{ card_id: string; card_code: string }>> =>
-        ok('receive', { received_id: rid, member_no: m, out_str: outStr, card_info: cardInfo });
+      const claimOf = async (
+        m: string,
+        cardInfo: Record<string, number>,
+        outStr: string,
+        rid = uid('rcv'),
+      ): Promise<Array<{ card_id: string; card_code: string }>> => ok('receive', { received_id: rid, member_no: m, out_str: outStr, card_info: cardInfo });
       const redeemOf = (m: string, cardId: string, code: string, redeemId: string, channel: string) =>
         ok('redeem', { member_no: m, card_id: cardId, card_code: code, redeem_channel: channel, redeem_id: redeemId, redeem_extra: '已核销' });
 
@@ -492,12 +643,21 @@ describe('card events (outbox -> card-events queue)', () => {
       await ok('receive_reverse', { received_id: reversedRid });
       await ok('redeem_reverse', { redeem_id: reversedRedeem });
       // The sweeps: the daily codes not redeemed expire, the gift not accepted goes back.
-      await s.eventually('the sweeps to expire the daily codes and send the gift back', async () => {
-        const { n } = await one<{ n: number }>(
-          `SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND code_status = 4`, [other, daily]);
-        const { back } = await one<{ back: boolean }>(`SELECT go_back_time IS NOT NULL AS back FROM card.member_present WHERE crm_id = $1 AND present_id = $2`, [other, returned]);
-        return n === 2 && back ? true : undefined;
-      }, 20_000);
+      await s.eventually(
+        'the sweeps to expire the daily codes and send the gift back',
+        async () => {
+          const { n } = await one<{ n: number }>(
+            `SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND code_status = 4`,
+            [other, daily],
+          );
+          const { back } = await one<{ back: boolean }>(
+            `SELECT go_back_time IS NOT NULL AS back FROM card.member_present WHERE crm_id = $1 AND present_id = $2`,
+            [other, returned],
+          );
+          return n === 2 && back ? true : undefined;
+        },
+        20_000,
+      );
       const reversal = await ok('redeem_reverse', { redeem_id: endedRedeem });
       expect(reversal).toMatchObject({ rollback_status: 1 });
       await s.setClock(0);
@@ -507,7 +667,12 @@ describe('card events (outbox -> card-events queue)', () => {
       expect([...kinds].sort()).toEqual(['claim', 'claim_reverse', 'expire', 'gift', 'gift_accept', 'gift_return', 'redeem', 'redeem_reverse', 'void']);
       // The reversals count on the day of what they reverse, not their own.
       const claimReverse = got.filter((f) => f.kind === 'claim_reverse');
-      expect(claimReverse.map((f) => [f.card_id, f.count, f.channel, f.member_no]).sort()).toEqual([[forever, 2, 'kiosk', m4], [gifts, 1, 'kiosk', m4]].sort());
+      expect(claimReverse.map((f) => [f.card_id, f.count, f.channel, f.member_no]).sort()).toEqual(
+        [
+          [forever, 2, 'kiosk', m4],
+          [gifts, 1, 'kiosk', m4],
+        ].sort(),
+      );
       for (const f of claimReverse) expect(new Date(f.occurred_at).getTime() - new Date(f.day_of).getTime()).toBeGreaterThanOrEqual(DAY);
       expect(got.filter((f) => f.kind === 'expire').reduce((n, f) => n + f.count, 0)).toBe(3); // m1's second daily code and m4's by the sweep, d1 on its reversal
 
@@ -522,7 +687,7 @@ describe('card events (outbox -> card-events queue)', () => {
       expect(await facts({ crm_id: 'crm_no_cards' })).toEqual({ code: 0, msg: expect.any(String), data: { facts: [], cursor: null } });
     });
 
-    it('refuses a cursor that is not one, or is another tenant\'s, and a limit out of 1..10,000, naming the field', async () => {
+    it("refuses a cursor that is not one, or is another tenant's, and a limit out of 1..10,000, naming the field", async () => {
       const card = await createCard('游标券');
       await claim(card, uid('m'));
       await claim(card, uid('m')); // the tenant has facts: more than one page of 1
@@ -533,7 +698,9 @@ describe('card events (outbox -> card-events queue)', () => {
       expect(await facts({ crm_id: crm, cursor: 'not-a-cursor' })).toMatchObject(refused('cursor'));
       expect(await facts({ crm_id: crm, cursor: 'has spaces!' })).toMatchObject(refused('cursor'));
       expect(await facts({ crm_id: crm, cursor: 42 })).toMatchObject(refused('cursor'));
-      expect(await facts({ crm_id: crm, cursor: Buffer.from(JSON.stringify({ t: crm, s: 'outbox', k: [1] })).toString('base64url') })).toMatchObject(refused('cursor'));
+      expect(await facts({ crm_id: crm, cursor: Buffer.from(JSON.stringify({ t: crm, s: 'outbox', k: [1] })).toString('base64url') })).toMatchObject(
+        refused('cursor'),
+      );
       expect(await facts({ crm_id: other, cursor })).toMatchObject(refused('cursor'));
       for (const limit of [0, 10_001, 2.5, '5']) expect(await facts({ crm_id: crm, limit })).toMatchObject(refused('limit'));
       expect(await facts({ limit: 10 })).toMatchObject(refused('crm_id'));

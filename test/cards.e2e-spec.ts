@@ -348,10 +348,15 @@ describe('cards through the gateway', () => {
       });
 
       async function failedStatus(generateId: string, limitMs = 120_000) {
-        return s.eventually(`stock job ${generateId} to fail`, async () => {
-          const res = await s.get(`${base}/stock/status?generate_id=${generateId}`);
-          return res.body.data?.status === 'failed' ? res.body.data : undefined;
-        }, limitMs, 100);
+        return s.eventually(
+          `stock job ${generateId} to fail`,
+          async () => {
+            const res = await s.get(`${base}/stock/status?generate_id=${generateId}`);
+            return res.body.data?.status === 'failed' ? res.body.data : undefined;
+          },
+          limitMs,
+          100,
+        );
       }
 
       it('reads the file, caps at total_quantity and explains every rejected line', async () => {
@@ -366,10 +371,15 @@ describe('cards through the gateway', () => {
 
       it('marks the job failed with the reason when the file cannot be read', async () => {
         const card = await createCard({ generate_type: 2, generate_file: fileUrl.replace('codes.csv', 'missing.csv'), total_quantity: 5 });
-        const status = await s.eventually('the import to fail', async () => {
-          const res = await s.get(`${base}/stock/status?generate_id=init-${card.card_id}`);
-          return res.body.data?.status === 'failed' ? res.body.data : undefined;
-        }, 120_000, 250);
+        const status = await s.eventually(
+          'the import to fail',
+          async () => {
+            const res = await s.get(`${base}/stock/status?generate_id=init-${card.card_id}`);
+            return res.body.data?.status === 'failed' ? res.body.data : undefined;
+          },
+          120_000,
+          250,
+        );
         expect(status.error).toMatch(/HTTP 404/);
         const detail = await s.get(`${base}/detail?card_id=${card.card_id}`);
         expect(detail.body.data.generate_info).toEqual({ generated: 0, un_generate: 0, total: 0 });
@@ -424,7 +434,7 @@ describe('cards through the gateway', () => {
 
     it('serves the OpenAPI document with every card route and its examples', async () => {
       const res = await fetch(s.url('/docs-json'));
-      const doc = (await res.json());
+      const doc = await res.json();
       for (const p of ['create', 'detail', 'list', 'remove', 'add/stock', 'stock/status', 'import_codes']) {
         const op = Object.values(doc.paths[`/api/crm/card/{crm_id}/${p}`])[0] as any;
         expect(op.responses['200'].content['application/json'].schema.example.code).toBe(0);

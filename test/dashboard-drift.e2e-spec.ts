@@ -99,7 +99,12 @@ describe('dashboard never drifts (random workload, killed worker, duplicates, re
         const m = pick(members);
         const chosen = [...new Set([pick(allCards), pick(allCards)])];
         const rid = uid('rcv');
-        const res = await s.post(`${member}/receive`, { received_id: rid, member_no: m, out_str: pick(channels), card_info: Object.fromEntries(chosen.map((c) => [c, 1 + Math.floor(rnd() * 3)])) });
+        const res = await s.post(`${member}/receive`, {
+          received_id: rid,
+          member_no: m,
+          out_str: pick(channels),
+          card_info: Object.fromEntries(chosen.map((c) => [c, 1 + Math.floor(rnd() * 3)])),
+        });
         note(res.body.code);
         if (res.body.code === 0) {
           claims.push(rid);
@@ -122,7 +127,14 @@ describe('dashboard never drifts (random workload, killed worker, duplicates, re
       } else if (r < 0.85) {
         const h = held.splice(Math.floor(rnd() * held.length), 1)[0];
         const rid = uid('rdm');
-        const res = await s.post(`${member}/redeem`, { member_no: h.member, card_id: h.card, card_code: h.code, redeem_channel: pick(stores), redeem_id: rid, redeem_extra: '' });
+        const res = await s.post(`${member}/redeem`, {
+          member_no: h.member,
+          card_id: h.card,
+          card_code: h.code,
+          redeem_channel: pick(stores),
+          redeem_id: rid,
+          redeem_extra: '',
+        });
         note(res.body.code);
         if (res.body.code === 0) redeems.push(rid);
       } else if (r < 0.95 && redeems.length) {
@@ -148,18 +160,29 @@ describe('dashboard never drifts (random workload, killed worker, duplicates, re
     }
     // A day and a bit later: the sweeps expire the short-lived codes and send unaccepted gifts back.
     await s.setClock(5 * DAY + 4 * HOUR);
-    await s.eventually('the sweeps', async () => {
-      const [{ n }] = await s.sql(`SELECT count(*)::int AS n FROM card.member_present WHERE crm_id = $1 AND received_time IS NULL AND go_back_time IS NULL`, [crm]);
-      return n === 0 ? true : undefined;
-    }, 30_000);
+    await s.eventually(
+      'the sweeps',
+      async () => {
+        const [{ n }] = await s.sql(`SELECT count(*)::int AS n FROM card.member_present WHERE crm_id = $1 AND received_time IS NULL AND go_back_time IS NULL`, [
+          crm,
+        ]);
+        return n === 0 ? true : undefined;
+      },
+      30_000,
+    );
     expect(counts.ok).toBeGreaterThan(100);
 
     // Everything relayed and applied.
-    await s.eventually('the outbox relayed and the queue drained', async () => {
-      const [{ n }] = await s.sql(`SELECT count(*)::int AS n FROM card.outbox`);
-      const c = await queue.getJobCounts();
-      return n === 0 && c.waiting === 0 && c.active === 0 && c.delayed === 0 && c.failed === 0 ? true : undefined;
-    }, 60_000, 100);
+    await s.eventually(
+      'the outbox relayed and the queue drained',
+      async () => {
+        const [{ n }] = await s.sql(`SELECT count(*)::int AS n FROM card.outbox`);
+        const c = await queue.getJobCounts();
+        return n === 0 && c.waiting === 0 && c.active === 0 && c.delayed === 0 && c.failed === 0 ? true : undefined;
+      },
+      60_000,
+      100,
+    );
     const check = await s.dashboardRebuild('--crm-id', crm);
     expect(check.err).toBe('');
     expect(check.out).toMatch(/no difference$/m);

@@ -110,7 +110,7 @@ describe('coupon dashboard', () => {
    */
   function badDelivery(events: CardEvent[], every: number): BatchJob[] {
     const cuts: CardEvent[][] = [];
-    for (let i = 0; i < events.length; ) {
+    for (let i = 0; i < events.length;) {
       const n = 1 + Math.floor(Math.random() * CARD_EVENTS_PER_JOB);
       cuts.push(...cardEventBatches(events.slice(i, i + n)).map((b) => b.events));
       i += n;
@@ -120,17 +120,23 @@ describe('coupon dashboard', () => {
       if (i % every !== 0) return;
       jobs.push(batchJob(b, '#again'));
       const next = cuts[i + 1];
-      if (next && next[0].crm_id === b[0].crm_id) jobs.push(batchJob([...b.slice(Math.floor(b.length / 2)), ...next.slice(0, Math.ceil(next.length / 2))], '#overlap'));
+      if (next && next[0].crm_id === b[0].crm_id)
+        jobs.push(batchJob([...b.slice(Math.floor(b.length / 2)), ...next.slice(0, Math.ceil(next.length / 2))], '#overlap'));
     });
     return jobs.reverse();
   }
 
   /** Waits until no job of these ids is left in the queue (each completed and was removed). */
   async function drained(jobIds: string[]): Promise<void> {
-    await s.eventually(`${jobIds.length} job(s) to complete`, async () => {
-      for (const id of jobIds) if (await queue.getJob(id)) return undefined;
-      return true;
-    }, 60_000, 50);
+    await s.eventually(
+      `${jobIds.length} job(s) to complete`,
+      async () => {
+        for (const id of jobIds) if (await queue.getJob(id)) return undefined;
+        return true;
+      },
+      60_000,
+      50,
+    );
   }
 
   async function applied(crm: string, eventId: string): Promise<boolean> {
@@ -146,15 +152,22 @@ describe('coupon dashboard', () => {
   /** Polls a route until `match` holds for its data; answers the data. */
   async function until(crm: string, route: string, query: string, match: (d: any) => boolean, what = route, limitMs = 30_000): Promise<any> {
     let last: unknown;
-    return s.eventually(`${what} of ${crm}`, async () => {
-      const res = await read(crm, route, query);
-      expect(res.body.code).toBe(0);
-      expect(res.status).toBe(200);
-      last = res.body.data;
-      return match(res.body.data) ? res.body.data : undefined;
-    }, limitMs, 50).catch((err) => {
-      throw new Error(`${(err as Error).message}; last answer: ${JSON.stringify(last)}`);
-    });
+    return s
+      .eventually(
+        `${what} of ${crm}`,
+        async () => {
+          const res = await read(crm, route, query);
+          expect(res.body.code).toBe(0);
+          expect(res.status).toBe(200);
+          last = res.body.data;
+          return match(res.body.data) ? res.body.data : undefined;
+        },
+        limitMs,
+        50,
+      )
+      .catch((err) => {
+        throw new Error(`${(err as Error).message}; last answer: ${JSON.stringify(last)}`);
+      });
   }
 
   /** Polls until the data equals `expected` exactly (within the fields given). */
@@ -335,7 +348,10 @@ describe('coupon dashboard', () => {
       }
       for (const e of [...cases.flatMap(([j]) => j.data.events)]) expect([e.event_id, await applied(e.crm_id, e.event_id)]).toEqual([e.event_id, false]);
       await s.eventually('the discards to be logged', async () => {
-        const logs = s.processes('dashboard-service').map((p) => readFileSync(p.logFile, 'utf8')).join('\n');
+        const logs = s
+          .processes('dashboard-service')
+          .map((p) => readFileSync(p.logFile, 'utf8'))
+          .join('\n');
         return cases.every(([j]) => logs.includes(`card events job ${j.opts.jobId} discarded`)) ? true : undefined;
       });
       // The same good events in a valid job: applied.
@@ -349,14 +365,25 @@ describe('coupon dashboard', () => {
     const crm = 'dash_channel';
     const A = cardId();
     const B = cardId();
-    const claims: Array<[string | null, number, string]> = [['b', 3, A], ['a', 2, A], ['a', 1, B], ['c', 5, B], [null, 1, A]];
+    const claims: Array<[string | null, number, string]> = [
+      ['b', 3, A],
+      ['a', 2, A],
+      ['a', 1, B],
+      ['c', 5, B],
+      [null, 1, A],
+    ];
     await send(
       ...claims.map(([channel, count, card]) => event(crm, 'claim', { channel, count, card_id: card, day: '2024-03-02' })),
       event(crm, 'redeem', { channel: '微信小程序', count: 2, card_id: A, day: '2024-03-02' }),
       event(crm, 'redeem', { channel: 'pos', count: 3, card_id: B, day: '2024-03-03' }),
       event(crm, 'claim', { channel: 'z', count: 9, card_id: A, day: '2024-02-28' }),
     );
-    const d = await until(crm, 'card_channel', 'start_date=2024-03-01&end_date=2024-03-05', (x) => x.redeem_channel_list.length === 2 && x.receive_channel_list.length === 4);
+    const d = await until(
+      crm,
+      'card_channel',
+      'start_date=2024-03-01&end_date=2024-03-05',
+      (x) => x.redeem_channel_list.length === 2 && x.receive_channel_list.length === 4,
+    );
     expect(d).toEqual({
       receive_channel_list: [
         { channel_name: 'c', receive_num: 5 },
@@ -416,7 +443,10 @@ describe('coupon dashboard', () => {
     // Ties by card_id: cards 0 and 1 both have 2 claims (cards are sorted by id).
     const all = (await read(crm, 'card_top', `${range}&limit=100`)).body.data;
     expect(all.receive_top).toHaveLength(12);
-    expect(all.receive_top.slice(-2).map((r: any) => [r.card_id, r.receive_num])).toEqual([[cards[0], 2], [cards[1], 2]]);
+    expect(all.receive_top.slice(-2).map((r: any) => [r.card_id, r.receive_num])).toEqual([
+      [cards[0], 2],
+      [cards[1], 2],
+    ]);
     // A range without events: empty lists.
     expect((await read(crm, 'card_top', 'start_date=2023-01-01&end_date=2023-01-31')).body.data).toEqual({ receive_top: [], redeem_top: [] });
   });
@@ -505,10 +535,15 @@ describe('coupon dashboard', () => {
     }
     const jobs = badDelivery(shuffled, 5);
     for (let i = 0; i < jobs.length; i += 20) await queue.addBulk(jobs.slice(i, i + 20));
-    await s.eventually(`${events.length} events of ${crm} applied`, async () => {
-      const [r] = await s.sql(`SELECT count(*)::int AS n FROM dashboard.applied_event WHERE crm_id = $1`, [crm]);
-      return r.n === events.length ? true : undefined;
-    }, 120_000, 50);
+    await s.eventually(
+      `${events.length} events of ${crm} applied`,
+      async () => {
+        const [r] = await s.sql(`SELECT count(*)::int AS n FROM dashboard.applied_event WHERE crm_id = $1`, [crm]);
+        return r.n === events.length ? true : undefined;
+      },
+      120_000,
+      50,
+    );
     await drained(jobs.map((j) => j.opts.jobId as string));
   }
 
@@ -534,12 +569,32 @@ describe('coupon dashboard', () => {
         const claim = event(crm, 'claim', { card_id: card, title, member_no, count, day, time, channel: pick(['618', 'mini', null]) });
         out.push(claim);
         if (Math.random() < 0.25) {
-          out.push(event(crm, 'claim_reverse', { card_id: card, title, member_no, count, channel: claim.channel, occurred_at: at(dayList[dayList.length - 1], '20:00:00'), day_of: claim.day_of }));
+          out.push(
+            event(crm, 'claim_reverse', {
+              card_id: card,
+              title,
+              member_no,
+              count,
+              channel: claim.channel,
+              occurred_at: at(dayList[dayList.length - 1], '20:00:00'),
+              day_of: claim.day_of,
+            }),
+          );
         }
       } else if (roll < 0.75) {
         const redeem = event(crm, 'redeem', { card_id: card, title, member_no, day, time, channel: pick(['pos', 'app']) });
         out.push(redeem);
-        if (Math.random() < 0.25) out.push(event(crm, 'redeem_reverse', { card_id: card, title, member_no, channel: redeem.channel, occurred_at: at(dayList[dayList.length - 1], '21:00:00'), day_of: redeem.day_of }));
+        if (Math.random() < 0.25)
+          out.push(
+            event(crm, 'redeem_reverse', {
+              card_id: card,
+              title,
+              member_no,
+              channel: redeem.channel,
+              occurred_at: at(dayList[dayList.length - 1], '21:00:00'),
+              day_of: redeem.day_of,
+            }),
+          );
       } else if (roll < 0.88) {
         out.push(event(crm, 'gift', { card_id: card, title, member_no, day, time }));
       } else {
@@ -572,11 +627,30 @@ describe('coupon dashboard', () => {
     const same = await s.dashboardRebuild('--crm-id', crm, '--source', 'staged');
     expect([same.code, same.err]).toEqual([0, '']);
     expect(same.out).toContain(`dashboard rebuild of ${crm}: ${events.length} fact(s)`);
-    const tables = ['card_day', 'card_week', 'tenant_day', 'channel_day', 'channel_day_all', 'member_day', 'member_all_day', 'member_span', 'member_day_count', 'card'];
+    const tables = [
+      'card_day',
+      'card_week',
+      'tenant_day',
+      'channel_day',
+      'channel_day_all',
+      'member_day',
+      'member_all_day',
+      'member_span',
+      'member_day_count',
+      'card',
+    ];
     for (const t of tables) expect(same.out).toMatch(new RegExp(`^  ${t}\\s+[1-9]\\d* row\\(s\\) compared, 0 different$`, 'm'));
-    expect(same.out.split('\n').filter((l) => / row\(s\) compared, /.test(l)).map((l) => l.trim().split(/\s+/)[0])).toEqual(tables);
+    expect(
+      same.out
+        .split('\n')
+        .filter((l) => / row\(s\) compared, /.test(l))
+        .map((l) => l.trim().split(/\s+/)[0]),
+    ).toEqual(tables);
     // member_span holds both scopes: across cards ('') and per card.
-    const [scopes] = await s.sql(`SELECT count(*) FILTER (WHERE card_id = '')::int AS all_cards, count(DISTINCT card_id) FILTER (WHERE card_id <> '')::int AS cards FROM dashboard.member_span WHERE crm_id = $1`, [crm]);
+    const [scopes] = await s.sql(
+      `SELECT count(*) FILTER (WHERE card_id = '')::int AS all_cards, count(DISTINCT card_id) FILTER (WHERE card_id <> '')::int AS cards FROM dashboard.member_span WHERE crm_id = $1`,
+      [crm],
+    );
     expect(scopes.all_cards).toBeGreaterThan(0);
     expect(scopes.cards).toBe(6);
     expect(same.out).toMatch(/no difference$/m);
@@ -585,7 +659,10 @@ describe('coupon dashboard', () => {
     expect(zeros.n).toBeGreaterThan(0);
 
     // One live row off by 5 claims.
-    const [row] = await s.sql(`SELECT day::text AS day, card_id, claim_num FROM dashboard.card_day WHERE crm_id = $1 AND claim_num > 0 ORDER BY day, card_id LIMIT 1`, [crm]);
+    const [row] = await s.sql(
+      `SELECT day::text AS day, card_id, claim_num FROM dashboard.card_day WHERE crm_id = $1 AND claim_num > 0 ORDER BY day, card_id LIMIT 1`,
+      [crm],
+    );
     await s.sql(`UPDATE dashboard.card_day SET claim_num = claim_num + 5 WHERE crm_id = $1 AND day = $2 AND card_id = $3`, [crm, row.day, row.card_id]);
     const off = await s.dashboardRebuild('--crm-id', crm, '--source', 'staged');
     expect(off.code).toBe(1);
@@ -672,15 +749,31 @@ describe('coupon dashboard', () => {
       );
       expect([a, b, span]).toEqual([a, b, { claim: by.get('claim').total, redeem: by.get('redeem').total, present: by.get('present').total }]);
       const d = (await read(crm, 'card_trend', `start_date=${a}&end_date=${b}`)).body.data;
-      expect([a, b, d.receive_member_num, d.redeem_member_num, d.present_member_num]).toEqual([a, b, by.get('claim').total, by.get('redeem').total, by.get('present').total]);
-      expect([a, b, d.receive_member_num_list, d.redeem_member_num_list, d.present_member_num_list]).toEqual([a, b, by.get('claim').per_day, by.get('redeem').per_day, by.get('present').per_day]);
+      expect([a, b, d.receive_member_num, d.redeem_member_num, d.present_member_num]).toEqual([
+        a,
+        b,
+        by.get('claim').total,
+        by.get('redeem').total,
+        by.get('present').total,
+      ]);
+      expect([a, b, d.receive_member_num_list, d.redeem_member_num_list, d.present_member_num_list]).toEqual([
+        a,
+        b,
+        by.get('claim').per_day,
+        by.get('redeem').per_day,
+        by.get('present').per_day,
+      ]);
       // card_top equals card_day summed over the range, whatever the weeks.
       const sums = await s.sql(
         `SELECT card_id, sum(claim_num)::int AS claims, sum(redeem_num)::int AS redeems FROM dashboard.card_day
           WHERE crm_id = $1 AND day BETWEEN $2::date AND $3::date GROUP BY card_id`,
         [crm, a, b],
       );
-      const ranked = (n: (r: any) => number) => sums.filter((r) => n(r) > 0).sort((x, y) => n(y) - n(x) || (x.card_id < y.card_id ? -1 : 1)).map((r) => [r.card_id, n(r)]);
+      const ranked = (n: (r: any) => number) =>
+        sums
+          .filter((r) => n(r) > 0)
+          .sort((x, y) => n(y) - n(x) || (x.card_id < y.card_id ? -1 : 1))
+          .map((r) => [r.card_id, n(r)]);
       const top = (await read(crm, 'card_top', `start_date=${a}&end_date=${b}&limit=100`)).body.data;
       expect([a, b, top.receive_top.map((r: any) => [r.card_id, r.receive_num])]).toEqual([a, b, ranked((r) => r.claims)]);
       expect([a, b, top.redeem_top.map((r: any) => [r.card_id, r.redeem_num])]).toEqual([a, b, ranked((r) => r.redeems)]);
@@ -705,9 +798,21 @@ describe('coupon dashboard', () => {
         const by = new Map(truth.map((t) => [t.kind as string, t]));
         for (const t of truth) expect([card, a, b, t.kind, t.span]).toEqual([card, a, b, t.kind, t.total]);
         const d = (await read(crm, 'card_trend', `start_date=${a}&end_date=${b}&card_id=${card}`)).body.data;
-        expect([card, a, b, d.receive_member_num, d.redeem_member_num, d.present_member_num]).toEqual([card, a, b, by.get('claim').total, by.get('redeem').total, by.get('present').total]);
+        expect([card, a, b, d.receive_member_num, d.redeem_member_num, d.present_member_num]).toEqual([
+          card,
+          a,
+          b,
+          by.get('claim').total,
+          by.get('redeem').total,
+          by.get('present').total,
+        ]);
         expect([card, a, b, d.receive_member_num_list, d.redeem_member_num_list, d.present_member_num_list]).toEqual([
-          card, a, b, by.get('claim').per_day, by.get('redeem').per_day, by.get('present').per_day,
+          card,
+          a,
+          b,
+          by.get('claim').per_day,
+          by.get('redeem').per_day,
+          by.get('present').per_day,
         ]);
       }
     }
@@ -748,7 +853,12 @@ describe('coupon dashboard', () => {
     });
     const live = await lastDayRows();
     expect(live.spans.length).toBeGreaterThan(6);
-    expect(live.counts.filter((c) => c.card_id === '').map((c) => c.kind).sort()).toEqual(['claim', 'present', 'redeem']);
+    expect(
+      live.counts
+        .filter((c) => c.card_id === '')
+        .map((c) => c.kind)
+        .sort(),
+    ).toEqual(['claim', 'present', 'redeem']);
     await s.sql(`DELETE FROM dashboard.member_span WHERE crm_id = $1 AND day = '9999-12-31'`, [crm]);
     await s.sql(`DELETE FROM dashboard.member_day_count WHERE crm_id = $1 AND day = '9999-12-31'`, [crm]);
     await new MemberSpanLastDay1732800000000().up({ query: (text: string) => s.sql(text) } as unknown as QueryRunner);
@@ -770,11 +880,27 @@ describe('coupon dashboard', () => {
       const day = dayList[i % 5];
       const member = `m${i % 700}`;
       const count = 1 + (i % 3);
-      const claim = event(crm, 'claim', { card_id: cards[i % 20], member_no: member, count, day, time: `${String(i % 24).padStart(2, '0')}:00:00`, channel: `ch${i % 4}` });
+      const claim = event(crm, 'claim', {
+        card_id: cards[i % 20],
+        member_no: member,
+        count,
+        day,
+        time: `${String(i % 24).padStart(2, '0')}:00:00`,
+        channel: `ch${i % 4}`,
+      });
       events.push(claim);
       add(day, member, count);
       if (i % 10 === 0) {
-        events.push(event(crm, 'claim_reverse', { card_id: claim.card_id, member_no: member, count, channel: claim.channel, occurred_at: at('2024-04-06'), day_of: claim.day_of }));
+        events.push(
+          event(crm, 'claim_reverse', {
+            card_id: claim.card_id,
+            member_no: member,
+            count,
+            channel: claim.channel,
+            occurred_at: at('2024-04-06'),
+            day_of: claim.day_of,
+          }),
+        );
         add(day, member, -count);
       }
     }
@@ -811,16 +937,21 @@ describe('coupon dashboard', () => {
     expect(d.receive_num).toBe(expected.receive_num_list.reduce((a, b) => a + b, 0));
     expect(await count()).toBe(events.length);
     // The killed worker's jobs come back once their locks run out (QUEUE_LOCK_MS): they find their events applied.
-    await s.eventually('the queue to drain', async () => {
-      const c = await queue.getJobCounts();
-      return c.waiting + c.active + c.delayed === 0 ? c : undefined;
-    }, 60_000, 100);
+    await s.eventually(
+      'the queue to drain',
+      async () => {
+        const c = await queue.getJobCounts();
+        return c.waiting + c.active + c.delayed === 0 ? c : undefined;
+      },
+      60_000,
+      100,
+    );
     expect(await queue.getJobCounts()).toMatchObject({ waiting: 0, active: 0, failed: 0, delayed: 0 });
     expect((await read(crm, 'card_trend', range)).body.data).toMatchObject(expected);
     expect(await count()).toBe(events.length);
     const ch = (await read(crm, 'card_channel', range)).body.data.receive_channel_list as Array<{ receive_num: number }>;
     expect(ch.reduce((a, c) => a + c.receive_num, 0)).toBe(d.receive_num);
-     
+
     console.log(`dashboard: ${jobs.length} jobs (${events.length} events) applied in ${ms} ms with a worker killed after ${atKill}`);
   }, 180_000);
 });

@@ -129,7 +129,11 @@ describe('member claims', () => {
   }
 
   async function receivedSum(crmId: string, cardId: string, memberNo: string): Promise<number | null> {
-    const rows = await s.sql(`SELECT received_sum FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crmId, cardId, memberNo]);
+    const rows = await s.sql(`SELECT received_sum FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [
+      crmId,
+      cardId,
+      memberNo,
+    ]);
     return rows.length ? rows[0].received_sum : null;
   }
 
@@ -146,19 +150,26 @@ describe('member claims', () => {
         expect(a.body.msg).toContain(cardId);
         return;
       }
-      expect(a.body.data).toEqual([{ card_id: cardId, card_code: expect.any(String), start_time: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/), end_time: null }]);
+      expect(a.body.data).toEqual([
+        { card_id: cardId, card_code: expect.any(String), start_time: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/), end_time: null },
+      ]);
       codes.push(a.body.data![0].card_code);
     });
     expect(new Set(codes).size).toBe(100);
 
     // Each acknowledged claim holds exactly the code it was answered, under its received_id and member.
-    const rows = await s.sql(
-      `SELECT received_id, member_no, card_code FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND is_reversed = 0`,
-      [crmId, cardId],
-    );
+    const rows = await s.sql(`SELECT received_id, member_no, card_code FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND is_reversed = 0`, [
+      crmId,
+      cardId,
+    ]);
     const byReceipt = new Map(rows.map((r) => [r.received_id, r]));
     answers.forEach((a, i) => {
-      if (a.body.code === 0) expect(byReceipt.get(bodies[i].received_id)).toEqual({ received_id: bodies[i].received_id, member_no: bodies[i].member_no, card_code: a.body.data![0].card_code });
+      if (a.body.code === 0)
+        expect(byReceipt.get(bodies[i].received_id)).toEqual({
+          received_id: bodies[i].received_id,
+          member_no: bodies[i].member_no,
+          card_code: a.body.data![0].card_code,
+        });
     });
     expect(rows.length).toBe(100);
 
@@ -222,7 +233,12 @@ describe('member claims', () => {
 
     it('10 concurrent claims of one received_id with 5 different payloads: one payload wins, the others conflict', async () => {
       const before = await cardState(crmId, cardId);
-      const bodies = Array.from({ length: 10 }, (_, i) => ({ received_id: 'dup-2', member_no: 'm-dup2', out_str: `channel-${i % 5}`, card_info: { [cardId]: 1 } }));
+      const bodies = Array.from({ length: 10 }, (_, i) => ({
+        received_id: 'dup-2',
+        member_no: 'm-dup2',
+        out_str: `channel-${i % 5}`,
+        card_info: { [cardId]: 1 },
+      }));
       const answers = await Promise.all(bodies.map((b) => receive(crmId, b)));
       // Each payload is sent twice: the winner's two copies answer 0 (the same codes), the other 8 answer 40901.
       expect(tally(answers)).toEqual({ '200/0': 2, '409/40901': 8 });
@@ -255,7 +271,9 @@ describe('member claims', () => {
         if (bodies[i] === original) expect(a.body.data).toEqual(first.body.data);
       });
       expect(await cardState(crmId, cardId)).toEqual(before);
-      expect(await liveRowsOf(crmId, 'dup-3')).toEqual([{ card_id: cardId, card_code: first.body.data![0].card_code, member_no: 'm-dup3', out_str: 'original' }]);
+      expect(await liveRowsOf(crmId, 'dup-3')).toEqual([
+        { card_id: cardId, card_code: first.body.data![0].card_code, member_no: 'm-dup3', out_str: 'original' },
+      ]);
     });
   });
 
@@ -263,7 +281,10 @@ describe('member claims', () => {
     const crmId = 'mc_all';
 
     async function nothingRecordedFor(receivedId: string): Promise<void> {
-      const [{ receipts }] = await s.sql(`SELECT count(*)::int AS receipts FROM card.member_receive WHERE crm_id = $1 AND received_id = $2`, [crmId, receivedId]);
+      const [{ receipts }] = await s.sql(`SELECT count(*)::int AS receipts FROM card.member_receive WHERE crm_id = $1 AND received_id = $2`, [
+        crmId,
+        receivedId,
+      ]);
       const [{ rows }] = await s.sql(`SELECT count(*)::int AS rows FROM card.member_card_code WHERE crm_id = $1 AND received_id = $2`, [crmId, receivedId]);
       expect({ receipts, rows }).toEqual({ receipts: 0, rows: 0 });
     }
@@ -414,7 +435,11 @@ describe('member claims', () => {
       ['a count of 0', () => good({ card_info: { [cardId]: 0 } }), () => `card_info.${cardId}`],
       ['a count of 101', () => good({ card_info: { [cardId]: 101 } }), () => `card_info.${cardId}`],
       ['a count of 1.5', () => good({ card_info: { [cardId]: 1.5 } }), () => `card_info.${cardId}`],
-      ['21 cards', () => good({ card_info: Object.fromEntries([cardId, ...Array.from({ length: 20 }, (_, i) => `card${i}`)].map((c) => [c, 1])) }), () => 'card_info'],
+      [
+        '21 cards',
+        () => good({ card_info: Object.fromEntries([cardId, ...Array.from({ length: 20 }, (_, i) => `card${i}`)].map((c) => [c, 1])) }),
+        () => 'card_info',
+      ],
       ['a missing received_id', () => good({ received_id: undefined }), () => 'received_id'],
       ['a received_id with a space', () => good({ received_id: 'bad 1' }), () => 'received_id'],
       ['a missing member_no', () => good({ member_no: undefined }), () => 'member_no'],
@@ -451,7 +476,15 @@ describe('member claims', () => {
       expect(res.body.code).toBe(0);
       expect(res.body.data).toHaveLength(2);
       for (const item of res.body.data) {
-        expect(item.card_info).toMatchObject({ received_id: 'detail-1', member_no: 'm-detail', card_id: cardId, out_str: 'detail', code_status: 1, is_reversed: 0, receive_type: 0 });
+        expect(item.card_info).toMatchObject({
+          received_id: 'detail-1',
+          member_no: 'm-detail',
+          card_id: cardId,
+          out_str: 'detail',
+          code_status: 1,
+          is_reversed: 0,
+          receive_type: 0,
+        });
         expect(item.card_code).toMatchObject({ card_code: item.card_info.card_code, card_id: cardId, card_code_status: 1, member_no: 'm-detail' });
       }
       expect(res.body.data.map((i: any) => i.card_info.card_code).sort()).toEqual(codes);
@@ -474,10 +507,9 @@ describe('member claims', () => {
       return {
         card: await cardState(crmId, cardId),
         sum: await receivedSum(crmId, cardId, 'm-rev'),
-        rows: await s.sql(
-          `SELECT received_id, card_code, member_no, code_status, is_reversed FROM card.member_card_code WHERE crm_id = $1 ORDER BY auto_id`,
-          [crmId],
-        ),
+        rows: await s.sql(`SELECT received_id, card_code, member_no, code_status, is_reversed FROM card.member_card_code WHERE crm_id = $1 ORDER BY auto_id`, [
+          crmId,
+        ]),
         receipts: await s.sql(`SELECT received_id, is_reversed FROM card.member_receive WHERE crm_id = $1 ORDER BY received_id`, [crmId]),
         pool: await s.sql(`SELECT slot::int, card_code, card_code_status, member_no FROM card.card_code WHERE crm_id = $1 ORDER BY slot`, [crmId]),
       };
@@ -499,7 +531,9 @@ describe('member claims', () => {
       expect(st).toMatchObject({ pool: 5, received: 0, issued: 0, live: 0 });
       expectConsistent(st);
       expect(await receivedSum(crmId, cardId, 'm-rev')).toBe(0);
-      const rows = await s.sql(`SELECT card_code, is_reversed FROM card.member_card_code WHERE crm_id = $1 AND received_id = 'rev-1' ORDER BY card_code`, [crmId]);
+      const rows = await s.sql(`SELECT card_code, is_reversed FROM card.member_card_code WHERE crm_id = $1 AND received_id = 'rev-1' ORDER BY card_code`, [
+        crmId,
+      ]);
       expect(rows).toEqual([...returned].sort().map((c) => ({ card_code: c, is_reversed: 1 })));
       const [receipt] = await s.sql(`SELECT is_reversed FROM card.member_receive WHERE crm_id = $1 AND received_id = 'rev-1'`, [crmId]);
       expect(receipt.is_reversed).toBe(1);
@@ -544,7 +578,12 @@ describe('member claims', () => {
       // Once a code of a claim is redeemed, the claim cannot be reversed: 409 naming the code, nothing changed.
       const redeemed = second.body.data![0].card_code;
       const redeem = await s.post(`/api/crm/card/${crmId}/member/redeem`, {
-        member_no: 'm-rev', card_id: cardId, card_code: redeemed, redeem_channel: 'store_01', redeem_id: 'rev-redeem-1', redeem_extra: 'at the till',
+        member_no: 'm-rev',
+        card_id: cardId,
+        card_code: redeemed,
+        redeem_channel: 'store_01',
+        redeem_id: 'rev-redeem-1',
+        redeem_extra: 'at the till',
       });
       expect(redeem.body.code).toBe(0);
       expect(redeem.status).toBe(200);
@@ -587,7 +626,12 @@ describe('member claims', () => {
         claims.map((c, i) =>
           Promise.all([
             s.post(`/api/crm/card/${crmId}/member/redeem`, {
-              member_no: `m-race-${i}`, card_id: card, card_code: c.body.data![0].card_code, redeem_channel: 'store_01', redeem_id: `race-redeem-${i}`, redeem_extra: 'race',
+              member_no: `m-race-${i}`,
+              card_id: card,
+              card_code: c.body.data![0].card_code,
+              redeem_channel: 'store_01',
+              redeem_id: `race-redeem-${i}`,
+              redeem_extra: 'race',
             }),
             reverse(crmId, `race-${i}`),
           ]),
@@ -617,7 +661,7 @@ describe('member claims', () => {
 
   // Last: two card-service instances, then one is killed.
   describe('tenants', () => {
-    it("a claim of one tenant does not wait for a card lock held in another tenant", async () => {
+    it('a claim of one tenant does not wait for a card lock held in another tenant', async () => {
       const cardA = await stockedCard('mc_lane_a', 5);
       const cardB = await stockedCard('mc_lane_b', 5);
       // Another transaction holds tenant A's card row (as a long stock batch would).
@@ -717,10 +761,10 @@ describe('member claims', () => {
       expect(finals).toEqual({ '200/0': 300, '409/40903': 100 });
 
       // Every acknowledged claim holds its code, under its received_id and member; nothing else holds one.
-      const rows = await s.sql(
-        `SELECT received_id, member_no, card_code FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND is_reversed = 0`,
-        [crmId, cardId],
-      );
+      const rows = await s.sql(`SELECT received_id, member_no, card_code FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND is_reversed = 0`, [
+        crmId,
+        cardId,
+      ]);
       const held = new Map(rows.map((r) => [r.received_id, r]));
       const acknowledged = outcomes.filter((o) => o.final.body.code === 0);
       for (const o of acknowledged) {
@@ -736,7 +780,10 @@ describe('member claims', () => {
       expectConsistent(st);
       const [{ receipts }] = await s.sql(`SELECT count(*)::int AS receipts FROM card.member_receive WHERE crm_id = $1`, [crmId]);
       expect(receipts).toBe(300);
-      const [{ sums }] = await s.sql(`SELECT coalesce(sum(received_sum), 0)::int AS sums FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2`, [crmId, cardId]);
+      const [{ sums }] = await s.sql(`SELECT coalesce(sum(received_sum), 0)::int AS sums FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2`, [
+        crmId,
+        cardId,
+      ]);
       expect(sums).toBe(300);
     }, 120_000);
   });

@@ -60,7 +60,13 @@ describe('member coupon lifecycle', () => {
   const createCard = (over: Record<string, unknown> = {}, quantity = 20, crmId = crm) => s.createStockedCard(crmId, { total_quantity: quantity, ...over });
 
   /** Claims `n` codes of a card for a member; answers the claim's codes. */
-  async function claimCodes(cardId: string, memberNo: string, n = 1, crmId = crm, key?: string): Promise<Array<{ card_id: string; card_code: string; start_time: string; end_time: string | null }>> {
+  async function claimCodes(
+    cardId: string,
+    memberNo: string,
+    n = 1,
+    crmId = crm,
+    key?: string,
+  ): Promise<Array<{ card_id: string; card_code: string; start_time: string; end_time: string | null }>> {
     const res = await s.post(`${member(crmId)}/receive`, { received_id: uid('rcv'), member_no: memberNo, out_str: 'e2e', card_info: { [cardId]: n } }, key);
     expect(res.body).toMatchObject({ code: 0 });
     expect(res.status).toBe(200);
@@ -73,9 +79,15 @@ describe('member coupon lifecycle', () => {
     s.post(`${member(crmId)}/present`, { member_no: memberNo, card_id: cardId, card_code: code, presant_extra: '送你一张券', ...extra }, key);
   const presentReceive = (memberNo: string, presentId: string) => s.post(`${member()}/present_receive`, { member_no: memberNo, present_id: presentId });
   const redeem = (memberNo: string, cardId: string, code: string, redeemId = uid('rd'), extra: Record<string, unknown> = {}, key?: string, crmId = crm) =>
-    s.post(`${member(crmId)}/redeem`, { member_no: memberNo, card_id: cardId, card_code: code, redeem_channel: 'store_01', redeem_id: redeemId, redeem_extra: '已核销', ...extra }, key);
+    s.post(
+      `${member(crmId)}/redeem`,
+      { member_no: memberNo, card_id: cardId, card_code: code, redeem_channel: 'store_01', redeem_id: redeemId, redeem_extra: '已核销', ...extra },
+      key,
+    );
   const cardDetail = (memberNo: string, cardId: string, code: string, receivedId?: string) =>
-    s.get(`${member()}/card_detail?member_no=${encodeURIComponent(memberNo)}&card_id=${cardId}&card_code=${code}${receivedId ? `&received_id=${receivedId}` : ''}`);
+    s.get(
+      `${member()}/card_detail?member_no=${encodeURIComponent(memberNo)}&card_id=${cardId}&card_code=${code}${receivedId ? `&received_id=${receivedId}` : ''}`,
+    );
   const cardList = (memberNo: string, query = '') => s.get(`${member()}/card_list?member_no=${encodeURIComponent(memberNo)}${query}`);
 
   /** Every row ever held of a code, oldest first. */
@@ -84,8 +96,7 @@ describe('member coupon lifecycle', () => {
       `SELECT member_no, code_status, receive_type, received_id FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND card_code = $3 ORDER BY auto_id`,
       [crm, cardId, code],
     );
-  const presentRow = async (presentId: string) =>
-    (await s.sql(`SELECT * FROM card.member_present WHERE crm_id = $1 AND present_id = $2`, [crm, presentId]))[0];
+  const presentRow = async (presentId: string) => (await s.sql(`SELECT * FROM card.member_present WHERE crm_id = $1 AND present_id = $2`, [crm, presentId]))[0];
   const count = async (sql: string, params: unknown[]) => (await s.sql<{ n: number }>(sql, params))[0].n;
 
   /**
@@ -153,7 +164,12 @@ describe('member coupon lifecycle', () => {
       expect(repeated.body).toEqual(gift.body);
       expect(await count(`SELECT count(*)::int AS n FROM card.member_present WHERE crm_id = $1 AND card_code = $2`, [crm, code])).toBe(1);
       expect((await cardDetail(giver, card, code)).body.data).toMatchObject({ member_no: giver, code_status: 6 });
-      expect((await cardDetail(friend, card, code, presentId)).body.data).toMatchObject({ member_no: friend, code_status: 1, receive_type: 1, received_id: presentId });
+      expect((await cardDetail(friend, card, code, presentId)).body.data).toMatchObject({
+        member_no: friend,
+        code_status: 1,
+        receive_type: 1,
+        received_id: presentId,
+      });
       expect(await codeRows(card, code)).toEqual([
         { member_no: giver, code_status: 6, receive_type: 0, received_id: expect.any(String) },
         { member_no: friend, code_status: 1, receive_type: 1, received_id: presentId },
@@ -165,7 +181,12 @@ describe('member coupon lifecycle', () => {
       const received = await s.get(`${member()}/present_list?member_no=${giver}&received=1`);
       expect(received.status).toBe(200);
       expect(received.body.data.total).toBe(1);
-      expect(received.body.data.data[0]).toMatchObject({ present_id: presentId, from_member_no: giver, to_member_no: friend, received_time: expect.stringMatching(TIME) });
+      expect(received.body.data.data[0]).toMatchObject({
+        present_id: presentId,
+        from_member_no: giver,
+        to_member_no: friend,
+        received_time: expect.stringMatching(TIME),
+      });
       expect((await s.get(`${member()}/present_list?member_no=${giver}&received=0`)).body.data.total).toBe(0);
       expect((await s.get(`${member()}/present_list?member_no=${friend}`)).body.data.total).toBe(0);
       const detail = await s.get(`${member()}/present_detail?present_id=${presentId}`);
@@ -257,8 +278,13 @@ describe('member coupon lifecycle', () => {
       );
       const answers = await Promise.all(gifts.map((id) => presentReceive(friend, id)));
       expect(answers.map((a) => a.body.code).sort()).toEqual([0, 40904]);
-      expect(await count(`SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, card, friend])).toBe(2);
-      expect((await s.sql(`SELECT received_sum FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, card, friend]))[0].received_sum).toBe(2);
+      expect(
+        await count(`SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, card, friend]),
+      ).toBe(2);
+      expect(
+        (await s.sql(`SELECT received_sum FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, card, friend]))[0]
+          .received_sum,
+      ).toBe(2);
       const refused = gifts[answers.findIndex((a) => a.body.code !== 0)];
       expect(await presentRow(refused)).toMatchObject({ to_member_no: null, received_time: null });
     });
@@ -286,7 +312,7 @@ describe('member coupon lifecycle', () => {
       expect((await codeRows(card, other)).map((r) => r.code_status)).toEqual([1]);
     });
 
-    it('refuses a card without can_give_friend, an unusable or unheld code, one\'s own gift and a friend over get_limit, changing nothing', async () => {
+    it("refuses a card without can_give_friend, an unusable or unheld code, one's own gift and a friend over get_limit, changing nothing", async () => {
       const card0 = await createCard();
       const holder = uid('m');
       const [held] = await claim(card0, holder);
@@ -326,8 +352,13 @@ describe('member coupon lifecycle', () => {
       expect(gift.body).toMatchObject({ code: 0 });
       const presentId = gift.body.data.present_id as string;
       expectError(await presentReceive(friend, presentId), 409, 40904, /at most 1/);
-      expect(await count(`SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, limited, friend])).toBe(1);
-      expect((await s.sql(`SELECT received_sum FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, limited, friend]))[0].received_sum).toBe(1);
+      expect(
+        await count(`SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, limited, friend]),
+      ).toBe(1);
+      expect(
+        (await s.sql(`SELECT received_sum FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, limited, friend]))[0]
+          .received_sum,
+      ).toBe(1);
       expect(await presentRow(presentId)).toMatchObject({ to_member_no: null, received_time: null, go_back_time: null });
       expect(await codeRows(limited, gifted)).toEqual([{ member_no: giver, code_status: 2, receive_type: 0, received_id: expect.any(String) }]);
       // The gift is still open: a friend within the limit takes it.
@@ -370,7 +401,9 @@ describe('member coupon lifecycle', () => {
         rollback_time: null,
       });
       expect((await cardDetail(m, card, code)).body.data).toMatchObject({ code_status: 3, redeem_time: res.body.data.redeem_time });
-      expect((await s.sql(`SELECT used_sum FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, card, m]))[0].used_sum).toBe(1);
+      expect(
+        (await s.sql(`SELECT used_sum FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, card, m]))[0].used_sum,
+      ).toBe(1);
       expectError(await redeem(m, card, code), 422, 42203, /redeemed/);
     });
 
@@ -385,7 +418,9 @@ describe('member coupon lifecycle', () => {
         expect(answers.find((a) => a.body.code !== 0)!.status).toBe(422);
         expect(await count(`SELECT count(*)::int AS n FROM card.member_redeem WHERE crm_id = $1 AND card_code = $2`, [crm, code])).toBe(1);
       }
-      expect((await s.sql(`SELECT used_sum FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, card, m]))[0].used_sum).toBe(5);
+      expect(
+        (await s.sql(`SELECT used_sum FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, card, m]))[0].used_sum,
+      ).toBe(5);
     });
 
     it('answers 20 concurrent copies of one redeem_id alike with one record; another payload under it is 40901', async () => {
@@ -400,7 +435,9 @@ describe('member coupon lifecycle', () => {
       }
       expect(answers[0].body.data).toMatchObject({ redeem_id: redeemId, card_code: code, rollback_status: 0 });
       expect(await count(`SELECT count(*)::int AS n FROM card.member_redeem WHERE crm_id = $1 AND redeem_id = $2`, [crm, redeemId])).toBe(1);
-      expect((await s.sql(`SELECT used_sum FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, card, m]))[0].used_sum).toBe(1);
+      expect(
+        (await s.sql(`SELECT used_sum FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, card, m]))[0].used_sum,
+      ).toBe(1);
       expect((await redeem(m, card, code, redeemId)).body).toEqual(answers[0].body);
       expectError(await redeem(m, card, code, redeemId, { redeem_channel: 'store_99' }), 409, 40901);
       expectError(await redeem(m, card, other, redeemId), 409, 40901);
@@ -441,7 +478,9 @@ describe('member coupon lifecycle', () => {
       const again = await s.post(`${member()}/redeem_reverse`, { redeem_id: redeemId });
       expect(again.status).toBe(200);
       expect(again.body).toEqual(rev.body);
-      expect((await s.sql(`SELECT used_sum FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, card, m]))[0].used_sum).toBe(0);
+      expect(
+        (await s.sql(`SELECT used_sum FROM card.member_card_record WHERE crm_id = $1 AND card_id = $2 AND member_no = $3`, [crm, card, m]))[0].used_sum,
+      ).toBe(0);
       expect(await count(`SELECT count(*)::int AS n FROM card.member_card_expired WHERE crm_id = $1 AND card_code = $2`, [crm, code])).toBe(0);
       // The redemption request repeated after its reversal: the original answer, not a second redemption.
       const replay = await redeem(m, card, code, redeemId);
@@ -506,14 +545,17 @@ describe('member coupon lifecycle', () => {
     });
   });
 
-  describe('a member\'s codes', () => {
+  describe("a member's codes", () => {
     it('lists by code_status, newest first, with paging; detail of an unknown code is 40405; bad queries are 400', async () => {
       const card = await createCard();
       const m = uid('m');
       const codes = await claim(card, m, 5);
       expect((await redeem(m, card, codes[1])).body).toMatchObject({ code: 0 });
       expect((await s.post(`${member()}/obsolete`, { member_no: m, card_id: card, card_code: codes[3], operator: 'ops' })).body).toMatchObject({ code: 0 });
-      const newest = (await s.sql(`SELECT card_code, code_status FROM card.member_card_code WHERE crm_id = $1 AND member_no = $2 ORDER BY auto_id DESC`, [crm, m]));
+      const newest = await s.sql(`SELECT card_code, code_status FROM card.member_card_code WHERE crm_id = $1 AND member_no = $2 ORDER BY auto_id DESC`, [
+        crm,
+        m,
+      ]);
       expect(newest).toHaveLength(5);
       const codesOf = (res: Answer) => res.body.data.result.map((r: any) => r.card_code);
 
@@ -566,7 +608,11 @@ describe('member coupon lifecycle', () => {
       expect(used.body).toMatchObject({ code: 0 });
 
       const foreign = await createCard({}, 5, otherCrm);
-      const receive = await s.post(`${member(otherCrm)}/receive`, { received_id: uid('rcv'), member_no: m, out_str: 'e2e', card_info: { [foreign]: 1 } }, clientKey);
+      const receive = await s.post(
+        `${member(otherCrm)}/receive`,
+        { received_id: uid('rcv'), member_no: m, out_str: 'e2e', card_info: { [foreign]: 1 } },
+        clientKey,
+      );
       expectError(receive, 403, 40301, new RegExp(otherCrm));
       expect(await count(`SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1`, [otherCrm])).toBe(0);
       const [theirs] = (await claimCodes(foreign, m, 1, otherCrm)).map((c) => c.card_code);
@@ -603,8 +649,11 @@ describe('member coupon lifecycle', () => {
       const accepted = await presentReceive(friend, lateGift.body.data.present_id);
       expect(accepted.body).toMatchObject({ code: 0 });
       expect(accepted.body.data).toMatchObject({ member_no: friend, code_status: 1 });
-      await s.eventually('a sweep at +23h to return the 25-hour-old gift', async () =>
-        (await presentRow(sentinelGift.body.data.present_id)).go_back_time ? true : undefined, 20_000);
+      await s.eventually(
+        'a sweep at +23h to return the 25-hour-old gift',
+        async () => ((await presentRow(sentinelGift.body.data.present_id)).go_back_time ? true : undefined),
+        20_000,
+      );
       expect((await codeRows(card, sentinel)).map((r) => r.code_status)).toEqual([1]);
       // That sweep ran 23 hours after the early gift and left it alone.
       expect((await presentRow(earlyId)).go_back_time).toBeNull();
@@ -618,11 +667,15 @@ describe('member coupon lifecycle', () => {
         expect((await presentRow(earlyId)).go_back_time).toBeNull();
         expect((await codeRows(card, early)).map((r) => r.code_status)).toEqual([2]);
       });
-      await s.eventually('the sweep to return the gift not accepted in 24 hours', async () => {
-        const p = await presentRow(earlyId);
-        const rows = await codeRows(card, early);
-        return p.go_back_time && rows[0].code_status === 1 ? true : undefined;
-      }, 20_000);
+      await s.eventually(
+        'the sweep to return the gift not accepted in 24 hours',
+        async () => {
+          const p = await presentRow(earlyId);
+          const rows = await codeRows(card, early);
+          return p.go_back_time && rows[0].code_status === 1 ? true : undefined;
+        },
+        20_000,
+      );
       const detail = await s.get(`${member()}/present_detail?present_id=${earlyId}`);
       expect(detail.body.data).toMatchObject({ go_back_time: expect.stringMatching(TIME), received_time: null, to_member_no: null });
       expectError(await presentReceive(tooLate, earlyId), 409, 40905, /went back/);
@@ -712,22 +765,34 @@ describe('member coupon lifecycle', () => {
 
       // Hold the sweeps (the real queue, paused) so that what follows is certainly before them;
       // on resuming, several sweeps are queued at once so that both workers sweep together.
-      await holdingSweeps(async () => {
-        await s.setClock(2 * DAY);
-        expectError(await redeem(m0, card, code0), 422, 42203, /has expired/);
-        expectError(await present(m0, card, code0), 422, 42203, /has expired/);
-        const expired = await cardList(m0, '&code_status=4&page_size=100');
-        expect(expired.body.data.total).toBe(100);
-        expect(expired.body.data.result.every((r: any) => r.code_status === 4)).toBe(true);
-        expect((await cardList(m0, '&code_status=1')).body.data).toEqual({ total: 0, result: [] });
-        expect((await cardDetail(m0, card, code0)).body.data).toMatchObject({ code_status: 4, expired_time: `${day} 23:59:59` });
-        // The answers above came before any sweep: the rows are still 1 and nothing is recorded.
-        expect(await count(`SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND code_status = 1`, [crm, card])).toBe(2000);
-        expect(await count(`SELECT count(*)::int AS n FROM card.member_card_expired WHERE crm_id = $1 AND card_id = $2`, [crm, card])).toBe(0);
-      }, { name: CardExpiryJob.EXPIRE_CODES, jobs: 4 });
+      await holdingSweeps(
+        async () => {
+          await s.setClock(2 * DAY);
+          expectError(await redeem(m0, card, code0), 422, 42203, /has expired/);
+          expectError(await present(m0, card, code0), 422, 42203, /has expired/);
+          const expired = await cardList(m0, '&code_status=4&page_size=100');
+          expect(expired.body.data.total).toBe(100);
+          expect(expired.body.data.result.every((r: any) => r.code_status === 4)).toBe(true);
+          expect((await cardList(m0, '&code_status=1')).body.data).toEqual({ total: 0, result: [] });
+          expect((await cardDetail(m0, card, code0)).body.data).toMatchObject({ code_status: 4, expired_time: `${day} 23:59:59` });
+          // The answers above came before any sweep: the rows are still 1 and nothing is recorded.
+          expect(await count(`SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND code_status = 1`, [crm, card])).toBe(
+            2000,
+          );
+          expect(await count(`SELECT count(*)::int AS n FROM card.member_card_expired WHERE crm_id = $1 AND card_id = $2`, [crm, card])).toBe(0);
+        },
+        { name: CardExpiryJob.EXPIRE_CODES, jobs: 4 },
+      );
 
-      await s.eventually('the sweep to mark every code expired', async () =>
-        (await count(`SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND code_status = 4`, [crm, card])) === 2000 ? true : undefined, 60_000, 200);
+      await s.eventually(
+        'the sweep to mark every code expired',
+        async () =>
+          (await count(`SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2 AND code_status = 4`, [crm, card])) === 2000
+            ? true
+            : undefined,
+        60_000,
+        200,
+      );
       const [rec] = await s.sql(
         `SELECT count(*)::int AS n, count(DISTINCT card_code)::int AS codes, count(DISTINCT member_no)::int AS members,
                 bool_and(expired_time = (SELECT m.end_time FROM card.member_card_code m WHERE m.crm_id = e.crm_id AND m.card_code = e.card_code)) AS at_end

@@ -108,7 +108,8 @@ describe('points ledger', () => {
   });
 
   const count = async (sql: string, params: unknown[]) => (await s.sql<{ n: number }>(sql, params))[0].n;
-  const eventRows = (eventNo: string, crmId = crm) => count(`SELECT count(*)::int AS n FROM points.event WHERE crm_id = $1 AND event_no = $2`, [crmId, eventNo]);
+  const eventRows = (eventNo: string, crmId = crm) =>
+    count(`SELECT count(*)::int AS n FROM points.event WHERE crm_id = $1 AND event_no = $2`, [crmId, eventNo]);
   /** Everything written for a member: member row, journal rows, lots. */
   const writtenFor = async (memberNo: string, crmId = crm) => ({
     members: await count(`SELECT count(*)::int AS n FROM points.member WHERE crm_id = $1 AND member_no = $2`, [crmId, memberNo]),
@@ -148,7 +149,14 @@ describe('points ledger', () => {
       for (const a of lost) expectError(a, 409, 40908);
       expect(new Set(won.map((a) => a.body.data.event_no)).size).toBe(50);
 
-      expect(amounts(await summary(m))).toEqual({ total_points: 500, active_points: 0, freeze_points: 0, expired_points: 0, used_points: 500, future_expired: 0 });
+      expect(amounts(await summary(m))).toEqual({
+        total_points: 500,
+        active_points: 0,
+        freeze_points: 0,
+        expired_points: 0,
+        used_points: 500,
+        future_expired: 0,
+      });
       const [alloc] = await s.sql<{ total: string; n: number }>(
         `SELECT coalesce(sum(a.points), 0)::text AS total, count(*)::int AS n
            FROM points.allocation a JOIN points.lot l ON l.crm_id = a.crm_id AND l.lot_id = a.lot_id
@@ -156,7 +164,10 @@ describe('points ledger', () => {
         [crm, m],
       );
       expect(alloc).toEqual({ total: '500.0000', n: 50 });
-      const [lots] = await s.sql<{ n: number; low: string }>(`SELECT count(*)::int AS n, min(remaining)::text AS low FROM points.lot WHERE crm_id = $1 AND member_no = $2`, [crm, m]);
+      const [lots] = await s.sql<{ n: number; low: string }>(
+        `SELECT count(*)::int AS n, min(remaining)::text AS low FROM points.lot WHERE crm_id = $1 AND member_no = $2`,
+        [crm, m],
+      );
       expect(lots).toEqual({ n: 1, low: '0.0000' });
       expect(await count(`SELECT count(*)::int AS n FROM points.event WHERE crm_id = $1 AND member_no = $2 AND event_type = 'consume'`, [crm, m])).toBe(50);
       // Nothing left: one more spend is refused.
@@ -218,10 +229,12 @@ describe('points ledger', () => {
       const members = Array.from({ length: 5 }, () => uid('mix'));
       const strangers = Array.from({ length: 5 }, () => uid('nobody'));
       // All at once: per member 20 earns of 5 and 20 spends of 3, interleaved; strangers only spend.
-      const sent = members.flatMap((m) => Array.from({ length: 20 }, () => [
-        { m, kind: 'earn' as const, no: '', req: produce(m, 5) },
-        ((no) => ({ m, kind: 'spend' as const, no, req: consume(m, 3, { event_no: no }) }))(uid('spend')),
-      ]).flat());
+      const sent = members.flatMap((m) =>
+        Array.from({ length: 20 }, () => [
+          { m, kind: 'earn' as const, no: '', req: produce(m, 5) },
+          ((no) => ({ m, kind: 'spend' as const, no, req: consume(m, 3, { event_no: no }) }))(uid('spend')),
+        ]).flat(),
+      );
       const strangerSpends = strangers.map((m) => consume(m, 1));
       const answers = await Promise.all(sent.map(async (x) => ({ ...x, res: await x.req })));
       for (const res of await Promise.all(strangerSpends)) expectError(res, 409, 40908);
@@ -234,7 +247,14 @@ describe('points ledger', () => {
         const lost = mine.filter((a) => a.kind === 'spend' && a.res.body.code !== 0);
         for (const a of lost) expectError(a.res, 409, 40908);
         expect(won.length + lost.length).toBe(20);
-        expect(amounts(await summary(m))).toEqual({ total_points: 100, active_points: 100 - 3 * won.length, freeze_points: 0, expired_points: 0, used_points: 3 * won.length, future_expired: 0 });
+        expect(amounts(await summary(m))).toEqual({
+          total_points: 100,
+          active_points: 100 - 3 * won.length,
+          freeze_points: 0,
+          expired_points: 0,
+          used_points: 3 * won.length,
+          future_expired: 0,
+        });
         for (const a of won) {
           expect(a.res.body.data.event_no).toBe(a.no);
           const alloc = await allocationsOf(a.no);
@@ -259,10 +279,21 @@ describe('points ledger', () => {
       const c = await earn(m, 10);
       const d = await earn(m, 10, { expire_days: 90 });
       expect(c.expire_time).toBeNull();
-      for (const [row, days] of [[a, 30], [b, 7], [d, 90]] as const) {
+      for (const [row, days] of [
+        [a, 30],
+        [b, 7],
+        [d, 90],
+      ] as const) {
         expect(row.expire_time).toBe(shanghaiText(shanghaiMs(row.event_at) + days * DAY));
       }
-      expect(amounts(await summary(m))).toEqual({ total_points: 40, active_points: 40, freeze_points: 0, expired_points: 0, used_points: 0, future_expired: 10 });
+      expect(amounts(await summary(m))).toEqual({
+        total_points: 40,
+        active_points: 40,
+        freeze_points: 0,
+        expired_points: 0,
+        used_points: 0,
+        future_expired: 10,
+      });
 
       const spent = await spend(m, 25);
       expect(await allocationsOf(spent.event_no)).toEqual(
@@ -278,7 +309,14 @@ describe('points ledger', () => {
         { event_no: c.event_no, amount: '10.0000', remaining: '10.0000' },
         { event_no: d.event_no, amount: '10.0000', remaining: '5.0000' },
       ]);
-      expect(amounts(await summary(m))).toEqual({ total_points: 40, active_points: 15, freeze_points: 0, expired_points: 0, used_points: 25, future_expired: 0 });
+      expect(amounts(await summary(m))).toEqual({
+        total_points: 40,
+        active_points: 15,
+        freeze_points: 0,
+        expired_points: 0,
+        used_points: 25,
+        future_expired: 0,
+      });
 
       // The next spend finishes D before touching C, which never expires.
       const next = await spend(m, 8);
@@ -311,10 +349,27 @@ describe('points ledger', () => {
       const [lot] = await s.sql(`SELECT amount::text AS amount FROM points.lot WHERE crm_id = $1 AND event_no = $2`, [crm, tiny.event_no]);
       expect(lot).toEqual({ amount: '0.0001' });
       await earn(m, 12.3456);
-      expect(amounts(await summary(m))).toEqual({ total_points: 12.6457, active_points: 12.3457, freeze_points: 0, expired_points: 0, used_points: 0.3, future_expired: 0 });
+      expect(amounts(await summary(m))).toEqual({
+        total_points: 12.6457,
+        active_points: 12.3457,
+        freeze_points: 0,
+        expired_points: 0,
+        used_points: 0.3,
+        future_expired: 0,
+      });
       await spend(m, 12.3457);
-      expect(amounts(await summary(m))).toEqual({ total_points: 12.6457, active_points: 0, freeze_points: 0, expired_points: 0, used_points: 12.6457, future_expired: 0 });
-      const [member] = await s.sql(`SELECT total_points::text AS total, used_points::text AS used FROM points.member WHERE crm_id = $1 AND member_no = $2`, [crm, m]);
+      expect(amounts(await summary(m))).toEqual({
+        total_points: 12.6457,
+        active_points: 0,
+        freeze_points: 0,
+        expired_points: 0,
+        used_points: 12.6457,
+        future_expired: 0,
+      });
+      const [member] = await s.sql(`SELECT total_points::text AS total, used_points::text AS used FROM points.member WHERE crm_id = $1 AND member_no = $2`, [
+        crm,
+        m,
+      ]);
       expect(member).toEqual({ total: '12.6457', used: '12.6457' });
     });
   });
@@ -335,7 +390,10 @@ describe('points ledger', () => {
       }
       await s.setClock(2 * DAY);
       await s.eventually('every lot to have its expired row', async () => {
-        const [{ n }] = await s.sql(`SELECT count(*)::int AS n FROM points.lot WHERE crm_id = $1 AND member_no = ANY($2) AND expired_at IS NULL`, [crm, members]);
+        const [{ n }] = await s.sql(`SELECT count(*)::int AS n FROM points.lot WHERE crm_id = $1 AND member_no = ANY($2) AND expired_at IS NULL`, [
+          crm,
+          members,
+        ]);
         return n === 0 ? true : undefined;
       });
       const [{ rows, distinct }] = await s.sql(
@@ -371,7 +429,7 @@ describe('points ledger', () => {
       expect(amounts(await summary(a))).toMatchObject({ active_points: 8, used_points: 12 });
     });
 
-    it('sends a transfer not accepted in time back to the sender\'s lots, by the sweep, with the clock moved', async () => {
+    it("sends a transfer not accepted in time back to the sender's lots, by the sweep, with the clock moved", async () => {
       const a = uid('tp-late-a');
       const b = uid('tp-late-b');
       await earn(a, 10, { expire_days: 60 });
@@ -408,7 +466,10 @@ describe('points ledger', () => {
         const [{ n }] = await s.sql(`SELECT count(*)::int AS n FROM points.event WHERE crm_id = $1 AND member_no = $2 AND event_type = 'expired'`, [crm, m]);
         return n === 2 ? true : undefined;
       });
-      const rows = await s.sql(`SELECT points::text AS points FROM points.event WHERE crm_id = $1 AND member_no = $2 AND event_type = 'expired' ORDER BY points`, [crm, m]);
+      const rows = await s.sql(
+        `SELECT points::text AS points FROM points.event WHERE crm_id = $1 AND member_no = $2 AND event_type = 'expired' ORDER BY points`,
+        [crm, m],
+      );
       // The spend of 3 took from the first lot (soonest expiry, then oldest): 7 and 5 were left to expire.
       expect(rows.map((r) => r.points)).toEqual(['5.0000', '7.0000']);
       expect(amounts(await summary(m))).toEqual(seen);
@@ -421,8 +482,8 @@ describe('points ledger', () => {
     it('after a random sequence of events on a few members, totals and used points recomputed from the journal equal the summaries', async () => {
       // A small seeded generator, so a failure can be replayed.
       let seed = 20261126;
-      const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-      const pick = <T,>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
+      const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
       const amount = () => Math.round((0.0001 + rand() * 20) * 10_000) / 10_000;
       const members = Array.from({ length: 4 }, () => uid('prop'));
       const earns: Array<{ m: string; no: string }> = [];
@@ -438,10 +499,24 @@ describe('points ledger', () => {
           if (res.body.code === 0) spends.push({ m, no: res.body.data.event_no });
         } else if (r < 0.7 && spends.length) {
           const sp = pick(spends);
-          await s.post(`${base()}/reverse/consume`, { event_no: uid('prev'), member_no: sp.m, origin_event_no: sp.no, reverse_points: rand() < 0.5 ? undefined : amount() }, adminKey);
+          await s.post(
+            `${base()}/reverse/consume`,
+            { event_no: uid('prev'), member_no: sp.m, origin_event_no: sp.no, reverse_points: rand() < 0.5 ? undefined : amount() },
+            adminKey,
+          );
         } else if (r < 0.8 && earns.length) {
           const e = pick(earns);
-          await s.post(`${base()}/reverse/produce`, { event_no: uid('prevp'), member_no: e.m, origin_event_no: e.no, allow_negative: rand() < 0.3, reverse_points: rand() < 0.5 ? undefined : amount() }, adminKey);
+          await s.post(
+            `${base()}/reverse/produce`,
+            {
+              event_no: uid('prevp'),
+              member_no: e.m,
+              origin_event_no: e.no,
+              allow_negative: rand() < 0.3,
+              reverse_points: rand() < 0.5 ? undefined : amount(),
+            },
+            adminKey,
+          );
         } else if (r < 0.9) {
           const to = pick(members.filter((x) => x !== m));
           await s.post(`${base()}/transfer/direct`, { transfer_no: uid('ptr'), from_user: m, to_user: to, points: amount() }, adminKey);
@@ -527,9 +602,18 @@ describe('points ledger', () => {
       return res.body.data.rule_id;
     }
 
-    it('gives points per amount paid with the rule\'s rounding, expiry and caps; points overrides the amount only', async () => {
+    it("gives points per amount paid with the rule's rounding, expiry and caps; points overrides the amount only", async () => {
       const scene = uid('pay');
-      const ruleId = await createRule({ action_scene: scene, mode: 'per_amount', rate: 1.5, rounding: 'floor', daily_cap: 100, total_cap: 120, expire_days: 30, freeze_hours: 2 });
+      const ruleId = await createRule({
+        action_scene: scene,
+        mode: 'per_amount',
+        rate: 1.5,
+        rounding: 'floor',
+        daily_cap: 100,
+        total_cap: 120,
+        expire_days: 30,
+        freeze_hours: 2,
+      });
       const m = uid('m-rule');
       const first = await byRule(m, { action_scene: scene, order_items: { order_sn: 'A', pay_amount: 33.3, item_list: [] } });
       // 33.3 x 1.5 = 49.95, floored.
@@ -561,7 +645,14 @@ describe('points ledger', () => {
       expect((await byRule(m, { action_scene: scene })).body).toMatchObject({ code: 0, data: { points: 5 } });
       expectError(await byRule(m, { action_scene: scene, rule_id: newer }), 404, 40410);
       // Update replaces the rule: a window in the future makes it inactive now.
-      const upd = await s.post(`${rulesBase}/rules/update`, { rule_id: older, name: 'later', action_scene: scene, mode: 'fixed', points: 6, starts_at: '2099-01-01 00:00:00' });
+      const upd = await s.post(`${rulesBase}/rules/update`, {
+        rule_id: older,
+        name: 'later',
+        action_scene: scene,
+        mode: 'fixed',
+        points: 6,
+        starts_at: '2099-01-01 00:00:00',
+      });
       expect(upd.body).toMatchObject({ code: 0, data: { points: 6, starts_at: '2099-01-01 00:00:00' } });
       expectError(await byRule(m, { action_scene: scene }), 404, 40410);
       const listed = await s.get(`${rulesBase}/rules?action_scene=${scene}&include_disabled=true`);
@@ -573,7 +664,17 @@ describe('points ledger', () => {
       expectInvalid(await s.post(`${rulesBase}/rules`, { name: 'r', action_scene: 'x', mode: 'fixed' }), 'points');
       expectInvalid(await s.post(`${rulesBase}/rules`, { name: 'r', action_scene: 'x', mode: 'per_amount' }), 'rate');
       expectInvalid(await s.post(`${rulesBase}/rules`, { name: 'r', action_scene: 'x', mode: 'weekly', points: 1 }), 'mode');
-      expectInvalid(await s.post(`${rulesBase}/rules`, { name: 'r', action_scene: 'x', mode: 'fixed', points: 1, starts_at: '2022-06-02 00:00:00', ends_at: '2022-06-01 00:00:00' }), 'ends_at');
+      expectInvalid(
+        await s.post(`${rulesBase}/rules`, {
+          name: 'r',
+          action_scene: 'x',
+          mode: 'fixed',
+          points: 1,
+          starts_at: '2022-06-02 00:00:00',
+          ends_at: '2022-06-01 00:00:00',
+        }),
+        'ends_at',
+      );
       const scene = uid('amount');
       await createRule({ action_scene: scene, mode: 'per_amount', rate: 1 });
       const m = uid('m-rule-bad');
@@ -592,7 +693,7 @@ describe('points ledger', () => {
         [crm, memberNo],
       );
 
-    it('moves spendable points at once; the receiver\'s lots keep the expiry of the lots they came from', async () => {
+    it("moves spendable points at once; the receiver's lots keep the expiry of the lots they came from", async () => {
       const a = uid('tr-a');
       const b = uid('tr-b');
       await earn(a, 10, { expire_days: 30 });
@@ -608,7 +709,10 @@ describe('points ledger', () => {
       expect(got.map((l) => l.expire_time)).toEqual([source[1].expire_time, source[0].expire_time]);
       expect(amounts(await summary(a))).toMatchObject({ total_points: 35, active_points: 15, freeze_points: 5, used_points: 15 });
       expect(amounts(await summary(b))).toMatchObject({ total_points: 15, active_points: 15, used_points: 0, future_expired: 10 });
-      const inRow = await s.sql(`SELECT event_type, member_no, from_transfer_no FROM points.event WHERE crm_id = $1 AND event_no = $2`, [crm, `in#${sent.body.data.event_no}`]);
+      const inRow = await s.sql(`SELECT event_type, member_no, from_transfer_no FROM points.event WHERE crm_id = $1 AND event_no = $2`, [
+        crm,
+        `in#${sent.body.data.event_no}`,
+      ]);
       expect(inRow).toEqual([{ event_type: 'transfer_in', member_no: b, from_transfer_no: sent.body.data.event_no }]);
     });
 
@@ -617,7 +721,9 @@ describe('points ledger', () => {
       const b = uid('tr-idem-b');
       await earn(a, 20);
       const transferNo = uid('tr');
-      const copies = await Promise.all(Array.from({ length: 15 }, () => s.post(`${base()}/transfer/direct`, { transfer_no: transferNo, from_user: a, to_user: b, points: 7 }, adminKey)));
+      const copies = await Promise.all(
+        Array.from({ length: 15 }, () => s.post(`${base()}/transfer/direct`, { transfer_no: transferNo, from_user: a, to_user: b, points: 7 }, adminKey)),
+      );
       for (const c of copies) expect(c.body).toEqual(copies[0].body);
       expect(copies[0].body).toMatchObject({ code: 0 });
       expect(amounts(await summary(b))).toMatchObject({ total_points: 7 });
@@ -651,7 +757,11 @@ describe('points ledger', () => {
         ...Array.from({ length: 10 }, () => consume(a, 4)),
         ...Array.from({ length: 10 }, () => transfer(a, b, 3)),
         s.post(`${base()}/reverse/consume`, { event_no: uid('rev'), member_no: a, origin_event_no: spent.event_no }, adminKey),
-        s.post(`${base()}/reverse/produce`, { event_no: uid('revp'), member_no: a, origin_event_no: earned.event_no, reverse_points: 5, allow_negative: false }, adminKey),
+        s.post(
+          `${base()}/reverse/produce`,
+          { event_no: uid('revp'), member_no: a, origin_event_no: earned.event_no, reverse_points: 5, allow_negative: false },
+          adminKey,
+        ),
       ]);
       for (const r of answers) expect([0, 40908]).toContain(r.body.code);
       const [{ n }] = await s.sql(`SELECT count(*)::int AS n FROM points.lot WHERE crm_id = $1 AND remaining < 0`, [crm]);
@@ -667,13 +777,16 @@ describe('points ledger', () => {
     const reverseEarn = (memberNo: string, origin: string, extra: Record<string, unknown> = {}) =>
       s.post(`${base()}/reverse/produce`, { event_no: uid('revp'), member_no: memberNo, origin_event_no: origin, allow_negative: false, ...extra }, adminKey);
 
-    it('takes the points back from the earn\'s own lot first, in part and then the rest', async () => {
+    it("takes the points back from the earn's own lot first, in part and then the rest", async () => {
       const m = uid('m-revp');
       const kept = await earn(m, 10);
       const target = await earn(m, 10, { expire_days: 30 });
       const part = await reverseEarn(m, target.event_no, { reverse_points: 4 });
       expect(part.body).toMatchObject({ code: 0, data: { event_type: 'reverse_produce', origin_event_no: target.event_no, points: 4 } });
-      expect((await lotsOf(m)).map((l) => [l.event_no, l.remaining])).toEqual([[kept.event_no, '10.0000'], [target.event_no, '6.0000']]);
+      expect((await lotsOf(m)).map((l) => [l.event_no, l.remaining])).toEqual([
+        [kept.event_no, '10.0000'],
+        [target.event_no, '6.0000'],
+      ]);
       expect(amounts(await summary(m))).toMatchObject({ total_points: 16, active_points: 16, used_points: 0 });
       expect((await reverseEarn(m, target.event_no)).body).toMatchObject({ code: 0, data: { points: 6 } });
       expect(amounts(await summary(m))).toMatchObject({ total_points: 10, active_points: 10 });
@@ -692,7 +805,10 @@ describe('points ledger', () => {
       expect(amounts(await summary(m))).toMatchObject({ total_points: 13, active_points: 5, used_points: 8 });
       const neg = await reverseEarn(m, target.event_no, { allow_negative: true });
       expect(neg.body).toMatchObject({ code: 0, data: { points: 10 } });
-      expect((await lotsOf(m)).map((l) => [l.event_no, l.remaining])).toEqual([[target.event_no, '0.0000'], [other.event_no, '0.0000']]);
+      expect((await lotsOf(m)).map((l) => [l.event_no, l.remaining])).toEqual([
+        [target.event_no, '0.0000'],
+        [other.event_no, '0.0000'],
+      ]);
       expect(amounts(await summary(m))).toMatchObject({ total_points: 3, active_points: -5, used_points: 8 });
       expectError(await consume(m, 1), 409, 40908);
       // A later earn pays the debt first.
@@ -719,7 +835,10 @@ describe('points ledger', () => {
       const spent = await spend(m, 1);
       expectError(await reverseEarn(m, spent.event_no), 404, 40409);
       expectError(await reverseEarn(uid('other'), earned.event_no), 404, 40409);
-      expectInvalid(await s.post(`${base()}/reverse/produce`, { event_no: uid('revp'), member_no: m, origin_event_no: earned.event_no }, adminKey), 'allow_negative');
+      expectInvalid(
+        await s.post(`${base()}/reverse/produce`, { event_no: uid('revp'), member_no: m, origin_event_no: earned.event_no }, adminKey),
+        'allow_negative',
+      );
       expect(amounts(await summary(m))).toMatchObject({ total_points: 5, active_points: 4, used_points: 1 });
     });
   });
@@ -735,7 +854,10 @@ describe('points ledger', () => {
       const spent = await spend(m, 15);
       // The spend took the lot expiring soonest wholly, then 5 of the other.
       expect(await allocationsOf(spent.event_no)).toEqual(
-        [{ lot: soon.event_no, points: '10.0000' }, { lot: late.event_no, points: '5.0000' }].sort((a, b) => (a.lot < b.lot ? -1 : 1)),
+        [
+          { lot: soon.event_no, points: '10.0000' },
+          { lot: late.event_no, points: '5.0000' },
+        ].sort((a, b) => (a.lot < b.lot ? -1 : 1)),
       );
       const part = await reverse(m, spent.event_no, { reverse_points: 4 });
       expect(part.body).toMatchObject({ code: 0, data: { event_type: 'reverse_consume', origin_event_no: spent.event_no, points: 4 } });
@@ -746,7 +868,10 @@ describe('points ledger', () => {
       expect(rest.body).toMatchObject({ code: 0, data: { points: 11 } });
       expect((await lotsOf(m)).map((l) => l.remaining)).toEqual(['10.0000', '10.0000']);
       expect(amounts(await summary(m))).toMatchObject({ total_points: 20, active_points: 20, used_points: 0, future_expired: 10 });
-      const [origin] = await s.sql(`SELECT reverse_status, reversed_points::text AS reversed FROM points.event WHERE crm_id = $1 AND event_no = $2`, [crm, spent.event_no]);
+      const [origin] = await s.sql(`SELECT reverse_status, reversed_points::text AS reversed FROM points.event WHERE crm_id = $1 AND event_no = $2`, [
+        crm,
+        spent.event_no,
+      ]);
       expect(origin).toEqual({ reverse_status: 2, reversed: '15.0000' });
       expectError(await reverse(m, spent.event_no), 409, 40909, /reversed wholly/);
     });
@@ -770,11 +895,19 @@ describe('points ledger', () => {
       const earned = await earn(m, 10);
       const spent = await spend(m, 6);
       const eventNo = uid('rev');
-      const copies = await Promise.all(Array.from({ length: 10 }, () => s.post(`${base()}/reverse/consume`, { event_no: eventNo, member_no: m, origin_event_no: spent.event_no, reverse_points: 1 }, adminKey)));
+      const copies = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          s.post(`${base()}/reverse/consume`, { event_no: eventNo, member_no: m, origin_event_no: spent.event_no, reverse_points: 1 }, adminKey),
+        ),
+      );
       for (const c of copies) expect(c.body).toEqual(copies[0].body);
       expect(copies[0].body).toMatchObject({ code: 0 });
       expect(amounts(await summary(m))).toMatchObject({ active_points: 5, used_points: 5 });
-      expectError(await s.post(`${base()}/reverse/consume`, { event_no: eventNo, member_no: m, origin_event_no: spent.event_no, reverse_points: 2 }, adminKey), 409, 40901);
+      expectError(
+        await s.post(`${base()}/reverse/consume`, { event_no: eventNo, member_no: m, origin_event_no: spent.event_no, reverse_points: 2 }, adminKey),
+        409,
+        40901,
+      );
       expectError(await reverse(m, earned.event_no), 404, 40409);
       expectError(await reverse(uid('someone-else'), spent.event_no), 404, 40409);
       expectError(await reverse(m, 'no-such-event'), 404, 40409);
@@ -823,7 +956,14 @@ describe('points ledger', () => {
       }
       expect(await eventRows(body.event_no)).toBe(1);
       expect(await allocationsOf(body.event_no)).toHaveLength(1);
-      expect(amounts(await summary(m))).toEqual({ total_points: 10, active_points: 7.5, freeze_points: 0, expired_points: 0, used_points: 2.5, future_expired: 0 });
+      expect(amounts(await summary(m))).toEqual({
+        total_points: 10,
+        active_points: 7.5,
+        freeze_points: 0,
+        expired_points: 0,
+        used_points: 2.5,
+        future_expired: 0,
+      });
 
       // Repeated after the balance changed: still the original answer, and no second spend.
       await spend(m, 7.5);
@@ -834,13 +974,22 @@ describe('points ledger', () => {
       expectError(await s.post(`${base()}/consume/direct`, { ...body, campaign_code: '1111' }, adminKey), 409, 40901);
       expectError(await s.post(`${base()}/produce/direct`, { ...body, event_type: 'order' }, adminKey), 409, 40901);
       expect(await eventRows(body.event_no)).toBe(1);
-      expect(amounts(await summary(m))).toEqual({ total_points: 10, active_points: 0, freeze_points: 0, expired_points: 0, used_points: 10, future_expired: 0 });
+      expect(amounts(await summary(m))).toEqual({
+        total_points: 10,
+        active_points: 0,
+        freeze_points: 0,
+        expired_points: 0,
+        used_points: 10,
+        future_expired: 0,
+      });
     });
 
     it('lets exactly one of concurrent earns with one event_no for different members win; the rest are 40901', async () => {
       const eventNo = uid('earn');
       const members = Array.from({ length: 8 }, () => uid('claimant'));
-      const answers = await Promise.all(members.map((m) => s.post(`${base()}/produce/direct`, { event_no: eventNo, member_no: m, event_type: 'order', points: 3 }, adminKey)));
+      const answers = await Promise.all(
+        members.map((m) => s.post(`${base()}/produce/direct`, { event_no: eventNo, member_no: m, event_type: 'order', points: 3 }, adminKey)),
+      );
       const won = answers.filter((a) => a.body.code === 0);
       expect(won).toHaveLength(1);
       for (const a of answers.filter((x) => x.body.code !== 0)) expectError(a, 409, 40901);
@@ -858,7 +1007,14 @@ describe('points ledger', () => {
       expect(row.event_at).toMatch(TIME);
       expect(row.unfreeze_time).toBe(shanghaiText(shanghaiMs(row.event_at) + 48 * HOUR));
       expect(row.expire_time).toBeNull();
-      expect(amounts(await summary(m))).toEqual({ total_points: 10, active_points: 0, freeze_points: 10, expired_points: 0, used_points: 0, future_expired: 0 });
+      expect(amounts(await summary(m))).toEqual({
+        total_points: 10,
+        active_points: 0,
+        freeze_points: 10,
+        expired_points: 0,
+        used_points: 0,
+        future_expired: 0,
+      });
       expectError(await consume(m, 5), 409, 40908);
 
       await s.setClock(47 * HOUR);
@@ -866,7 +1022,14 @@ describe('points ledger', () => {
       expectError(await consume(m, 5), 409, 40908);
 
       await s.setClock(49 * HOUR);
-      expect(amounts(await summary(m))).toEqual({ total_points: 10, active_points: 10, freeze_points: 0, expired_points: 0, used_points: 0, future_expired: 0 });
+      expect(amounts(await summary(m))).toEqual({
+        total_points: 10,
+        active_points: 10,
+        freeze_points: 0,
+        expired_points: 0,
+        used_points: 0,
+        future_expired: 0,
+      });
       await spend(m, 5);
       expect(amounts(await summary(m))).toEqual({ total_points: 10, active_points: 5, freeze_points: 0, expired_points: 0, used_points: 5, future_expired: 0 });
     });
@@ -877,10 +1040,24 @@ describe('points ledger', () => {
       const never = await earn(m, 10);
       expect(soon.expire_time).toBe(shanghaiText(shanghaiMs(soon.event_at) + 3 * DAY));
       expect(never.expire_time).toBeNull();
-      expect(amounts(await summary(m))).toEqual({ total_points: 20, active_points: 20, freeze_points: 0, expired_points: 0, used_points: 0, future_expired: 10 });
+      expect(amounts(await summary(m))).toEqual({
+        total_points: 20,
+        active_points: 20,
+        freeze_points: 0,
+        expired_points: 0,
+        used_points: 0,
+        future_expired: 10,
+      });
 
       await s.setClock(4 * DAY);
-      expect(amounts(await summary(m))).toEqual({ total_points: 20, active_points: 10, freeze_points: 0, expired_points: 10, used_points: 0, future_expired: 0 });
+      expect(amounts(await summary(m))).toEqual({
+        total_points: 20,
+        active_points: 10,
+        freeze_points: 0,
+        expired_points: 10,
+        used_points: 0,
+        future_expired: 0,
+      });
       expectError(await consume(m, 15), 409, 40908);
       const spent = await spend(m, 10);
       expect(await allocationsOf(spent.event_no)).toEqual([{ lot: never.event_no, points: '10.0000' }]);
@@ -888,7 +1065,14 @@ describe('points ledger', () => {
         { event_no: soon.event_no, amount: '10.0000', remaining: '10.0000' },
         { event_no: never.event_no, amount: '10.0000', remaining: '0.0000' },
       ]);
-      expect(amounts(await summary(m))).toEqual({ total_points: 20, active_points: 0, freeze_points: 0, expired_points: 10, used_points: 10, future_expired: 0 });
+      expect(amounts(await summary(m))).toEqual({
+        total_points: 20,
+        active_points: 0,
+        freeze_points: 0,
+        expired_points: 10,
+        used_points: 10,
+        future_expired: 0,
+      });
     });
 
     it('counts expire_days and freeze_hours from event_at in Shanghai time; a date that does not exist is 400', async () => {
@@ -899,7 +1083,14 @@ describe('points ledger', () => {
       expect((stored.expire_time as Date).toISOString()).toBe('2022-12-12T10:00:00.000Z');
       expect((stored.unfreeze_time as Date).toISOString()).toBe('2022-06-17T10:00:00.000Z');
       // Long expired by now.
-      expect(amounts(await summary(m))).toEqual({ total_points: 10, active_points: 0, freeze_points: 0, expired_points: 10, used_points: 0, future_expired: 0 });
+      expect(amounts(await summary(m))).toEqual({
+        total_points: 10,
+        active_points: 0,
+        freeze_points: 0,
+        expired_points: 10,
+        used_points: 0,
+        future_expired: 0,
+      });
 
       for (const bad of ['2022-02-30 10:00:00', '2022-13-01 10:00:00', '2022-06-15 18:61:00', '2022/06/15 18:00:00', '2022-06-15']) {
         const eventNo = uid('earn');
@@ -932,12 +1123,61 @@ describe('points ledger', () => {
         return res.body.data as Record<string, any>;
       };
       // In the order written, which is also the order of event_at.
-      const p1 = await post('produce', { event_no: uid('p1'), member_no: m1, event_type: 'order', points: 30, event_at: '2022-06-01 10:00:00', action_scene: 'order_pay', store_code: 'ec_mall', cost_center: 'cc1' });
-      const p2 = await post('produce', { event_no: uid('p2'), member_no: m1, event_type: 'event', points: 5, event_at: '2022-06-10 10:00:00', action_scene: 'user_login', store_code: 'ec_mini' });
-      const c1 = await post('consume', { event_no: uid('c1'), member_no: m1, points: 10, event_at: '2022-06-20 10:00:00', action_scene: 'user_discount', campaign_code: '618', store_code: 'ec_mall' });
-      const p3 = await post('produce', { event_no: uid('p3'), member_no: m1, event_type: 'order', points: 20, event_at: '2022-07-01 12:00:00', action_scene: 'order_pay', store_code: 'ec_mall' });
-      const c2 = await post('consume', { event_no: uid('c2'), member_no: m1, points: 4, event_at: '2022-07-05 10:00:00', action_scene: 'user_discount', campaign_code: '1111', store_code: 'ec_mini' });
-      const q1 = await post('produce', { event_no: uid('q1'), member_no: m2, event_type: 'order', points: 8, event_at: '2022-07-10 09:00:00', action_scene: 'order_pay', store_code: 'ec_mall' });
+      const p1 = await post('produce', {
+        event_no: uid('p1'),
+        member_no: m1,
+        event_type: 'order',
+        points: 30,
+        event_at: '2022-06-01 10:00:00',
+        action_scene: 'order_pay',
+        store_code: 'ec_mall',
+        cost_center: 'cc1',
+      });
+      const p2 = await post('produce', {
+        event_no: uid('p2'),
+        member_no: m1,
+        event_type: 'event',
+        points: 5,
+        event_at: '2022-06-10 10:00:00',
+        action_scene: 'user_login',
+        store_code: 'ec_mini',
+      });
+      const c1 = await post('consume', {
+        event_no: uid('c1'),
+        member_no: m1,
+        points: 10,
+        event_at: '2022-06-20 10:00:00',
+        action_scene: 'user_discount',
+        campaign_code: '618',
+        store_code: 'ec_mall',
+      });
+      const p3 = await post('produce', {
+        event_no: uid('p3'),
+        member_no: m1,
+        event_type: 'order',
+        points: 20,
+        event_at: '2022-07-01 12:00:00',
+        action_scene: 'order_pay',
+        store_code: 'ec_mall',
+      });
+      const c2 = await post('consume', {
+        event_no: uid('c2'),
+        member_no: m1,
+        points: 4,
+        event_at: '2022-07-05 10:00:00',
+        action_scene: 'user_discount',
+        campaign_code: '1111',
+        store_code: 'ec_mini',
+      });
+      const q1 = await post('produce', {
+        event_no: uid('q1'),
+        member_no: m2,
+        event_type: 'order',
+        points: 8,
+        event_at: '2022-07-10 09:00:00',
+        action_scene: 'order_pay',
+        store_code: 'ec_mall',
+      });
       const [P1, P2, C1, P3, C2, Q1] = [p1, p2, c1, p3, c2, q1].map((r) => r.event_no as string);
 
       expect(await listed({}, 6)).toEqual([Q1, C2, P3, C1, P2, P1]);
@@ -958,7 +1198,9 @@ describe('points ledger', () => {
       expect(await listed({ start_time: '2022-06-10 10:00:01', end_time: '2022-07-01 12:00:01' }, 2)).toEqual([P3, C1]);
       expect(await listed({ start_time: '2022-07-05 10:00:00' }, 2)).toEqual([Q1, C2]);
       expect(await listed({ end_time: '2022-06-10 10:00:00' }, 1)).toEqual([P1]);
-      expect(await listed({ search_type: 'produce', store_code: 'ec_mall', member_no: m1, start_time: '2022-06-01 00:00:00', end_time: '2022-07-02 00:00:00' }, 2)).toEqual([P3, P1]);
+      expect(
+        await listed({ search_type: 'produce', store_code: 'ec_mall', member_no: m1, start_time: '2022-06-01 00:00:00', end_time: '2022-07-02 00:00:00' }, 2),
+      ).toEqual([P3, P1]);
 
       // The items are the journal rows.
       const [item] = (await hist({ campaign_code: '618' })).body.data.items;

@@ -67,7 +67,11 @@ describe('spec fidelity', () => {
   const count = async (sql: string, params: unknown[]) => (await s.sql<{ n: number }>(sql, params))[0].n;
 
   const earn = async (memberNo: string, amount: number, extra: Record<string, unknown> = {}, crmId = crm) => {
-    const res = await s.post(`${points(crmId)}/produce/direct`, { event_no: uid('earn'), member_no: memberNo, event_type: 'order', points: amount, ...extra }, crmId === crm ? adminKey : s.rootKey);
+    const res = await s.post(
+      `${points(crmId)}/produce/direct`,
+      { event_no: uid('earn'), member_no: memberNo, event_type: 'order', points: amount, ...extra },
+      crmId === crm ? adminKey : s.rootKey,
+    );
     expect(res.body).toMatchObject({ code: 0 });
     return res.body.data as Record<string, any>;
   };
@@ -116,13 +120,28 @@ describe('spec fidelity', () => {
       }
       // Nothing moved: no redemption, the claim stands, the spare code is usable.
       expect(await count(`SELECT count(*)::int AS n FROM card.member_redeem WHERE crm_id = $1 AND member_no = $2`, [crm, m])).toBe(0);
-      expect(await count(`SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND member_no = $2 AND is_reversed = 0 AND code_status = 1`, [crm, m])).toBe(2);
+      expect(
+        await count(`SELECT count(*)::int AS n FROM card.member_card_code WHERE crm_id = $1 AND member_no = $2 AND is_reversed = 0 AND code_status = 1`, [
+          crm,
+          m,
+        ]),
+      ).toBe(2);
 
       // The same calls with the admin key go through.
       const redeemId = uid('rd');
-      expect((await s.post(`${member}/redeem`, { member_no: m, card_id: card, card_code: kept, redeem_id: redeemId, redeem_channel: 'pos', redeem_extra: '' }, adminKey)).body).toMatchObject({ code: 0 });
+      expect(
+        (
+          await s.post(
+            `${member}/redeem`,
+            { member_no: m, card_id: card, card_code: kept, redeem_id: redeemId, redeem_channel: 'pos', redeem_extra: '' },
+            adminKey,
+          )
+        ).body,
+      ).toMatchObject({ code: 0 });
       expect((await s.post(`${member}/redeem_reverse`, { redeem_id: redeemId }, adminKey)).body).toMatchObject({ code: 0 });
-      expect((await s.post(`${member}/obsolete`, { member_no: m, card_id: card, card_code: spare, operator: 'ops' }, adminKey)).body).toMatchObject({ code: 0 });
+      expect((await s.post(`${member}/obsolete`, { member_no: m, card_id: card, card_code: spare, operator: 'ops' }, adminKey)).body).toMatchObject({
+        code: 0,
+      });
     });
   });
 
@@ -137,7 +156,9 @@ describe('spec fidelity', () => {
       const held = uid('tp');
       const direct = uid('td');
       expect((await s.post(`${points()}/transfer`, { transfer_no: held, from_user: a, to_user: b, points: 2 }, adminKey)).body).toMatchObject({ code: 0 });
-      expect((await s.post(`${points()}/transfer/direct`, { transfer_no: direct, from_user: a, to_user: b, points: 1 }, adminKey)).body).toMatchObject({ code: 0 });
+      expect((await s.post(`${points()}/transfer/direct`, { transfer_no: direct, from_user: a, to_user: b, points: 1 }, adminKey)).body).toMatchObject({
+        code: 0,
+      });
       expect((await s.post(`${points()}/accept`, { transfer_no: held, member_no: b }, adminKey)).body).toMatchObject({ code: 0 });
       // Earned after the spends, so that none of them takes from it: it is left to expire.
       const short = await earn(a, 2, { expire_days: 1 });
@@ -177,45 +198,59 @@ describe('spec fidelity', () => {
       expect(withMember.body).toMatchObject({ code: 0, data: { total: 1, items: [{ member_no: m }] } });
     });
 
-    it('carries amount: the order\'s pay_amount where the event had one, else null', async () => {
+    it("carries amount: the order's pay_amount where the event had one, else null", async () => {
       const m = uid('amount');
       const paid = await earn(m, 10, { order_info: { order_sn: 'SN1', pay_amount: 100.5, item_list: [] } });
       expect(paid).toMatchObject({ amount: 100.5 });
       const bare = await earn(m, 1);
       expect(bare).toMatchObject({ amount: null });
       const items = (await history({ member_no: m })).body.data.items as Array<{ event_no: string; amount: number | null }>;
-      expect(items.map((i) => [i.event_no, i.amount])).toEqual([[bare.event_no, null], [paid.event_no, 100.5]]);
+      expect(items.map((i) => [i.event_no, i.amount])).toEqual([
+        [bare.event_no, null],
+        [paid.event_no, 100.5],
+      ]);
     });
   });
 
   describe('4. accept', () => {
     const offer = (from: string, to: string, amount: number, extra: Record<string, unknown> = {}) => {
       const transferNo = uid('tp');
-      return s.post(`${points()}/transfer`, { transfer_no: transferNo, from_user: from, to_user: to, points: amount, trans_type: 'by_poins', ...extra }, adminKey).then((res) => {
-        expect(res.body).toMatchObject({ code: 0, data: { event_type: 'transfer_out', trans_type: 'by_poins' } });
-        return transferNo;
-      });
+      return s
+        .post(`${points()}/transfer`, { transfer_no: transferNo, from_user: from, to_user: to, points: amount, trans_type: 'by_poins', ...extra }, adminKey)
+        .then((res) => {
+          expect(res.body).toMatchObject({ code: 0, data: { event_type: 'transfer_out', trans_type: 'by_poins' } });
+          return transferNo;
+        });
     };
 
-    it('takes the document\'s table fields (from_user, to_user, trans_type, points) and keeps trans_type as answered', async () => {
+    it("takes the document's table fields (from_user, to_user, trans_type, points) and keeps trans_type as answered", async () => {
       const a = uid('acc-a');
       const b = uid('acc-b');
       await earn(a, 20);
       const transferNo = await offer(a, b, 7.5);
       const res = await s.post(`${points()}/accept`, { transfer_no: transferNo, from_user: a, to_user: b, trans_type: 'by_poins', points: 7.5 }, adminKey);
-      expect(res.body).toMatchObject({ code: 0, data: { event_type: 'transfer_in', member_no: b, points: 7.5, trans_type: 'by_poins', from_transfer_no: transferNo } });
+      expect(res.body).toMatchObject({
+        code: 0,
+        data: { event_type: 'transfer_in', member_no: b, points: 7.5, trans_type: 'by_poins', from_transfer_no: transferNo },
+      });
       // What the answers say is what is stored, on both journal rows.
       const rows = await s.sql(`SELECT event_no, trans_type FROM points.event WHERE crm_id = $1 AND from_transfer_no = $2 ORDER BY auto_id`, [crm, transferNo]);
-      expect(rows).toEqual([{ event_no: transferNo, trans_type: 'by_poins' }, { event_no: `in#${transferNo}`, trans_type: 'by_poins' }]);
+      expect(rows).toEqual([
+        { event_no: transferNo, trans_type: 'by_poins' },
+        { event_no: `in#${transferNo}`, trans_type: 'by_poins' },
+      ]);
       expect((await history({ member_no: b, search_type: 'accept' })).body.data.items[0]).toMatchObject({ trans_type: 'by_poins' });
 
       const directNo = uid('td');
       const direct = await s.post(`${points()}/transfer/direct`, { transfer_no: directNo, from_user: a, to_user: b, points: 1, trans_type: 'gift' }, adminKey);
       expect(direct.body).toMatchObject({ code: 0, data: { trans_type: 'gift' } });
-      expect(await s.sql(`SELECT trans_type FROM points.event WHERE crm_id = $1 AND from_transfer_no = $2`, [crm, directNo])).toEqual([{ trans_type: 'gift' }, { trans_type: 'gift' }]);
+      expect(await s.sql(`SELECT trans_type FROM points.event WHERE crm_id = $1 AND from_transfer_no = $2`, [crm, directNo])).toEqual([
+        { trans_type: 'gift' },
+        { trans_type: 'gift' },
+      ]);
     });
 
-    it('refuses an accept whose fields are not the transfer\'s, naming the field, and changes nothing', async () => {
+    it("refuses an accept whose fields are not the transfer's, naming the field, and changes nothing", async () => {
       const a = uid('acc-a');
       const b = uid('acc-b');
       await earn(a, 20);
@@ -233,7 +268,7 @@ describe('spec fidelity', () => {
     });
   });
 
-  describe('5. the summary\'s second path', () => {
+  describe("5. the summary's second path", () => {
     it('answers GET /api/crm/mgr/app/points/summary for the tenant of the key, and 400 naming crm_id for the root key', async () => {
       const m = uid('sum');
       await earn(m, 12, { freeze_hours: 1 });
@@ -246,7 +281,10 @@ describe('spec fidelity', () => {
         expect(res.body).toEqual(tenantRoute.body);
       }
       // Another tenant's key reads its own tenant.
-      expect((await s.get(`/api/crm/mgr/app/points/summary?member_no=${m}`, otherClientKey)).body).toMatchObject({ code: 0, data: { crm_id: otherCrm, total_points: 3 } });
+      expect((await s.get(`/api/crm/mgr/app/points/summary?member_no=${m}`, otherClientKey)).body).toMatchObject({
+        code: 0,
+        data: { crm_id: otherCrm, total_points: 3 },
+      });
       expectInvalid(await s.get(`/api/crm/mgr/app/points/summary?member_no=${m}`), 'crm_id');
       expectInvalid(await s.get(`/api/crm/mgr/app/points/summary`, clientKey), 'member_no');
       expectError(await s.get(`/api/crm/mgr/app/points/summary?member_no=${m}`, null), 401, 40101);
@@ -254,12 +292,29 @@ describe('spec fidelity', () => {
   });
 
   describe('6. produce/by_rule', () => {
-    it('honours the request\'s expire_days and freeze_hours over the rule\'s, and names them when bad', async () => {
+    it("honours the request's expire_days and freeze_hours over the rule's, and names them when bad", async () => {
       const scene = uid('login');
-      const rule = await s.post(`${points()}/rules`, { name: 'login', action_scene: scene, mode: 'fixed', points: 10, expire_days: 30, freeze_hours: 24 }, adminKey);
+      const rule = await s.post(
+        `${points()}/rules`,
+        { name: 'login', action_scene: scene, mode: 'fixed', points: 10, expire_days: 30, freeze_hours: 24 },
+        adminKey,
+      );
       expect(rule.body).toMatchObject({ code: 0 });
       const byRule = (extra: Record<string, unknown>) =>
-        s.post(`${points()}/produce/by_rule`, { event_no: uid('br'), member_no: uid('m'), action_scene: scene, event_type: 'event', store_code: 'ec_mini', operator: 'mini', event_desc: 'login', ...extra }, adminKey);
+        s.post(
+          `${points()}/produce/by_rule`,
+          {
+            event_no: uid('br'),
+            member_no: uid('m'),
+            action_scene: scene,
+            event_type: 'event',
+            store_code: 'ec_mini',
+            operator: 'mini',
+            event_desc: 'login',
+            ...extra,
+          },
+          adminKey,
+        );
 
       const ruled = (await byRule({})).body.data;
       const at = shanghaiMs(ruled.event_at);
@@ -267,11 +322,18 @@ describe('spec fidelity', () => {
 
       const eventNo = uid('br');
       const asked = await byRule({ event_no: eventNo, event_at: '2026-06-15 18:00:00', expire_days: 180, freeze_hours: 0 });
-      expect(asked.body).toMatchObject({ code: 0, data: { points: 10, event_at: '2026-06-15 18:00:00', expire_time: '2026-12-12 18:00:00', unfreeze_time: null } });
+      expect(asked.body).toMatchObject({
+        code: 0,
+        data: { points: 10, event_at: '2026-06-15 18:00:00', expire_time: '2026-12-12 18:00:00', unfreeze_time: null },
+      });
       const onlyFreeze = await byRule({ event_at: '2026-06-15 18:00:00', freeze_hours: 48 });
       expect(onlyFreeze.body).toMatchObject({ code: 0, data: { expire_time: '2026-07-15 18:00:00', unfreeze_time: '2026-06-17 18:00:00' } });
       // The overrides are part of the event: the same event_no with another freeze is a conflict.
-      expectError(await byRule({ event_no: eventNo, member_no: asked.body.data.member_no, event_at: '2026-06-15 18:00:00', expire_days: 180, freeze_hours: 5 }), 409, 40901);
+      expectError(
+        await byRule({ event_no: eventNo, member_no: asked.body.data.member_no, event_at: '2026-06-15 18:00:00', expire_days: 180, freeze_hours: 5 }),
+        409,
+        40901,
+      );
       expectInvalid(await byRule({ expire_days: 0 }), 'expire_days');
       expectInvalid(await byRule({ freeze_hours: 1.5 }), 'freeze_hours');
     });
@@ -279,10 +341,22 @@ describe('spec fidelity', () => {
 
   describe('7. add/stock on an imported-code card', () => {
     it('says how to add stock, and takes a generate_file for such a card', async () => {
-      const created = await s.post(`${cardBase}/create`, cardBody({
-        date_type: 3, begin_time: null, end_time: null, weekdays: null, monthdays: null, day_begin_time: null, day_end_time: null,
-        get_limit: 0, use_limit: 0, generate_type: 2, total_quantity: 0,
-      }));
+      const created = await s.post(
+        `${cardBase}/create`,
+        cardBody({
+          date_type: 3,
+          begin_time: null,
+          end_time: null,
+          weekdays: null,
+          monthdays: null,
+          day_begin_time: null,
+          day_end_time: null,
+          get_limit: 0,
+          use_limit: 0,
+          generate_type: 2,
+          total_quantity: 0,
+        }),
+      );
       expect(created.body).toMatchObject({ code: 0 });
       const card = created.body.data.card_id as string;
       const plain = await s.post(`${cardBase}/add/stock`, { card_id: card, quantity: 5, generate_id: uid('gen') });
@@ -322,7 +396,11 @@ describe('spec fidelity', () => {
       const detail = async () => (await s.get(`${member}/receive_detail?received_id=${receivedId}`)).body.data as Array<{ card_code: Record<string, any> }>;
       const items = await detail();
       expect(items.map((i) => i.card_code.card_code_preuse_status)).toEqual([1, 1]);
-      const slots = await s.sql(`SELECT slot::int AS slot FROM card.card_code WHERE crm_id = $1 AND card_id = $2 AND card_code = ANY($3) ORDER BY slot`, [crm, card, items.map((i) => i.card_code.card_code)]);
+      const slots = await s.sql(`SELECT slot::int AS slot FROM card.card_code WHERE crm_id = $1 AND card_id = $2 AND card_code = ANY($3) ORDER BY slot`, [
+        crm,
+        card,
+        items.map((i) => i.card_code.card_code),
+      ]);
       expect(items.map((i) => i.card_code.auto_id)).toEqual(slots.map((r) => r.slot));
       // Without its pool row (as for a code the pool never held) the status says so.
       await s.sql(`DELETE FROM card.card_code WHERE crm_id = $1 AND card_id = $2 AND card_code = $3`, [crm, card, items[0].card_code.card_code]);

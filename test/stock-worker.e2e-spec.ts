@@ -40,10 +40,15 @@ describe('card-stock workers', () => {
     if (!workers.some(alive)) spawnWorker();
   }
   async function stockStatus(generateId: string, done: (d: any) => boolean, limitMs = 60_000) {
-    return s.eventually(`stock job ${generateId}`, async () => {
-      const res = await s.get(`${base}/stock/status?generate_id=${generateId}`);
-      return res.body.data && done(res.body.data) ? res.body.data : undefined;
-    }, limitMs, 100);
+    return s.eventually(
+      `stock job ${generateId}`,
+      async () => {
+        const res = await s.get(`${base}/stock/status?generate_id=${generateId}`);
+        return res.body.data && done(res.body.data) ? res.body.data : undefined;
+      },
+      limitMs,
+      100,
+    );
   }
 
   const generated = async (cardId: string) =>
@@ -58,20 +63,30 @@ describe('card-stock workers', () => {
     const cardId = create.body.data.card_id as string;
     const generateId = `init-${cardId}`;
 
-    await s.eventually('the worker to be part-way', async () => {
-      const n = await generated(cardId);
-      return n >= 20_000 ? true : undefined;
-    }, 60_000, 5);
+    await s.eventually(
+      'the worker to be part-way',
+      async () => {
+        const n = await generated(cardId);
+        return n >= 20_000 ? true : undefined;
+      },
+      60_000,
+      5,
+    );
     await firstWorker.kill('SIGKILL');
     const atKill = await generated(cardId);
     expect(atKill).toBeLessThan(quantity);
     expect(atKill % 5000).toBe(0); // only whole batches were committed
 
     spawnWorker();
-    const status = await s.eventually('the job to finish on the new worker', async () => {
-      const res = await s.get(`${base}/stock/status?generate_id=${generateId}`);
-      return res.body.data?.is_generated ? res.body.data : undefined;
-    }, 120_000, 200);
+    const status = await s.eventually(
+      'the job to finish on the new worker',
+      async () => {
+        const res = await s.get(`${base}/stock/status?generate_id=${generateId}`);
+        return res.body.data?.is_generated ? res.body.data : undefined;
+      },
+      120_000,
+      200,
+    );
     expect(status).toMatchObject({ status: 'done', generated: quantity, quantity, progress: 1 });
 
     const [row] = await s.sql(

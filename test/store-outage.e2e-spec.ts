@@ -51,7 +51,13 @@ class PrivateRedis {
     const probe = new Redis(this.port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     probe.on('error', () => undefined);
     for (let i = 0; i < 100; i++) {
-      if (await probe.connect().then(() => true, () => false)) break;
+      if (
+        await probe.connect().then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       await new Promise((r) => setTimeout(r, 50));
     }
     probe.disconnect();
@@ -121,12 +127,18 @@ describe('store outages', () => {
     return { status: res.status, body: (await res.json()) as Answer['body'], retryAfter: res.headers.get('retry-after') };
   }
 
-  const logOf = (app: AppName) => s.processes(app).map((p) => readFileSync(p.logFile, 'utf8')).join('\n');
+  const logOf = (app: AppName) =>
+    s
+      .processes(app)
+      .map((p) => readFileSync(p.logFile, 'utf8'))
+      .join('\n');
   const alive = () => APPS.flatMap((a) => s.processes(a)).every((p) => p.child.exitCode === null && p.child.signalCode === null);
 
   it('answers 503 50302 with Retry-After while PostgreSQL is away, on every route and from every service, then serves the same ids normally, once', async () => {
     const member = uid('m');
-    expect((await call('POST', `${points}/produce/direct`, { event_no: uid('warm'), member_no: member, event_type: 'order', points: 10 })).body).toMatchObject({ code: 0 });
+    expect((await call('POST', `${points}/produce/direct`, { event_no: uid('warm'), member_no: member, event_type: 'order', points: 10 })).body).toMatchObject({
+      code: 0,
+    });
     const card = await s.createStockedCard(crm, { total_quantity: 10 });
     // Never used before the outage, so the gateway must look it up in its own PostgreSQL.
     const freshKey = (await call('POST', `/api/crm/keys/${crm}`, { scope: 'admin' })).body.data!.key as string;
@@ -146,12 +158,19 @@ describe('store outages', () => {
     expect(alive()).toBe(true);
 
     await proxy.up();
-    const earned = await s.eventually('the earn to go through', async () => {
-      const res = await call('POST', `${points}/produce/direct`, { event_no: earnNo, member_no: member, event_type: 'order', points: 5 });
-      return res.body.code === 0 ? res : undefined;
-    }, 30_000, 200);
+    const earned = await s.eventually(
+      'the earn to go through',
+      async () => {
+        const res = await call('POST', `${points}/produce/direct`, { event_no: earnNo, member_no: member, event_type: 'order', points: 5 });
+        return res.body.code === 0 ? res : undefined;
+      },
+      30_000,
+      200,
+    );
     expect(earned.status).toBe(200);
-    expect((await call('POST', `${cards}/member/receive`, { received_id: receivedId, member_no: member, out_str: 'e2e', card_info: { [card]: 1 } })).body).toMatchObject({ code: 0 });
+    expect(
+      (await call('POST', `${cards}/member/receive`, { received_id: receivedId, member_no: member, out_str: 'e2e', card_info: { [card]: 1 } })).body,
+    ).toMatchObject({ code: 0 });
     expect((await call('GET', `${cards}/list`, undefined, freshKey)).body).toMatchObject({ code: 0 });
     expect(await s.sql(`SELECT count(*)::int AS n FROM points.event WHERE crm_id = $1 AND event_no = $2`, [crm, earnNo])).toEqual([{ n: 1 }]);
     expect((await call('GET', `${points}/summary?member_no=${member}`)).body).toMatchObject({ code: 0, data: { total_points: 15 } });
@@ -181,10 +200,15 @@ describe('store outages', () => {
     expect(alive()).toBe(true);
 
     await redis.start(); // same port, no data: consumer groups and instance records are gone too
-    const earned = await s.eventually('the earn to go through on the new Redis', async () => {
-      const res = await call('POST', `${points}/produce/direct`, { event_no: eventNo, member_no: member, event_type: 'order', points: 7 });
-      return res.body.code === 0 ? res : undefined;
-    }, 30_000, 200);
+    const earned = await s.eventually(
+      'the earn to go through on the new Redis',
+      async () => {
+        const res = await call('POST', `${points}/produce/direct`, { event_no: eventNo, member_no: member, event_type: 'order', points: 7 });
+        return res.body.code === 0 ? res : undefined;
+      },
+      30_000,
+      200,
+    );
     expect(earned.body).toMatchObject({ data: { points: 7 } });
     expect(await s.sql(`SELECT count(*)::int AS n FROM points.event WHERE crm_id = $1 AND event_no = $2`, [crm, eventNo])).toEqual([{ n: 1 }]);
 
@@ -192,7 +216,11 @@ describe('store outages', () => {
       const log = logOf(app);
       const lost = (log.match(/Redis connection lost/g) ?? []).length;
       const back = (log.match(/Redis connection back/g) ?? []).length;
-      expect({ app, unhandled: (log.match(/Unhandled error event/g) ?? []).length, internal: (log.match(/internal error/g) ?? []).length }).toEqual({ app, unhandled: 0, internal: 0 });
+      expect({ app, unhandled: (log.match(/Unhandled error event/g) ?? []).length, internal: (log.match(/internal error/g) ?? []).length }).toEqual({
+        app,
+        unhandled: 0,
+        internal: 0,
+      });
       // One warning per connection of the process (a handful), not one per reconnect attempt.
       expect(lost).toBeGreaterThanOrEqual(1);
       expect(lost).toBeLessThanOrEqual(12);

@@ -45,7 +45,11 @@ describe('transport between the gateway and the services', () => {
 
   async function processedBy(): Promise<Map<string, number>> {
     const all = await s.redis.hgetall('loyalty:instances:card');
-    return new Map(Object.values(all).map((raw) => JSON.parse(raw)).map((i) => [i.instance, i.processed]));
+    return new Map(
+      Object.values(all)
+        .map((raw) => JSON.parse(raw))
+        .map((i) => [i.instance, i.processed]),
+    );
   }
 
   /** Waits for both replicas to report their counts after `since` (they beat every 2 s). */
@@ -74,10 +78,15 @@ describe('transport between the gateway and the services', () => {
   it('loses no acknowledged request when a replica is killed mid-load', async () => {
     const load = createMany('kill', 300, 30);
     // Kill the second replica at a moment it holds requests it has not answered yet.
-    await s.eventually('the second replica to hold requests', async () => {
-      const pending = (await s.redis.xpending('loyalty:rpc:card', 'card-service', '-', '+', 100)) as Array<[string, string]>;
-      return pending.some(([, consumer]) => consumer.includes(`:${second.pid}:`)) ? true : undefined;
-    }, 30_000, 2);
+    await s.eventually(
+      'the second replica to hold requests',
+      async () => {
+        const pending = (await s.redis.xpending('loyalty:rpc:card', 'card-service', '-', '+', 100)) as Array<[string, string]>;
+        return pending.some(([, consumer]) => consumer.includes(`:${second.pid}:`)) ? true : undefined;
+      },
+      30_000,
+      2,
+    );
     await second.kill('SIGKILL');
     const answers = await load;
     const survivor = s.processes('card-service')[0];

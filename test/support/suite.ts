@@ -260,8 +260,19 @@ export class Suite {
     const res = await this.post(
       `/api/crm/card/${crmId}/create`,
       cardBody({
-        date_type: 3, begin_time: null, end_time: null, weekdays: null, monthdays: null, day_begin_time: null, day_end_time: null,
-        get_limit: 0, use_limit: 0, can_give_friend: true, generate_type: 1, total_quantity: 20, ...over,
+        date_type: 3,
+        begin_time: null,
+        end_time: null,
+        weekdays: null,
+        monthdays: null,
+        day_begin_time: null,
+        day_end_time: null,
+        get_limit: 0,
+        use_limit: 0,
+        can_give_friend: true,
+        generate_type: 1,
+        total_quantity: 20,
+        ...over,
       }),
     );
     if (res.status !== 200 || res.body.code !== 0) throw new Error(`creating a card answered ${res.status}: ${JSON.stringify(res.body)}`);
@@ -315,11 +326,16 @@ export class Suite {
   async setClock(offsetMs: number): Promise<void> {
     if (!this.opts.controlClock) throw new Error('setClock needs Suite.start({ controlClock: true })');
     await this.redis.set(this.clockKey, String(offsetMs));
-    await this.eventually(`every process to move its clock by ${offsetMs} ms`, async () => {
-      const listening = Number(await this.redis.publish(this.clockKey, String(offsetMs)));
-      const seen = Object.values(await this.redis.hgetall(`${this.clockKey}:seen`));
-      return listening > 0 && seen.filter((v) => v === String(offsetMs)).length >= listening ? true : undefined;
-    }, 10_000, 50);
+    await this.eventually(
+      `every process to move its clock by ${offsetMs} ms`,
+      async () => {
+        const listening = Number(await this.redis.publish(this.clockKey, String(offsetMs)));
+        const seen = Object.values(await this.redis.hgetall(`${this.clockKey}:seen`));
+        return listening > 0 && seen.filter((v) => v === String(offsetMs)).length >= listening ? true : undefined;
+      },
+      10_000,
+      50,
+    );
   }
 
   async stop(): Promise<void> {
@@ -328,7 +344,14 @@ export class Suite {
     this.redisClient?.disconnect();
     if (this.redisDb !== null) {
       const r = new Redis(`${REDIS_BASE_URL}/0`);
-      await r.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, `${REDIS_DB_LOCK}:${this.redisDb}`, String(process.pid)).catch(() => undefined);
+      await r
+        .eval(
+          `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+          1,
+          `${REDIS_DB_LOCK}:${this.redisDb}`,
+          String(process.pid),
+        )
+        .catch(() => undefined);
       r.disconnect();
     }
   }

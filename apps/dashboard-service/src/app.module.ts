@@ -15,7 +15,13 @@ import { RollupRepository } from './rollup/rollup.repository';
 import { RollupService } from './rollup/rollup.service';
 
 export const DASHBOARD_SCHEMA = 'dashboard';
-export const DASHBOARD_MIGRATIONS = [DashboardSchema1732400000000, RollupSchema1732700000000, MemberSpanLastDay1732800000000, CardWeek1732900000000, SpanLanes1733000000000];
+export const DASHBOARD_MIGRATIONS = [
+  DashboardSchema1732400000000,
+  RollupSchema1732700000000,
+  MemberSpanLastDay1732800000000,
+  CardWeek1732900000000,
+  SpanLanes1733000000000,
+];
 
 /** api role: the dashboard reads; worker role: the `card-events` queue applied to the rollups; both by default. */
 @Module({})

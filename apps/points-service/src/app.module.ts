@@ -38,7 +38,24 @@ export class PointsServiceModule {
         BullModule.registerQueue({ name: Queue.POINTS_EXPIRY }, { name: Queue.POINTS_EVENTS }),
       ],
       controllers: cfg.role !== 'worker' ? [LedgerController, RuleController, pingController(Service.POINTS, PointsPattern.PING)] : [],
-      providers: [{ provide: CONFIG, useValue: cfg }, clockProvider(cfg, instanceId), LedgerRepository, JournalRepository, ReversalRepository, TransferRepository, EventRecorder, EarnSpendService, ReversalService, TransferService, JournalService, EventBatchRepository, EventBatchService, RuleRepository, RuleService, ...(cfg.role !== 'api' ? [PointsExpiryProcessor, PointsEventsProcessor] : [])],
+      providers: [
+        { provide: CONFIG, useValue: cfg },
+        clockProvider(cfg, instanceId),
+        LedgerRepository,
+        JournalRepository,
+        ReversalRepository,
+        TransferRepository,
+        EventRecorder,
+        EarnSpendService,
+        ReversalService,
+        TransferService,
+        JournalService,
+        EventBatchRepository,
+        EventBatchService,
+        RuleRepository,
+        RuleService,
+        ...(cfg.role !== 'api' ? [PointsExpiryProcessor, PointsEventsProcessor] : []),
+      ],
     };
   }
 }

@@ -24,8 +24,7 @@ export function ForTenant<TBase extends Ctor>(Base: TBase) {
 const DECIMAL_TEXT = /^-?\d+(\.\d+)?$/;
 
 /** Query strings arrive as text: turn plain decimal numbers into numbers, leave the rest (`0x10`, `1e2`, ` 5`) for the checks to reject. */
-export const ToNumber = () =>
-  Transform(({ value }) => (typeof value === 'string' && DECIMAL_TEXT.test(value) ? Number(value) : value));
+export const ToNumber = () => Transform(({ value }) => (typeof value === 'string' && DECIMAL_TEXT.test(value) ? Number(value) : value));
 
 /** `true`/`false`/`1`/`0` in a query string. */
 export const ToBoolean = () =>

@@ -51,7 +51,7 @@ describe('BatchLanes', () => {
     expect(batches).toEqual([[1], [2, 3], [4, 5]]);
   });
 
-  it('never mixes lanes, and a lane does not wait for another lane\'s batch', async () => {
+  it("never mixes lanes, and a lane does not wait for another lane's batch", async () => {
     const held = gate();
     const seen: string[] = [];
     const lanes = new BatchLanes<string, string>({
@@ -88,7 +88,12 @@ describe('BatchLanes', () => {
     });
     const first = lanes.submit('t', 0);
     // The batch of 0 runs first; 12, 13, 14 gather behind it into one batch that fails.
-    const rest = [12, 13, 14].map((i) => lanes.submit('t', i).then((v) => v, (e: Error) => e.message));
+    const rest = [12, 13, 14].map((i) =>
+      lanes.submit('t', i).then(
+        (v) => v,
+        (e: Error) => e.message,
+      ),
+    );
     expect(await first).toBe(0);
     expect(await Promise.all(rest)).toEqual([120, 'deadlock detected', 140]);
     expect(runs).toEqual([[0], [12, 13, 14], [12], [13], [14]]);
@@ -106,11 +111,9 @@ describe('BatchLanes', () => {
       },
       late: () => 'late',
     });
-    expect(await Promise.all([lanes.submit('t', 'past', Date.now() - 1), lanes.submit('t', 'future', Date.now() + 60_000), lanes.submit('t', 'none')])).toEqual([
-      'late',
-      'future',
-      'none',
-    ]);
+    expect(await Promise.all([lanes.submit('t', 'past', Date.now() - 1), lanes.submit('t', 'future', Date.now() + 60_000), lanes.submit('t', 'none')])).toEqual(
+      ['late', 'future', 'none'],
+    );
     expect(runs.flat()).toEqual(['future', 'none']);
   });
 });

@@ -90,7 +90,10 @@ export class BatchLanes<T, R> {
     if (!batch.length) return;
     try {
       const started = performance.now();
-      const answers = await this.opts.run(batch.map((w) => w.item), onLocked);
+      const answers = await this.opts.run(
+        batch.map((w) => w.item),
+        onLocked,
+      );
       this.log.verbose(`batch of ${batch.length} in ${(performance.now() - started).toFixed(1)} ms (${waiting.length - batch.length} past their deadline)`);
       batch.forEach((w, i) => w.resolve(answers[i]));
     } catch (err) {

@@ -3,21 +3,20 @@ import { CARD_EVENTS_PER_JOB, CardEvent, CardEventBatchDto } from '@app/domain';
 import { checkContract } from './contract.pipe';
 import { value, violations } from './testing/contract-results';
 
-const ev = (i: number, over: Record<string, unknown> = {}): CardEvent =>
-  ({
-    crm_id: 'crm_a',
-    event_id: String(i),
-    kind: 'claim',
-    card_id: 'c'.repeat(32),
-    title: 'card',
-    member_no: `m${i}`,
-    count: 1,
-    channel: 'wechat',
-    occurred_at: '2024-03-01T02:00:00.000Z',
-    day_of: '2024-03-01T02:00:00.000Z',
-    ref: null,
-    ...over,
-  });
+const ev = (i: number, over: Record<string, unknown> = {}): CardEvent => ({
+  crm_id: 'crm_a',
+  event_id: String(i),
+  kind: 'claim',
+  card_id: 'c'.repeat(32),
+  title: 'card',
+  member_no: `m${i}`,
+  count: 1,
+  channel: 'wechat',
+  occurred_at: '2024-03-01T02:00:00.000Z',
+  day_of: '2024-03-01T02:00:00.000Z',
+  ref: null,
+  ...over,
+});
 const batch = (events: unknown[], crm_id = 'crm_a') => ({ crm_id, events });
 
 describe('card-events job contract (CardEventBatchDto)', () => {

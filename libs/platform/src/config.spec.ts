@@ -129,12 +129,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: raw }, [])).toThrow(message);
   });
 
-  it.each([['DATABASE_URL', 'databaseUrl', 'postgres://postgres@127.0.0.1:5432/postgres'], ['REDIS_URL', 'redisUrl', 'redis://127.0.0.1:6379'], ['APP_TZ', 'appTz', 'Asia/Shanghai'], ['HOST', 'host', '0.0.0.0']] as const)(
-    'an empty %s counts as not set',
-    (name, key, expected) => {
-      expect(loadConfig({ [name]: '' }, [])[key]).toBe(expected);
-    },
-  );
+  it.each([
+    ['DATABASE_URL', 'databaseUrl', 'postgres://postgres@127.0.0.1:5432/postgres'],
+    ['REDIS_URL', 'redisUrl', 'redis://127.0.0.1:6379'],
+    ['APP_TZ', 'appTz', 'Asia/Shanghai'],
+    ['HOST', 'host', '0.0.0.0'],
+  ] as const)('an empty %s counts as not set', (name, key, expected) => {
+    expect(loadConfig({ [name]: '' }, [])[key]).toBe(expected);
+  });
 
   it('an empty ROLE is the default role', () => {
     expect(loadConfig({ ROLE: '' }, []).role).toBe('both');

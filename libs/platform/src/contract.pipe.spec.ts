@@ -1,5 +1,15 @@
 import 'reflect-metadata';
-import { AddStockDto, EXAMPLE_CARD, CardExtraInfoDto, CreateCardDto, CreateCardMsg, ImportCodesDto, IssueKeyDto, ListCardsQueryDto, Violation } from '@app/domain';
+import {
+  AddStockDto,
+  EXAMPLE_CARD,
+  CardExtraInfoDto,
+  CreateCardDto,
+  CreateCardMsg,
+  ImportCodesDto,
+  IssueKeyDto,
+  ListCardsQueryDto,
+  Violation,
+} from '@app/domain';
 import { checkContract } from './contract.pipe';
 import { value, violations } from './testing/contract-results';
 
@@ -104,9 +114,7 @@ describe('checkContract', () => {
 
     it('is checked as day_end_time', async () => {
       const body = without(cardBody({ dayend_time: 86400 }), 'day_end_time');
-      expect(violations(await checkContract(CreateCardDto, body))).toEqual([
-        { field: 'day_end_time', message: 'day_end_time must not be greater than 86399' },
-      ]);
+      expect(violations(await checkContract(CreateCardDto, body))).toEqual([{ field: 'day_end_time', message: 'day_end_time must not be greater than 86399' }]);
     });
 
     it('takes part in the cross-field rules', async () => {
@@ -119,9 +127,7 @@ describe('checkContract', () => {
 
   describe('whitelist', () => {
     it('strips unknown fields, nested ones too', async () => {
-      const card = value(
-        await checkContract(CreateCardDto, cardBody({ crm_id: 'other_tenant', coupon_id: 7, extra_info: { bg_color: '#fff', evil: 'x' } })),
-      );
+      const card = value(await checkContract(CreateCardDto, cardBody({ crm_id: 'other_tenant', coupon_id: 7, extra_info: { bg_color: '#fff', evil: 'x' } })));
       expect('crm_id' in card).toBe(false);
       expect('coupon_id' in card).toBe(false);
       expect({ ...card.extra_info }).toEqual({ bg_color: '#fff' });
@@ -166,7 +172,11 @@ describe('checkContract', () => {
   describe('input no contract takes', () => {
     it.each<[string, Record<string, unknown>, Violation]>([
       ['a NUL in a field', cardBody({ title: 'a\u0000b' }), { field: 'title', message: 'title must not contain the NUL character' }],
-      ['a NUL in a nested field', cardBody({ extra_info: { bg_color: '\u0000' } }), { field: 'extra_info.bg_color', message: 'extra_info.bg_color must not contain the NUL character' }],
+      [
+        'a NUL in a nested field',
+        cardBody({ extra_info: { bg_color: '\u0000' } }),
+        { field: 'extra_info.bg_color', message: 'extra_info.bg_color must not contain the NUL character' },
+      ],
       ['a NUL in an unknown field', cardBody({ note: 'x\u0000' }), { field: 'note', message: 'note must not contain the NUL character' }],
     ])('%s', async (_name, body, violation) => {
       expect(violations(await checkContract(CreateCardDto, body))).toEqual([violation]);
@@ -241,7 +251,11 @@ describe('checkContract', () => {
     it.each<[string, Record<string, unknown>, Violation]>([
       ['no codes', { codes: [] }, { field: 'codes', message: 'codes must contain at least 1 elements' }],
       ['10,001 codes', { codes: Array(10_001).fill('A1B2C3D4') }, { field: 'codes', message: 'codes must contain no more than 10000 elements' }],
-      ['a code over 256 characters', { codes: ['x'.repeat(257)] }, { field: 'codes', message: 'codes: each value in codes must be shorter than or equal to 256 characters' }],
+      [
+        'a code over 256 characters',
+        { codes: ['x'.repeat(257)] },
+        { field: 'codes', message: 'codes: each value in codes must be shorter than or equal to 256 characters' },
+      ],
       ['a bad generate_id', { generate_id: 'import 1' }, { field: 'generate_id', message: 'generate_id must be 1-64 letters, digits, _ . : or -' }],
       ['an empty card_id', { card_id: '' }, { field: 'card_id', message: 'card_id must be longer than or equal to 1 characters' }],
     ])('%s -> %j', async (_name, over, violation) => {
@@ -271,11 +285,26 @@ describe('checkContract', () => {
     });
 
     it.each<[Record<string, unknown>, Violation]>([
-      [{ card_id: 'c1', quantity: 0 }, { field: 'quantity', message: 'quantity must not be less than 1' }],
-      [{ card_id: 'c1', quantity: 10_000_001 }, { field: 'quantity', message: 'quantity must not be greater than 10000000' }],
-      [{ card_id: 'c1', quantity: 1.5 }, { field: 'quantity', message: 'quantity must be an integer number' }],
-      [{ card_id: 'c1', quantity: 5, generate_id: 'a b' }, { field: 'generate_id', message: 'generate_id must be 1-64 letters, digits, _ . : or -' }],
-      [{ card_id: 'c1', quantity: 5, generate_id: 'x'.repeat(65) }, { field: 'generate_id', message: 'generate_id must be 1-64 letters, digits, _ . : or -' }],
+      [
+        { card_id: 'c1', quantity: 0 },
+        { field: 'quantity', message: 'quantity must not be less than 1' },
+      ],
+      [
+        { card_id: 'c1', quantity: 10_000_001 },
+        { field: 'quantity', message: 'quantity must not be greater than 10000000' },
+      ],
+      [
+        { card_id: 'c1', quantity: 1.5 },
+        { field: 'quantity', message: 'quantity must be an integer number' },
+      ],
+      [
+        { card_id: 'c1', quantity: 5, generate_id: 'a b' },
+        { field: 'generate_id', message: 'generate_id must be 1-64 letters, digits, _ . : or -' },
+      ],
+      [
+        { card_id: 'c1', quantity: 5, generate_id: 'x'.repeat(65) },
+        { field: 'generate_id', message: 'generate_id must be 1-64 letters, digits, _ . : or -' },
+      ],
     ])('%j -> %j', async (body, violation) => {
       expect(violations(await checkContract(AddStockDto, body))).toEqual([violation]);
     });

@@ -25,7 +25,11 @@ describe('member contracts', () => {
     ['a count over 100', { card_info: { [CARD]: 101 } }, { field: `card_info.${CARD}`, message: `card_info.${CARD} must be a whole number from 1 to 100` }],
     ['a fractional count', { card_info: { [CARD]: 1.5 } }, { field: `card_info.${CARD}`, message: `card_info.${CARD} must be a whole number from 1 to 100` }],
     ['a count as text', { card_info: { [CARD]: '2' } }, { field: `card_info.${CARD}`, message: `card_info.${CARD} must be a whole number from 1 to 100` }],
-    ['21 cards', { card_info: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`c${i}`, 1])) }, { field: 'card_info', message: 'card_info may name at most 20 cards' }],
+    [
+      '21 cards',
+      { card_info: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`c${i}`, 1])) },
+      { field: 'card_info', message: 'card_info may name at most 20 cards' },
+    ],
     ['card_info as a list', { card_info: [1] }, { field: 'card_info', message: 'card_info must be an object' }],
     ['no received_id', { received_id: undefined }, { field: 'received_id', message: 'received_id must be a string' }],
     ['a received_id with a space', { received_id: 'a b' }, { field: 'received_id', message: 'received_id must be 1-64 letters, digits, _ . : or -' }],
@@ -61,8 +65,14 @@ describe('member contracts', () => {
     [{ member_no: 'm', code_status: '1', page_id: '2', page_size: '20' }, null],
     [{ member_no: 'm', code_status: '6' }, null],
     [{ member_no: 'm', code_status: '7' }, null],
-    [{ member_no: 'm', code_status: '8' }, { field: 'code_status', message: 'code_status must be one of the following values: 1, 2, 3, 4, 5, 6, 7' }],
-    [{ member_no: 'm', page_size: '101' }, { field: 'page_size', message: 'page_size must not be greater than 100' }],
+    [
+      { member_no: 'm', code_status: '8' },
+      { field: 'code_status', message: 'code_status must be one of the following values: 1, 2, 3, 4, 5, 6, 7' },
+    ],
+    [
+      { member_no: 'm', page_size: '101' },
+      { field: 'page_size', message: 'page_size must not be greater than 100' },
+    ],
     [{ code_status: '1' }, { field: 'member_no', message: 'member_no must be a string' }],
   ])('card_list query %j', async (query, violation) => {
     const result = await checkContract(CardListQueryDto, query);

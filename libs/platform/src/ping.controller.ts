@@ -12,7 +12,10 @@ export function pingController(service: ServiceName, pattern: string): Type<unkn
 
     @MessagePattern(pattern)
     async ping() {
-      const database = await this.db.query('SELECT 1').then(() => 'up' as const, () => 'down' as const);
+      const database = await this.db.query('SELECT 1').then(
+        () => 'up' as const,
+        () => 'down' as const,
+      );
       return ok<PingReply>({ service, instance: instanceId, database });
     }
   }

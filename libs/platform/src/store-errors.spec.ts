@@ -21,7 +21,12 @@ describe('isStoreUnavailable', () => {
     ['TypeORM wrapping a driver error', new QueryFailedError('SELECT 1', [], pgError('57P03', 'the database system is starting up'))],
     ['an error with a cause', new Error('claim batch failed', { cause: netError('ECONNREFUSED') })],
     ['AggregateError of two addresses', new AggregateError([netError('ECONNREFUSED'), netError('ECONNREFUSED')], '')],
-    ['ioredis: max retries', Object.assign(new Error('Reached the max retries per request limit (which is 3). Refer to "maxRetriesPerRequest" option for details.'), { name: 'MaxRetriesPerRequestError' })],
+    [
+      'ioredis: max retries',
+      Object.assign(new Error('Reached the max retries per request limit (which is 3). Refer to "maxRetriesPerRequest" option for details.'), {
+        name: 'MaxRetriesPerRequestError',
+      }),
+    ],
     ['ioredis: closed', new Error('Connection is closed.')],
     ['Redis loading', new Error('LOADING Redis is loading the dataset in memory')],
   ];

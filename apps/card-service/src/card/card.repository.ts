@@ -80,13 +80,41 @@ export class CardRepository {
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$33,$34,$35,$36)
        ON CONFLICT (crm_id, card_id) DO NOTHING RETURNING coupon_id`,
       [
-        crmId, cardId, d.card_type, d.title, d.subtitle, d.source, d.scene ?? null, d.notice, d.rule, d.date_type,
-        d.begin_time ?? null, d.end_time ?? null, d.start_day_count ?? null, d.expire_day_count ?? null,
-        d.weekdays ?? null, d.monthdays ?? null, d.day_begin_time ?? null, d.day_end_time ?? null, d.total_quantity,
-        d.get_limit ?? 0, d.use_limit ?? 0, d.can_give_friend ?? true, d.use_with_other_offer ?? false,
-        d.use_with_other_coupon ?? false, d.qty_condition ?? null, d.generate_type, d.generate_file ?? null,
-        d.cash_amount ?? null, d.cash_condition ?? null, d.discount ?? null, d.icon, d.store_codes ?? null,
-        d.cost_center ?? null, d.cost_type ?? null, d.cost_value ?? null,
+        crmId,
+        cardId,
+        d.card_type,
+        d.title,
+        d.subtitle,
+        d.source,
+        d.scene ?? null,
+        d.notice,
+        d.rule,
+        d.date_type,
+        d.begin_time ?? null,
+        d.end_time ?? null,
+        d.start_day_count ?? null,
+        d.expire_day_count ?? null,
+        d.weekdays ?? null,
+        d.monthdays ?? null,
+        d.day_begin_time ?? null,
+        d.day_end_time ?? null,
+        d.total_quantity,
+        d.get_limit ?? 0,
+        d.use_limit ?? 0,
+        d.can_give_friend ?? true,
+        d.use_with_other_offer ?? false,
+        d.use_with_other_coupon ?? false,
+        d.qty_condition ?? null,
+        d.generate_type,
+        d.generate_file ?? null,
+        d.cash_amount ?? null,
+        d.cash_condition ?? null,
+        d.discount ?? null,
+        d.icon,
+        d.store_codes ?? null,
+        d.cost_center ?? null,
+        d.cost_type ?? null,
+        d.cost_value ?? null,
         d.extra_info ? JSON.stringify(d.extra_info) : null,
       ],
     );
@@ -129,10 +157,10 @@ export class CardRepository {
   /** Soft removal; true when the card exists. */
   async markRemoved(crmId: string, cardId: string): Promise<boolean> {
     // TypeORM answers an UPDATE with [rows, affected count].
-    const [, affected] = await this.db.query(
-      `UPDATE card.card_info SET removed = true, update_time = now() WHERE crm_id = $1 AND card_id = $2`,
-      [crmId, cardId],
-    );
+    const [, affected] = await this.db.query(`UPDATE card.card_info SET removed = true, update_time = now() WHERE crm_id = $1 AND card_id = $2`, [
+      crmId,
+      cardId,
+    ]);
     return affected > 0;
   }
 }

@@ -33,8 +33,12 @@ export class CardService {
       if (created && wantsStock) {
         const fromFile = card.generate_type === GenerateType.IMPORT;
         await this.stock.schedule(em, {
-          crm_id, card_id: cardId, generate_id: generateId, generate_type: card.generate_type,
-          card_num: card.total_quantity, source_file: fromFile ? (card.generate_file ?? null) : null,
+          crm_id,
+          card_id: cardId,
+          generate_id: generateId,
+          generate_type: card.generate_type,
+          card_num: card.total_quantity,
+          source_file: fromFile ? (card.generate_file ?? null) : null,
           payload_hash: payloadHash({ op: 'create', card_id: cardId }),
         });
       }

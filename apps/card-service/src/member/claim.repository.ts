@@ -71,8 +71,13 @@ export class ClaimRepository {
         ORDER BY t.ord
        ON CONFLICT (crm_id, received_id) DO NOTHING RETURNING crm_id, received_id`,
       [
-        sorted.map((r) => r.crm_id), sorted.map((r) => r.received_id), sorted.map((r) => r.member_no),
-        sorted.map((r) => r.out_str), sorted.map((r) => JSON.stringify(r.card_info)), sorted.map((r) => r.payload_hash), now,
+        sorted.map((r) => r.crm_id),
+        sorted.map((r) => r.received_id),
+        sorted.map((r) => r.member_no),
+        sorted.map((r) => r.out_str),
+        sorted.map((r) => JSON.stringify(r.card_info)),
+        sorted.map((r) => r.payload_hash),
+        now,
       ],
     );
     return new Set(rows.map((r) => key(r.crm_id, r.received_id)));
@@ -99,7 +104,13 @@ export class ClaimRepository {
     return new Map(
       rows.map((r) => [
         key(r.crm_id, r.card_id),
-        { ...(r as ClaimCard), begin_time: r.begin_time === null ? null : num(r.begin_time), end_time: r.end_time === null ? null : num(r.end_time), claim_slot: num(r.claim_slot), next_slot: num(r.next_slot) },
+        {
+          ...(r as ClaimCard),
+          begin_time: r.begin_time === null ? null : num(r.begin_time),
+          end_time: r.end_time === null ? null : num(r.end_time),
+          claim_slot: num(r.claim_slot),
+          next_slot: num(r.next_slot),
+        },
       ]),
     );
   }
@@ -168,18 +179,38 @@ export class ClaimRepository {
         ORDER BY w.ord
        RETURNING auto_id, crm_id, received_id, card_id, card_code, ${fmtTime('begin_time', '$11')} AS start_time, ${fmtTime('end_time', '$11')} AS end_time`,
       [
-        grants.map((g) => g.crm_id), grants.map((g) => g.card_id), grants.map((g) => g.slot), grants.map((g) => g.member_no),
-        grants.map((g) => g.received_id), grants.map((g) => g.begin), grants.map((g) => g.end), grants.map((g) => g.discount),
-        grants.map((g) => g.out_str), now, tz,
-        perCard.map((c) => c.crm_id), perCard.map((c) => c.card_id), perCard.map((c) => c.n),
-        members.map((m) => m.crm_id), members.map((m) => m.card_id), members.map((m) => m.member_no), members.map((m) => m.n),
+        grants.map((g) => g.crm_id),
+        grants.map((g) => g.card_id),
+        grants.map((g) => g.slot),
+        grants.map((g) => g.member_no),
+        grants.map((g) => g.received_id),
+        grants.map((g) => g.begin),
+        grants.map((g) => g.end),
+        grants.map((g) => g.discount),
+        grants.map((g) => g.out_str),
+        now,
+        tz,
+        perCard.map((c) => c.crm_id),
+        perCard.map((c) => c.card_id),
+        perCard.map((c) => c.n),
+        members.map((m) => m.crm_id),
+        members.map((m) => m.card_id),
+        members.map((m) => m.member_no),
+        members.map((m) => m.n),
         CardEventKind.CLAIM,
       ],
     );
     // Every slot below next_slot holds a code; anything else is a broken pool, and nothing of this batch may commit.
     if (rows.length !== grants.length) throw new Error(`claim batch: ${grants.length} codes granted but ${rows.length} found in the pool`);
     rows.sort((a, b) => num(a.auto_id) - num(b.auto_id));
-    return rows.map((r) => ({ crm_id: r.crm_id, received_id: r.received_id, card_id: r.card_id, card_code: r.card_code, start_time: r.start_time, end_time: r.end_time }));
+    return rows.map((r) => ({
+      crm_id: r.crm_id,
+      received_id: r.received_id,
+      card_id: r.card_id,
+      card_code: r.card_code,
+      start_time: r.start_time,
+      end_time: r.end_time,
+    }));
   }
 
   /** The codes a claim gave, in the order it gave them (the answer a replay repeats). */
@@ -194,7 +225,11 @@ export class ClaimRepository {
   // ---------- reversal of a claim ----------
 
   /** A claim's receipt, locked: who claimed, through which channel (out_str) and when. */
-  async lockReceipt(em: EntityManager, crmId: string, receivedId: string): Promise<{ member_no: string; out_str: string; received_time: Date; is_reversed: number } | null> {
+  async lockReceipt(
+    em: EntityManager,
+    crmId: string,
+    receivedId: string,
+  ): Promise<{ member_no: string; out_str: string; received_time: Date; is_reversed: number } | null> {
     const rows: Row[] = await em.query(
       `SELECT member_no, out_str, received_time, is_reversed FROM card.member_receive WHERE crm_id = $1 AND received_id = $2 FOR UPDATE`,
       [crmId, receivedId],
@@ -203,7 +238,11 @@ export class ClaimRepository {
   }
 
   /** The holdings of a claim, locked, in a stable order. */
-  async lockReceiptCodes(em: EntityManager, crmId: string, receivedId: string): Promise<Array<{ auto_id: number; card_id: string; card_code: string; member_no: string; code_status: number }>> {
+  async lockReceiptCodes(
+    em: EntityManager,
+    crmId: string,
+    receivedId: string,
+  ): Promise<Array<{ auto_id: number; card_id: string; card_code: string; member_no: string; code_status: number }>> {
     const rows: Row[] = await em.query(
       `SELECT auto_id, card_id, card_code, member_no, code_status FROM card.member_card_code
         WHERE crm_id = $1 AND received_id = $2 AND receive_type = 0 AND is_reversed = 0 ORDER BY auto_id FOR UPDATE`,
@@ -231,8 +270,16 @@ export class ClaimRepository {
   }
 
   async markReversed(em: EntityManager, crmId: string, receivedId: string, now: Date): Promise<void> {
-    await em.query(`UPDATE card.member_card_code SET is_reversed = 1, update_time = $3 WHERE crm_id = $1 AND received_id = $2 AND receive_type = 0`, [crmId, receivedId, now]);
-    await em.query(`UPDATE card.member_receive SET is_reversed = 1, reversed_time = $3, update_time = $3 WHERE crm_id = $1 AND received_id = $2`, [crmId, receivedId, now]);
+    await em.query(`UPDATE card.member_card_code SET is_reversed = 1, update_time = $3 WHERE crm_id = $1 AND received_id = $2 AND receive_type = 0`, [
+      crmId,
+      receivedId,
+      now,
+    ]);
+    await em.query(`UPDATE card.member_receive SET is_reversed = 1, reversed_time = $3, update_time = $3 WHERE crm_id = $1 AND received_id = $2`, [
+      crmId,
+      receivedId,
+      now,
+    ]);
   }
 
   /** What a received_id was first used with (idempotency). */

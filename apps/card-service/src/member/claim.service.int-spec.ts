@@ -29,7 +29,16 @@ describe('ClaimService on PostgreSQL', () => {
       schema: 'card',
       migrations: CARD_MIGRATIONS,
       // Stock jobs run in-process here (fill), so nothing is queued.
-      providers: [ClaimService, ClaimRepository, CodeRepository, OutboxRepository, CardRepository, StockService, StockRepository, { provide: StockQueue, useValue: { enqueue: async () => undefined } }],
+      providers: [
+        ClaimService,
+        ClaimRepository,
+        CodeRepository,
+        OutboxRepository,
+        CardRepository,
+        StockService,
+        StockRepository,
+        { provide: StockQueue, useValue: { enqueue: async () => undefined } },
+      ],
     });
     claims = mid.get(ClaimService);
     clock = mid.clock;
@@ -39,12 +48,32 @@ describe('ClaimService on PostgreSQL', () => {
   /** A card with `quantity` system codes generated, valid for ever unless `over` says otherwise. */
   async function card(quantity: number, over: Partial<CreateCardDto> = {}): Promise<string> {
     const cardId = id('card').padEnd(32, '0');
-    const dto = { ...(EXAMPLE_CARD as unknown as CreateCardDto), date_type: 3, begin_time: null, end_time: null, weekdays: null, monthdays: null,
-      day_begin_time: null, day_end_time: null, get_limit: 0, generate_type: GenerateType.SYSTEM, total_quantity: 0, ...over };
+    const dto = {
+      ...(EXAMPLE_CARD as unknown as CreateCardDto),
+      date_type: 3,
+      begin_time: null,
+      end_time: null,
+      weekdays: null,
+      monthdays: null,
+      day_begin_time: null,
+      day_end_time: null,
+      get_limit: 0,
+      generate_type: GenerateType.SYSTEM,
+      total_quantity: 0,
+      ...over,
+    };
     const stock = mid.get(StockService);
     await mid.db.transaction(async (em) => {
       await mid.get(CardRepository).insert(em, crm, cardId, dto);
-      await stock.schedule(em, { crm_id: crm, card_id: cardId, generate_id: `init-${cardId}`, generate_type: GenerateType.SYSTEM, card_num: quantity, source_file: null, payload_hash: payloadHash({ card: cardId }) });
+      await stock.schedule(em, {
+        crm_id: crm,
+        card_id: cardId,
+        generate_id: `init-${cardId}`,
+        generate_type: GenerateType.SYSTEM,
+        card_num: quantity,
+        source_file: null,
+        payload_hash: payloadHash({ card: cardId }),
+      });
     });
     await stock.fill(crm, `init-${cardId}`, () => undefined);
     return cardId;
@@ -52,7 +81,13 @@ describe('ClaimService on PostgreSQL', () => {
 
   const claim = (memberNo: string, cardInfo: Record<string, number>, receivedId = id('rcv')): Promise<Envelope<ClaimedCodeView[]>> =>
     claims.receive(Object.assign(new ReceiveMsg(), { crm_id: crm, received_id: receivedId, member_no: memberNo, out_str: 'mid', card_info: cardInfo }));
-  const held = async (cardId: string) => (await mid.sql(`SELECT count(*)::int AS n, count(DISTINCT card_code)::int AS d FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2`, [crm, cardId]))[0];
+  const held = async (cardId: string) =>
+    (
+      await mid.sql(`SELECT count(*)::int AS n, count(DISTINCT card_code)::int AS d FROM card.member_card_code WHERE crm_id = $1 AND card_id = $2`, [
+        crm,
+        cardId,
+      ])
+    )[0];
 
   it('never gives more codes than the stock: 60 claims of 2 at once for 100 codes, exactly 50 granted, each code once', async () => {
     const c = await card(100);
@@ -61,7 +96,12 @@ describe('ClaimService on PostgreSQL', () => {
     expect(answers.filter((a) => a.code === 40903)).toHaveLength(10);
     expect(await held(c)).toEqual({ n: 100, d: 100 });
     // The pool is empty and the card's count says so.
-    expect(await mid.sql(`SELECT received_count::int AS claimed, (next_slot - claim_slot)::int AS left FROM card.card_info WHERE crm_id = $1 AND card_id = $2`, [crm, c])).toEqual([{ claimed: 100, left: 0 }]);
+    expect(
+      await mid.sql(`SELECT received_count::int AS claimed, (next_slot - claim_slot)::int AS left FROM card.card_info WHERE crm_id = $1 AND card_id = $2`, [
+        crm,
+        c,
+      ]),
+    ).toEqual([{ claimed: 100, left: 0 }]);
   });
 
   it('keeps a member within get_limit however many claims arrive at once', async () => {

@@ -121,8 +121,10 @@ export class ClaimService {
       const leader = leaders.get(k)!;
       const d = decided.decisions.get(k);
       if (r === leader || (d && r.payload_hash === leader.payload_hash)) out.push(answers.get(k)!);
-      else if (!d) out.push(await this.replay(r)); // the id was recorded before this batch
-      else if ('refused' in d) out.push(this.lanes.submit(r.crm_id, r)); // nothing was recorded under the id: this copy is a claim of its own (not awaited: it needs a batch slot)
+      else if (!d)
+        out.push(await this.replay(r)); // the id was recorded before this batch
+      else if ('refused' in d)
+        out.push(this.lanes.submit(r.crm_id, r)); // nothing was recorded under the id: this copy is a claim of its own (not awaited: it needs a batch slot)
       else out.push(conflict(r.received_id));
     }
     return out;
@@ -137,7 +139,8 @@ export class ClaimService {
     const pairs = new Map<string, { crm_id: string; card_id: string; member_no: string }>();
     for (const r of mine) {
       for (const cardId of Object.keys(r.card_info)) {
-        if ((cards.get(key(r.crm_id, cardId))?.get_limit ?? 0) > 0) pairs.set(key(r.crm_id, cardId, r.member_no), { crm_id: r.crm_id, card_id: cardId, member_no: r.member_no });
+        if ((cards.get(key(r.crm_id, cardId))?.get_limit ?? 0) > 0)
+          pairs.set(key(r.crm_id, cardId, r.member_no), { crm_id: r.crm_id, card_id: cardId, member_no: r.member_no });
       }
     }
     const sums = await this.claims.receivedSums(em, [...pairs.values()]);
@@ -158,7 +161,17 @@ export class ClaimService {
         sums.set(sumKey, (sums.get(sumKey) ?? 0) + n);
         const validity = codeValidity(card, now, this.cfg.appTz);
         for (let i = 0; i < n; i++) {
-          granted.push({ crm_id: r.crm_id, card_id: cardId, slot: first + i, member_no: r.member_no, received_id: r.received_id, begin: validity.begin, end: validity.end, discount: card.discount, out_str: r.out_str });
+          granted.push({
+            crm_id: r.crm_id,
+            card_id: cardId,
+            slot: first + i,
+            member_no: r.member_no,
+            received_id: r.received_id,
+            begin: validity.begin,
+            end: validity.end,
+            discount: card.discount,
+            out_str: r.out_str,
+          });
         }
       }
       decisions.set(key(r.crm_id, r.received_id), { granted });
@@ -173,7 +186,11 @@ export class ClaimService {
       if (!card) return fail(ErrorCode.CARD_NOT_FOUND, `card ${cardId} not found`);
       if (card.removed) return fail(ErrorCode.CARD_REMOVED, `card ${cardId} has been removed`);
       const window = claimRefusal(card, now);
-      if (window) return fail(ErrorCode.NOT_CLAIMABLE, `card ${cardId} cannot be claimed: ${window === 'ended' ? 'its validity has ended' : 'its validity has not started'}`);
+      if (window)
+        return fail(
+          ErrorCode.NOT_CLAIMABLE,
+          `card ${cardId} cannot be claimed: ${window === 'ended' ? 'its validity has ended' : 'its validity has not started'}`,
+        );
       const left = card.next_slot - card.claim_slot - (taken.get(key(r.crm_id, cardId)) ?? 0);
       if (left < n) return fail(ErrorCode.OUT_OF_STOCK, `card ${cardId} is out of stock (${n} asked, ${left} left)`);
       const held = sums.get(key(r.crm_id, cardId, r.member_no)) ?? 0;
@@ -193,7 +210,9 @@ export class ClaimService {
     const perCard = new Map<string, { crm_id: string; card_id: string; n: number }>();
     const perMember = new Map<string, { crm_id: string; card_id: string; member_no: string; n: number }>();
     for (const g of grants) {
-      const c = perCard.get(key(g.crm_id, g.card_id)) ?? perCard.set(key(g.crm_id, g.card_id), { crm_id: g.crm_id, card_id: g.card_id, n: 0 }).get(key(g.crm_id, g.card_id))!;
+      const c =
+        perCard.get(key(g.crm_id, g.card_id)) ??
+        perCard.set(key(g.crm_id, g.card_id), { crm_id: g.crm_id, card_id: g.card_id, n: 0 }).get(key(g.crm_id, g.card_id))!;
       c.n++;
       const mk = key(g.crm_id, g.card_id, g.member_no);
       const mm = perMember.get(mk) ?? perMember.set(mk, { crm_id: g.crm_id, card_id: g.card_id, member_no: g.member_no, n: 0 }).get(mk)!;
@@ -252,8 +271,15 @@ export class ClaimService {
         await this.codes.addToRecord(em, m.crm_id, cardId, receipt.member_no, -back.length, 0, now);
         // Counts against the claim: its day, channel and member.
         events.push({
-          crm_id: m.crm_id, kind: CardEventKind.CLAIM_REVERSE, card_id: cardId, member_no: receipt.member_no, count: back.length,
-          channel: receipt.out_str, occurred_at: now, day_of: receipt.received_time, ref: m.received_id,
+          crm_id: m.crm_id,
+          kind: CardEventKind.CLAIM_REVERSE,
+          card_id: cardId,
+          member_no: receipt.member_no,
+          count: back.length,
+          channel: receipt.out_str,
+          occurred_at: now,
+          day_of: receipt.received_time,
+          ref: m.received_id,
         });
       }
       await this.claims.markReversed(em, m.crm_id, m.received_id, now);

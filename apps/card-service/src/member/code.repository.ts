@@ -115,7 +115,15 @@ export class CodeRepository {
     }));
   }
 
-  async listCodes(crmId: string, memberNo: string, status: number | undefined, page: number, size: number, tz: string, now: Date): Promise<Page<MemberCodeView>> {
+  async listCodes(
+    crmId: string,
+    memberNo: string,
+    status: number | undefined,
+    page: number,
+    size: number,
+    tz: string,
+    now: Date,
+  ): Promise<Page<MemberCodeView>> {
     const where = [`m.crm_id = $1`, `m.member_no = $4`, status === CodeStatus.REVERSED ? `m.is_reversed = 1` : `m.is_reversed = 0`];
     // Reads answer what a code is now: a usable code past its end is expired before the sweep marks it.
     if (status === CodeStatus.USABLE) where.push(`m.code_status = ${CodeStatus.USABLE} AND (m.end_time IS NULL OR m.end_time >= $3)`);
@@ -126,15 +134,27 @@ export class CodeRepository {
       `SELECT count(*)::int AS total FROM card.member_card_code m WHERE ${filter} AND $2::text IS NOT NULL AND $3::timestamptz IS NOT NULL`,
       [crmId, tz, now, memberNo],
     );
-    const rows: Row[] = await this.db.query(
-      `SELECT ${CODE_COLUMNS} FROM card.member_card_code m WHERE ${filter} ORDER BY m.auto_id DESC LIMIT $5 OFFSET $6`,
-      [crmId, tz, now, memberNo, size, (page - 1) * size],
-    );
+    const rows: Row[] = await this.db.query(`SELECT ${CODE_COLUMNS} FROM card.member_card_code m WHERE ${filter} ORDER BY m.auto_id DESC LIMIT $5 OFFSET $6`, [
+      crmId,
+      tz,
+      now,
+      memberNo,
+      size,
+      (page - 1) * size,
+    ]);
     return { total, result: rows.map(toCodeView) };
   }
 
   /** One code of a member: the row of that claim (or gift) when received_id is given, else the member's latest row of it. */
-  async findCode(crmId: string, memberNo: string, cardId: string, cardCode: string, receivedId: string | undefined, tz: string, now: Date): Promise<MemberCodeView | null> {
+  async findCode(
+    crmId: string,
+    memberNo: string,
+    cardId: string,
+    cardCode: string,
+    receivedId: string | undefined,
+    tz: string,
+    now: Date,
+  ): Promise<MemberCodeView | null> {
     const rows: Row[] = await this.db.query(
       `SELECT ${CODE_COLUMNS} FROM card.member_card_code m
         WHERE m.crm_id = $1 AND m.member_no = $4 AND m.card_id = $5 AND m.card_code = $6 AND ($7::text IS NULL OR m.received_id = $7)

@@ -1,6 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CardDetailMsg, CardEventKind, CardListMsg, CodeStatus, Envelope, ErrorCode, fail, MemberCodeView, ObsoleteMsg, ok, Page, STATUS_WORD } from '@app/domain';
+import {
+  CardDetailMsg,
+  CardEventKind,
+  CardListMsg,
+  CodeStatus,
+  Envelope,
+  ErrorCode,
+  fail,
+  MemberCodeView,
+  ObsoleteMsg,
+  ok,
+  Page,
+  STATUS_WORD,
+} from '@app/domain';
 import { AppConfig, Clock, CONFIG, drainInBatches } from '@app/platform';
 import { CodeRepository } from './code.repository';
 import { OutboxRepository } from '../outbox/outbox.repository';
@@ -39,7 +52,19 @@ export class CodeService {
         await this.codes.setStatus(em, m.crm_id, h.auto_id, CodeStatus.VOID, now, { obsoleted_time: now });
         await this.codes.recordObsoleted(em, h, m.operator, now);
         // The obsolete call carries no id of its own (operator is a name): no ref.
-        await this.outbox.add(em, [{ crm_id: m.crm_id, kind: CardEventKind.VOID, card_id: h.card_id, member_no: h.member_no, count: 1, channel: null, occurred_at: now, day_of: now, ref: null }]);
+        await this.outbox.add(em, [
+          {
+            crm_id: m.crm_id,
+            kind: CardEventKind.VOID,
+            card_id: h.card_id,
+            member_no: h.member_no,
+            count: 1,
+            channel: null,
+            occurred_at: now,
+            day_of: now,
+            ref: null,
+          },
+        ]);
       }
       return ok(await this.codes.codeById(em, m.crm_id, h.auto_id, this.cfg.appTz, now), '作废成功');
     });

@@ -21,24 +21,53 @@ export class GiftRepository {
   constructor(private readonly db: DataSource) {}
 
   async present(em: EntityManager, crmId: string, presentId: string, tz: string): Promise<PresentView | null> {
-    const rows: Row[] = await em.query(`SELECT ${PRESENT_COLUMNS} FROM card.member_present p WHERE p.crm_id = $1 AND p.present_id = $3`, [crmId, tz, presentId]);
+    const rows: Row[] = await em.query(`SELECT ${PRESENT_COLUMNS} FROM card.member_present p WHERE p.crm_id = $1 AND p.present_id = $3`, [
+      crmId,
+      tz,
+      presentId,
+    ]);
     return rows.length ? toPresentView(rows[0]) : null;
   }
 
-  async listPresents(crmId: string, memberNo: string | undefined, received: number | undefined, page: number, size: number, tz: string): Promise<Page<PresentView>> {
+  async listPresents(
+    crmId: string,
+    memberNo: string | undefined,
+    received: number | undefined,
+    page: number,
+    size: number,
+    tz: string,
+  ): Promise<Page<PresentView>> {
     const where = [`p.crm_id = $1`, `($3::text IS NULL OR p.from_member_no = $3)`];
     if (received === 1) where.push(`p.received_time IS NOT NULL`);
     if (received === 0) where.push(`p.received_time IS NULL`);
     const filter = where.join(' AND ');
-    const [{ total }] = await this.db.query(`SELECT count(*)::int AS total FROM card.member_present p WHERE ${filter} AND $2::text IS NOT NULL`, [crmId, tz, memberNo ?? null]);
-    const rows: Row[] = await this.db.query(
-      `SELECT ${PRESENT_COLUMNS} FROM card.member_present p WHERE ${filter} ORDER BY p.auto_id DESC LIMIT $4 OFFSET $5`,
-      [crmId, tz, memberNo ?? null, size, (page - 1) * size],
-    );
+    const [{ total }] = await this.db.query(`SELECT count(*)::int AS total FROM card.member_present p WHERE ${filter} AND $2::text IS NOT NULL`, [
+      crmId,
+      tz,
+      memberNo ?? null,
+    ]);
+    const rows: Row[] = await this.db.query(`SELECT ${PRESENT_COLUMNS} FROM card.member_present p WHERE ${filter} ORDER BY p.auto_id DESC LIMIT $4 OFFSET $5`, [
+      crmId,
+      tz,
+      memberNo ?? null,
+      size,
+      (page - 1) * size,
+    ]);
     return { total, result: rows.map(toPresentView) };
   }
 
-  async lockPresent(em: EntityManager, crmId: string, presentId: string): Promise<{ from_member_no: string; to_member_no: string | null; from_holder_id: number; present_time: Date; received_time: Date | null; go_back_time: Date | null } | null> {
+  async lockPresent(
+    em: EntityManager,
+    crmId: string,
+    presentId: string,
+  ): Promise<{
+    from_member_no: string;
+    to_member_no: string | null;
+    from_holder_id: number;
+    present_time: Date;
+    received_time: Date | null;
+    go_back_time: Date | null;
+  } | null> {
     const rows: Row[] = await em.query(
       `SELECT from_member_no, to_member_no, from_holder_id, present_time, received_time, go_back_time FROM card.member_present
         WHERE crm_id = $1 AND present_id = $2 FOR UPDATE`,
@@ -57,7 +86,12 @@ export class GiftRepository {
   }
 
   async acceptPresent(em: EntityManager, crmId: string, presentId: string, toMember: string, now: Date): Promise<void> {
-    await em.query(`UPDATE card.member_present SET to_member_no = $3, received_time = $4, update_time = $4 WHERE crm_id = $1 AND present_id = $2`, [crmId, presentId, toMember, now]);
+    await em.query(`UPDATE card.member_present SET to_member_no = $3, received_time = $4, update_time = $4 WHERE crm_id = $1 AND present_id = $2`, [
+      crmId,
+      presentId,
+      toMember,
+      now,
+    ]);
   }
 
   /** The friend's row of an accepted gift: a new holding of the same code and validity (received_id = present_id). */
@@ -68,7 +102,13 @@ export class GiftRepository {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, ${CodeStatus.USABLE}, $10, 1, $10, $10) RETURNING auto_id`,
       [h.crm_id, presentId, h.card_id, toMember, h.card_code, h.begin_time, h.end_time, h.discount, h.out_str, now],
     );
-    await em.query(`UPDATE card.card_code SET member_no = $4, update_time = $5 WHERE crm_id = $1 AND card_id = $2 AND card_code = $3`, [h.crm_id, h.card_id, h.card_code, toMember, now]);
+    await em.query(`UPDATE card.card_code SET member_no = $4, update_time = $5 WHERE crm_id = $1 AND card_id = $2 AND card_code = $3`, [
+      h.crm_id,
+      h.card_id,
+      h.card_code,
+      toMember,
+      now,
+    ]);
     return num(rows[0].auto_id);
   }
 

@@ -53,7 +53,19 @@ export class GiftService {
       if (refusal) return refusal;
       if (!(await this.gifts.insertPresent(em, { crm_id: m.crm_id, present_id: presentId, h, extra: m.presant_extra, hash, now }))) return 'taken';
       await this.codes.setStatus(em, m.crm_id, h.auto_id, CodeStatus.GIFTING, now, { present_time: now });
-      await this.outbox.add(em, [{ crm_id: m.crm_id, kind: CardEventKind.GIFT, card_id: h.card_id, member_no: h.member_no, count: 1, channel: null, occurred_at: now, day_of: now, ref: presentId }]);
+      await this.outbox.add(em, [
+        {
+          crm_id: m.crm_id,
+          kind: CardEventKind.GIFT,
+          card_id: h.card_id,
+          member_no: h.member_no,
+          count: 1,
+          channel: null,
+          occurred_at: now,
+          day_of: now,
+          ref: presentId,
+        },
+      ]);
       return 'done';
     });
     return settleWrite(
@@ -97,7 +109,19 @@ export class GiftService {
       const rowId = await this.gifts.insertGiftHolding(em, h, m.present_id, m.member_no, now);
       await this.codes.addToRecord(em, m.crm_id, h.card_id, m.member_no, 1, 0, now);
       await this.gifts.acceptPresent(em, m.crm_id, m.present_id, m.member_no, now);
-      await this.outbox.add(em, [{ crm_id: m.crm_id, kind: CardEventKind.GIFT_ACCEPT, card_id: h.card_id, member_no: m.member_no, count: 1, channel: null, occurred_at: now, day_of: now, ref: m.present_id }]);
+      await this.outbox.add(em, [
+        {
+          crm_id: m.crm_id,
+          kind: CardEventKind.GIFT_ACCEPT,
+          card_id: h.card_id,
+          member_no: m.member_no,
+          count: 1,
+          channel: null,
+          occurred_at: now,
+          day_of: now,
+          ref: m.present_id,
+        },
+      ]);
       return ok(await this.codes.codeById(em, m.crm_id, rowId, this.cfg.appTz, now), '领取成功');
     });
     if (outcome !== 'repeat') return outcome;
@@ -128,6 +152,7 @@ export class GiftService {
 /** A code can be gifted while it is usable and not past its end. */
 function notUsable(h: { code_status: number; card_code: string; end_time: Date | null }, now: Date): Envelope<never> | null {
   if (h.code_status === CodeStatus.USABLE && h.end_time && now > h.end_time) return fail(ErrorCode.CODE_NOT_USABLE, `code ${h.card_code} has expired`);
-  if (h.code_status !== CodeStatus.USABLE) return fail(ErrorCode.CODE_NOT_USABLE, `code ${h.card_code} is ${STATUS_WORD[h.code_status] ?? `in status ${h.code_status}`}`);
+  if (h.code_status !== CodeStatus.USABLE)
+    return fail(ErrorCode.CODE_NOT_USABLE, `code ${h.card_code} is ${STATUS_WORD[h.code_status] ?? `in status ${h.code_status}`}`);
   return null;
 }

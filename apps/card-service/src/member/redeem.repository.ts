@@ -33,7 +33,10 @@ export class RedeemRepository {
     return rows.length ? ({ ...rows[0], holder_id: num(rows[0].holder_id) } as any) : null;
   }
 
-  async insertRedeem(em: EntityManager, r: { crm_id: string; redeem_id: string; h: Holding; channel: string; extra: string; hash: string; now: Date }): Promise<boolean> {
+  async insertRedeem(
+    em: EntityManager,
+    r: { crm_id: string; redeem_id: string; h: Holding; channel: string; extra: string; hash: string; now: Date },
+  ): Promise<boolean> {
     const rows = await em.query(
       `INSERT INTO card.member_redeem (crm_id, redeem_id, card_id, member_no, card_code, holder_id, redeem_channel, redeem_extra, payload_hash, redeem_time, create_time, update_time)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10) ON CONFLICT (crm_id, redeem_id) DO NOTHING RETURNING auto_id`,
@@ -43,7 +46,11 @@ export class RedeemRepository {
   }
 
   async rollBackRedeem(em: EntityManager, crmId: string, redeemId: string, now: Date): Promise<void> {
-    await em.query(`UPDATE card.member_redeem SET rollback_status = 1, rollback_time = $3, update_time = $3 WHERE crm_id = $1 AND redeem_id = $2`, [crmId, redeemId, now]);
+    await em.query(`UPDATE card.member_redeem SET rollback_status = 1, rollback_time = $3, update_time = $3 WHERE crm_id = $1 AND redeem_id = $2`, [
+      crmId,
+      redeemId,
+      now,
+    ]);
   }
 
   /** What a redeem_id was first used with (idempotency). */

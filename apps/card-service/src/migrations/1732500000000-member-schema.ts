@@ -159,7 +159,15 @@ export class MemberSchema1732500000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const t of ['member_present', 'member_redeem', 'member_card_obsoleted', 'member_card_expired', 'member_card_code', 'member_card_record', 'member_receive']) {
+    for (const t of [
+      'member_present',
+      'member_redeem',
+      'member_card_obsoleted',
+      'member_card_expired',
+      'member_card_code',
+      'member_card_record',
+      'member_receive',
+    ]) {
       await q.query(`DROP TABLE card.${t}`);
     }
     await q.query(`ALTER TABLE card.card_info DROP COLUMN claim_slot`);

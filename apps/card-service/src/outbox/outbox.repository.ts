@@ -54,8 +54,14 @@ export class OutboxRepository {
         ORDER BY t.ord
        RETURNING 1`,
       [
-        events.map((e) => e.crm_id), events.map((e) => e.kind), events.map((e) => e.card_id), events.map((e) => e.member_no),
-        events.map((e) => e.count), events.map((e) => e.channel), events.map((e) => e.occurred_at), events.map((e) => e.day_of),
+        events.map((e) => e.crm_id),
+        events.map((e) => e.kind),
+        events.map((e) => e.card_id),
+        events.map((e) => e.member_no),
+        events.map((e) => e.count),
+        events.map((e) => e.channel),
+        events.map((e) => e.occurred_at),
+        events.map((e) => e.day_of),
         events.map((e) => e.ref),
       ],
     );

@@ -181,7 +181,11 @@ describe('linesFromUrl', () => {
     it.each([
       ['an IPv4 address', (port: number) => `http://127.0.0.1:${port}/codes.csv`, /refused: 127\.0\.0\.1 is a loopback address$/],
       ['an IPv4-mapped IPv6 address', (port: number) => `http://[::ffff:127.0.0.1]:${port}/codes.csv`, /refused: ::ffff:7f00:1 is a loopback address$/],
-      ['a name that resolves to one', (port: number) => `http://localhost:${port}/codes.csv`, /refused: host localhost resolves to (127\.0\.0\.1|::1), a loopback address$/],
+      [
+        'a name that resolves to one',
+        (port: number) => `http://localhost:${port}/codes.csv`,
+        /refused: host localhost resolves to (127\.0\.0\.1|::1), a loopback address$/,
+      ],
     ])('refuses %s in the internal network before connecting', async (_what, url, message) => {
       const port = (server.address() as AddressInfo).port;
       const { lines, error } = await read(url(port), strict);

@@ -17,7 +17,11 @@ export class StockProcessor implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queue.add(CardStockJob.RECOVER, {}, { repeat: { every: RECOVER_EVERY_MS }, jobId: CardStockJob.RECOVER, removeOnComplete: true, removeOnFail: true });
+    await this.queue.add(
+      CardStockJob.RECOVER,
+      {},
+      { repeat: { every: RECOVER_EVERY_MS }, jobId: CardStockJob.RECOVER, removeOnComplete: true, removeOnFail: true },
+    );
   }
 
   @Process({ name: CardStockJob.GENERATE, concurrency: 2 })

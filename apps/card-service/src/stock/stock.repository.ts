@@ -128,27 +128,22 @@ export class StockRepository {
 
   /** Locks the record for one batch, so two workers never fill the same job at once. */
   async lockGenerate(em: EntityManager, crmId: string, generateId: string): Promise<GenerateRecord | null> {
-    const rows = await em.query(
-      `SELECT ${RECORD_COLUMNS} FROM card.card_generate WHERE crm_id = $1 AND generate_id = $2 FOR UPDATE`,
-      [crmId, generateId],
-    );
+    const rows = await em.query(`SELECT ${RECORD_COLUMNS} FROM card.card_generate WHERE crm_id = $1 AND generate_id = $2 FOR UPDATE`, [crmId, generateId]);
     return rows.length ? toRecord(rows[0]) : null;
   }
 
   /** Locks the card row: slots are handed out in order under this lock. */
   async lockCard(em: EntityManager, crmId: string, cardId: string): Promise<{ next_slot: number; removed: boolean; generate_type: number } | null> {
-    const rows = await em.query(
-      `SELECT next_slot, removed, generate_type FROM card.card_info WHERE crm_id = $1 AND card_id = $2 FOR UPDATE`,
-      [crmId, cardId],
-    );
+    const rows = await em.query(`SELECT next_slot, removed, generate_type FROM card.card_info WHERE crm_id = $1 AND card_id = $2 FOR UPDATE`, [crmId, cardId]);
     return rows.length ? { next_slot: num(rows[0].next_slot), removed: rows[0].removed, generate_type: rows[0].generate_type } : null;
   }
 
   async addToTotal(em: EntityManager, crmId: string, cardId: string, delta: number): Promise<void> {
-    await em.query(
-      `UPDATE card.card_info SET total_quantity = total_quantity + $3, update_time = now() WHERE crm_id = $1 AND card_id = $2`,
-      [crmId, cardId, delta],
-    );
+    await em.query(`UPDATE card.card_info SET total_quantity = total_quantity + $3, update_time = now() WHERE crm_id = $1 AND card_id = $2`, [
+      crmId,
+      cardId,
+      delta,
+    ]);
   }
 
   /** Writes codes with consecutive slots from `firstSlot` by COPY (the fastest path into PostgreSQL). */
@@ -224,9 +219,9 @@ export class StockRepository {
 
   /** Jobs not finished that were created before `olderThan`: the recovery sweep queues them again. */
   async unfinished(olderThan: Date, limit: number): Promise<Array<{ crm_id: string; generate_id: string }>> {
-    return this.db.query(
-      `SELECT crm_id, generate_id FROM card.card_generate WHERE NOT is_generated AND create_time < $1 ORDER BY create_time LIMIT $2`,
-      [olderThan, limit],
-    );
+    return this.db.query(`SELECT crm_id, generate_id FROM card.card_generate WHERE NOT is_generated AND create_time < $1 ORDER BY create_time LIMIT $2`, [
+      olderThan,
+      limit,
+    ]);
   }
 }

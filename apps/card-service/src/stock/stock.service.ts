@@ -43,7 +43,12 @@ export class ImportOvertakenError extends Error {}
  * null. `kind` is what the call makes: system codes (add/stock without a file), or imported
  * codes (import_codes, or add/stock with a generate_file).
  */
-function refusesStock(card: { removed: boolean; generate_type: number } | null, cardId: string, kind: number, via: 'add/stock' | 'import_codes'): Envelope<never> | null {
+function refusesStock(
+  card: { removed: boolean; generate_type: number } | null,
+  cardId: string,
+  kind: number,
+  via: 'add/stock' | 'import_codes',
+): Envelope<never> | null {
   if (!card) return fail(ErrorCode.CARD_NOT_FOUND, `card ${cardId} not found`);
   if (card.removed) return fail(ErrorCode.CARD_REMOVED, `card ${cardId} has been removed`);
   if (card.generate_type === kind) return null;
@@ -80,7 +85,12 @@ export class StockService {
   async addStock(m: AddStockMsg): Promise<Envelope<GenerateView>> {
     const generateId = m.generate_id ?? newGenerateId();
     // generate_file only when given, so jobs recorded before it existed keep their hash.
-    const hash = payloadHash({ op: 'add_stock', card_id: m.card_id, quantity: m.quantity, ...(m.generate_file !== undefined && { generate_file: m.generate_file }) });
+    const hash = payloadHash({
+      op: 'add_stock',
+      card_id: m.card_id,
+      quantity: m.quantity,
+      ...(m.generate_file !== undefined && { generate_file: m.generate_file }),
+    });
     const kind = m.generate_file === undefined ? GenerateType.SYSTEM : GenerateType.IMPORT;
     const outcome = await this.db.transaction(async (em): Promise<Envelope<never> | 'created' | 'exists'> => {
       const card = await this.repo.lockCard(em, m.crm_id, m.card_id);
@@ -89,8 +99,13 @@ export class StockService {
       const refused = refusesStock(card, m.card_id, kind, 'add/stock');
       if (refused) return refused;
       const created = await this.schedule(em, {
-        crm_id: m.crm_id, card_id: m.card_id, generate_id: generateId, generate_type: kind,
-        card_num: m.quantity, source_file: m.generate_file ?? null, payload_hash: hash,
+        crm_id: m.crm_id,
+        card_id: m.card_id,
+        generate_id: generateId,
+        generate_type: kind,
+        card_num: m.quantity,
+        source_file: m.generate_file ?? null,
+        payload_hash: hash,
       });
       return created ? 'created' : 'exists';
     });
@@ -119,8 +134,13 @@ export class StockService {
           const refused = refusesStock(card, m.card_id, GenerateType.IMPORT, 'import_codes');
           if (refused) return refused;
           const created = await this.schedule(em, {
-            crm_id: m.crm_id, card_id: m.card_id, generate_id: m.generate_id, generate_type: GenerateType.IMPORT,
-            card_num: m.codes.length, source_file: null, payload_hash: hash,
+            crm_id: m.crm_id,
+            card_id: m.card_id,
+            generate_id: m.generate_id,
+            generate_type: GenerateType.IMPORT,
+            card_num: m.codes.length,
+            source_file: null,
+            payload_hash: hash,
           });
           if (!created) return null;
           const g = (await this.repo.lockGenerate(em, m.crm_id, m.generate_id))!;

@@ -97,7 +97,11 @@ export class DashboardService {
   private range(m: Range): RangeQuery | Envelope<never> {
     const today = DateTime.fromJSDate(this.clock.now(), { zone: this.cfg.appTz }).toISODate()!;
     const end = m.end_date ?? today;
-    const start = m.start_date ?? DateTime.fromISO(end, { zone: 'UTC' }).minus({ days: DEFAULT_RANGE_DAYS - 1 }).toISODate()!;
+    const start =
+      m.start_date ??
+      DateTime.fromISO(end, { zone: 'UTC' })
+        .minus({ days: DEFAULT_RANGE_DAYS - 1 })
+        .toISODate()!;
     const bad = rangeViolations(start, end);
     if (bad.length) return invalid(bad);
     return { crm_id: m.crm_id, start, end, card_id: m.card_id };

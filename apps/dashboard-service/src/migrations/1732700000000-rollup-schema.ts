@@ -174,7 +174,18 @@ export class RollupSchema1732700000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    const tables = ['rebuild_event', 'member_span', 'member_all_day', 'member_day', 'channel_day_all', 'channel_day', 'tenant_day', 'card_day', 'card', 'applied_event'];
+    const tables = [
+      'rebuild_event',
+      'member_span',
+      'member_all_day',
+      'member_day',
+      'channel_day_all',
+      'channel_day',
+      'tenant_day',
+      'card_day',
+      'card',
+      'applied_event',
+    ];
     for (const t of tables) await q.query(`DROP TABLE IF EXISTS dashboard.${t}`);
   }
 }

@@ -23,7 +23,13 @@ describe('formatReport', () => {
 
   it('lists rows compared per table and each difference', () => {
     const text = formatReport(
-      { crm_id: 'c1', facts: 7, tables, applied: false, differences: [{ table: 'member_span', key: { kind: 'claim', day: '2024-03-01', prev_day: '0001-01-01' }, live: { n: 2 }, rebuilt: null }] },
+      {
+        crm_id: 'c1',
+        facts: 7,
+        tables,
+        applied: false,
+        differences: [{ table: 'member_span', key: { kind: 'claim', day: '2024-03-01', prev_day: '0001-01-01' }, live: { n: 2 }, rebuilt: null }],
+      },
       1_500,
     );
     expect(text).toContain('dashboard rebuild of c1: 7 fact(s) in 1.5 s');
@@ -33,6 +39,8 @@ describe('formatReport', () => {
   });
 
   it('says when there is none', () => {
-    expect(formatReport({ crm_id: 'c1', facts: 0, tables: tables.map((t) => ({ ...t, differing: 0 })), applied: false, differences: [] }, 10)).toMatch(/no difference$/);
+    expect(formatReport({ crm_id: 'c1', facts: 0, tables: tables.map((t) => ({ ...t, differing: 0 })), applied: false, differences: [] }, 10)).toMatch(
+      /no difference$/,
+    );
   });
 });

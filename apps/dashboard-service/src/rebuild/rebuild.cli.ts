@@ -22,7 +22,10 @@ const USAGE = 'usage: npm run dashboard:rebuild -- --crm-id <crm_id> [--apply]';
 export function parseRebuildArgs(argv: readonly string[]): RebuildArgs | { error: string } {
   const out: Partial<RebuildArgs> = { apply: false, source: 'card' };
   for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].startsWith('--') && argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
+    const [flag, inline] =
+      argv[i].startsWith('--') && argv[i].includes('=')
+        ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)]
+        : [argv[i], undefined];
     const value = () => inline ?? argv[++i];
     if (flag === '--crm-id') out.crmId = value();
     else if (flag === '--apply') out.apply = true;
@@ -30,7 +33,8 @@ export function parseRebuildArgs(argv: readonly string[]): RebuildArgs | { error
       const v = value();
       if (v !== 'card' && v !== 'staged') return { error: `--source must be card or staged, got "${v}"` };
       out.source = v;
-    } else if (flag.startsWith('--role')) continue; // the config's own switch
+    } else if (flag.startsWith('--role'))
+      continue; // the config's own switch
     else return { error: `unknown argument "${argv[i]}"; ${USAGE}` };
   }
   if (!out.crmId) return { error: `--crm-id is required; ${USAGE}` };

@@ -150,7 +150,8 @@ export class RollupBuilder {
     );
     const byKind = `rb_kind_day k JOIN ${effects(1)} ON fx.kind = k.kind`;
     const counters = CARD_DAY_COUNTERS.map(
-      (c) => `(coalesce(sum(fx.sign * k.codes) FILTER (WHERE fx.counter = '${c}'), 0) + coalesce(sum(k.codes) FILTER (WHERE fx.also = '${c}'), 0))::int AS ${c}`,
+      (c) =>
+        `(coalesce(sum(fx.sign * k.codes) FILTER (WHERE fx.counter = '${c}'), 0) + coalesce(sum(k.codes) FILTER (WHERE fx.also = '${c}'), 0))::int AS ${c}`,
     );
     await em.query(`CREATE TEMP TABLE rb_card_day ON COMMIT DROP AS SELECT k.day, k.card_id, ${counters.join(', ')} FROM ${byKind} GROUP BY 1, 2`, fxParams);
     await em.query(

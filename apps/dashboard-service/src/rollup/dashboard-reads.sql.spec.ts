@@ -9,7 +9,7 @@ const { SQL: FLOOR } = require('../../../../bench/sql/dashboard-reads.js') as {
 const words = (sql: string) => sql.replace(/\s+/g, ' ').trim();
 
 describe('bench:dashboard floor', () => {
-  it('runs the routes\' statements, text for text (white space aside)', () => {
+  it("runs the routes' statements, text for text (white space aside)", () => {
     expect(Object.keys(FLOOR).sort()).toEqual(Object.keys(READ_SQL).sort());
     for (const withCard of [true, false]) {
       expect(words(FLOOR.trend(withCard))).toBe(words(READ_SQL.trend(withCard)));

@@ -60,7 +60,6 @@ const MEMBER_COUNTS = `SELECT kind, day::text AS day, sum(members) AS a, NULL::b
         CROSS JOIN LATERAL (SELECT max(prev_day) AS latest FROM dashboard.member_span
                              WHERE crm_id = $1 AND kind = k.kind AND card_id = $4 AND day = $5::date) AS l`;
 
-
 export const READ_SQL = {
   /**
    * card_trend's counts in one statement: claims, redemptions and gifts per day of the range

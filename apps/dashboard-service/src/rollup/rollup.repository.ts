@@ -77,10 +77,10 @@ export class RollupRepository {
 
   /** The day (YYYY-MM-DD) each instant counts on in `zone`, by dayOfSql; one statement for a whole batch. */
   async daysOf(em: EntityManager, instants: string[], zone: string): Promise<Map<string, string>> {
-    const rows: Row[] = await em.query(
-      `SELECT i, ${dayOfSql('i::timestamptz', '$2')}::text AS day FROM unnest($1::text[]) AS i`,
-      [[...new Set(instants)], zone],
-    );
+    const rows: Row[] = await em.query(`SELECT i, ${dayOfSql('i::timestamptz', '$2')}::text AS day FROM unnest($1::text[]) AS i`, [
+      [...new Set(instants)],
+      zone,
+    ]);
     return new Map(rows.map((r) => [r.i as string, r.day as string]));
   }
 
@@ -125,7 +125,14 @@ export class RollupRepository {
       );
       const delta = new Map(r.map((x) => [`${x.kind}\u0000${x.card_id}\u0000${x.member_no}\u0000${x.day}`, x.num]));
       for (const x of rows) {
-        out.push({ kind: x.kind, card_id: x.card_id, member_no: x.member_no, day: x.day, num: Number(x.num), delta: delta.get(`${x.kind}\u0000${x.card_id}\u0000${x.member_no}\u0000${x.day}`) ?? 0 });
+        out.push({
+          kind: x.kind,
+          card_id: x.card_id,
+          member_no: x.member_no,
+          day: x.day,
+          num: Number(x.num),
+          delta: delta.get(`${x.kind}\u0000${x.card_id}\u0000${x.member_no}\u0000${x.day}`) ?? 0,
+        });
       }
     }
     if (d.memberAllDays.length) {
@@ -140,7 +147,14 @@ export class RollupRepository {
       );
       const delta = new Map(r.map((x) => [`${x.kind}\u0000${x.member_no}\u0000${x.day}`, x.num]));
       for (const x of rows) {
-        out.push({ kind: x.kind, card_id: ALL_CARDS, member_no: x.member_no, day: x.day, num: Number(x.num), delta: delta.get(`${x.kind}\u0000${x.member_no}\u0000${x.day}`) ?? 0 });
+        out.push({
+          kind: x.kind,
+          card_id: ALL_CARDS,
+          member_no: x.member_no,
+          day: x.day,
+          num: Number(x.num),
+          delta: delta.get(`${x.kind}\u0000${x.member_no}\u0000${x.day}`) ?? 0,
+        });
       }
     }
     return out;
@@ -167,7 +181,15 @@ export class RollupRepository {
          JOIN dashboard.member_day t ON t.crm_id = $1 AND t.kind = m.kind AND t.card_id = m.card_id AND t.member_no = m.member_no
         WHERE t.num > 0
         ORDER BY day`,
-      [crmId, all.map((c) => c.kind), all.map((c) => c.member_no), ALL_CARDS, cards.map((c) => c.kind), cards.map((c) => c.card_id), cards.map((c) => c.member_no)],
+      [
+        crmId,
+        all.map((c) => c.kind),
+        all.map((c) => c.member_no),
+        ALL_CARDS,
+        cards.map((c) => c.kind),
+        cards.map((c) => c.card_id),
+        cards.map((c) => c.member_no),
+      ],
     );
     for (const r of rows) {
       const key = chainKey(r as MemberChain);
@@ -296,26 +318,23 @@ export class RollupRepository {
    * first, ties by name.
    */
   async channelCounts(q: RangeQuery): Promise<ChannelCount[]> {
-    const rows: Row[] = await this.db.query(
-      READ_SQL.channelCounts(!!q.card_id),
-      this.params(q),
-    );
+    const rows: Row[] = await this.db.query(READ_SQL.channelCounts(!!q.card_id), this.params(q));
     return rows.map((r) => ({ kind: r.kind, channel: r.channel, num: num(r.num) }));
   }
 
   /** The `limit` cards with the most claims, and with the most redemptions, over the range (none at 0), with their latest titles. */
   async top(q: RangeQuery, limit: number): Promise<TopRow[]> {
-    const rows: Row[] = await this.db.query(
-      READ_SQL.top,
-      [q.crm_id, q.start, q.end, limit],
-    );
+    const rows: Row[] = await this.db.query(READ_SQL.top, [q.crm_id, q.start, q.end, limit]);
     if (!rows.length) return [];
-    const titles: Row[] = await this.db.query(READ_SQL.titles, [
-      q.crm_id,
-      [...new Set(rows.map((r) => r.card_id as string))],
-    ]);
+    const titles: Row[] = await this.db.query(READ_SQL.titles, [q.crm_id, [...new Set(rows.map((r) => r.card_id as string))]]);
     const title = new Map(titles.map((t) => [t.card_id as string, t.title as string]));
-    return rows.map((r) => ({ list: r.list, card_id: r.card_id, title: title.get(r.card_id) ?? '', receive_num: num(r.receive_num), redeem_num: num(r.redeem_num) }));
+    return rows.map((r) => ({
+      list: r.list,
+      card_id: r.card_id,
+      title: title.get(r.card_id) ?? '',
+      receive_num: num(r.receive_num),
+      redeem_num: num(r.redeem_num),
+    }));
   }
 
   private params(q: RangeQuery): unknown[] {

@@ -70,7 +70,11 @@ export class RollupService {
       });
       const applied = events.filter((_e, i) => answers[i]);
       if (!applied.length) return answers;
-      const days = await this.rollups.daysOf(em, applied.map((e) => e.day_of), this.cfg.appTz);
+      const days = await this.rollups.daysOf(
+        em,
+        applied.map((e) => e.day_of),
+        this.cfg.appTz,
+      );
       const deltas = rollupDeltas(applied, (instant) => days.get(instant)!);
       // From memberDays, not memberAllDays: a member whose sum over cards is 0 still moves its chains per card.
       await this.rollups.lockMembers(em, crmId, deltas.memberDays);

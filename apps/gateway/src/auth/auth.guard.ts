@@ -32,7 +32,9 @@ export class AuthGuard implements CanActivate {
     if (access === 'key-tenant') {
       if (caller.root) {
         throw new EnvelopeException(
-          invalid([{ field: 'crm_id', message: 'the root key belongs to no tenant: name one in the path (/api/crm/points/<crm_id>/...) or call with a tenant key' }]),
+          invalid([
+            { field: 'crm_id', message: 'the root key belongs to no tenant: name one in the path (/api/crm/points/<crm_id>/...) or call with a tenant key' },
+          ]),
         );
       }
       (req as unknown as Record<symbol, string>)[KEY_CRM_ID] = caller.crm_id;
@@ -41,7 +43,8 @@ export class AuthGuard implements CanActivate {
     if (caller.root) return true;
     if (access === 'root') throw deny(ErrorCode.FORBIDDEN, 'only the root key may do this');
     if (req.params.crm_id !== caller.crm_id) throw deny(ErrorCode.FORBIDDEN, `this key does not belong to crm_id ${req.params.crm_id}`);
-    if (caller.scope === 'client' && access !== 'client') throw deny(ErrorCode.FORBIDDEN, `a client key may not call ${req.routeOptions.url ?? req.url}: admin keys only`);
+    if (caller.scope === 'client' && access !== 'client')
+      throw deny(ErrorCode.FORBIDDEN, `a client key may not call ${req.routeOptions.url ?? req.url}: admin keys only`);
     return true;
   }
 }

@@ -53,7 +53,10 @@ export class CardController {
   }
 
   @Post('add/stock')
-  @ApiOperation({ summary: 'Add stock to a card: system codes (generate_type 1), or for imported codes (generate_type 2) a generate_file of up to quantity codes; idempotent by generate_id' })
+  @ApiOperation({
+    summary:
+      'Add stock to a card: system codes (generate_type 1), or for imported codes (generate_type 2) a generate_file of up to quantity codes; idempotent by generate_id',
+  })
   @ApiOkResponse(CardExamples.addStock)
   addStock(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: AddStockDto) {
     return this.card.call(CardPattern.ADD_STOCK, { ...body, generate_id: body.generate_id ?? newGenerateId(), crm_id: crmId });

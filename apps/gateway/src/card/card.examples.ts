@@ -58,8 +58,19 @@ export const CardExamples = {
     generated: 2,
     rejected: 2,
     rejected_reasons: { invalid_format: 1, already_exists: 1 },
-    rejected_samples: [{ code: 'a b', reason: 'invalid_format' }, { code: 'A1B2C3D4', reason: 'already_exists' }],
+    rejected_samples: [
+      { code: 'a b', reason: 'invalid_format' },
+      { code: 'A1B2C3D4', reason: 'already_exists' },
+    ],
     progress: 1,
   }),
-  validation: { schema: { example: { code: 40001, msg: 'page_size: page_size must not be greater than 100', errors: [{ field: 'page_size', message: 'page_size must not be greater than 100' }] } } },
+  validation: {
+    schema: {
+      example: {
+        code: 40001,
+        msg: 'page_size: page_size must not be greater than 100',
+        errors: [{ field: 'page_size', message: 'page_size must not be greater than 100' }],
+      },
+    },
+  },
 };

@@ -18,7 +18,9 @@ export class DashboardController {
   constructor(@Inject(DASHBOARD_CLIENT) private readonly dashboard: ServiceClient) {}
 
   @Get('card_trend')
-  @ApiOperation({ summary: 'Claims, redemptions and gifts given per day and in total, with distinct members; reversals taken off the day of what they reverse' })
+  @ApiOperation({
+    summary: 'Claims, redemptions and gifts given per day and in total, with distinct members; reversals taken off the day of what they reverse',
+  })
   @ApiOkResponse(DashboardExamples.trend)
   trend(@Param('crm_id', CrmIdPipe) crmId: string, @Query() query: CardTrendDto) {
     return this.dashboard.call(DashboardPattern.CARD_TREND, { ...query, crm_id: crmId });

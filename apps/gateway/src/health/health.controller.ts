@@ -52,9 +52,7 @@ export class HealthController implements OnModuleDestroy {
     @Inject(CONFIG) cfg: AppConfig,
   ) {
     this.redis = watchRedis(new Redis(cfg.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true }), 'health check');
-    this.clients = new Map(
-      PINGS.map(([s]) => [s, new RedisStreamsClient({ service: s, redisUrl: cfg.redisUrl, timeoutMs: PING_TIMEOUT_MS })]),
-    );
+    this.clients = new Map(PINGS.map(([s]) => [s, new RedisStreamsClient({ service: s, redisUrl: cfg.redisUrl, timeoutMs: PING_TIMEOUT_MS })]));
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -67,12 +65,28 @@ export class HealthController implements OnModuleDestroy {
   @ApiOperation({ summary: 'PostgreSQL, Redis and each service with its live instances; 503 when anything is down' })
   @ApiOkResponse({ schema: { example: HEALTH_EXAMPLE } })
   @ApiServiceUnavailableResponse({
-    schema: { example: { code: ErrorCode.SERVICE_UNAVAILABLE, msg: 'degraded', data: { ...HEALTH_EXAMPLE.data, status: 'degraded', services: { ...HEALTH_EXAMPLE.data.services, card: { status: 'down', error: 'card service unavailable: no answer within 1500 ms', instances: [] } } } } },
+    schema: {
+      example: {
+        code: ErrorCode.SERVICE_UNAVAILABLE,
+        msg: 'degraded',
+        data: {
+          ...HEALTH_EXAMPLE.data,
+          status: 'degraded',
+          services: { ...HEALTH_EXAMPLE.data.services, card: { status: 'down', error: 'card service unavailable: no answer within 1500 ms', instances: [] } },
+        },
+      },
+    },
   })
   async health(@Res({ passthrough: true }) reply: FastifyReply) {
     const [postgres, redis] = await Promise.all([
-      this.db.query('SELECT 1').then(() => 'up', () => 'down'),
-      this.redis.ping().then(() => 'up', () => 'down'),
+      this.db.query('SELECT 1').then(
+        () => 'up',
+        () => 'down',
+      ),
+      this.redis.ping().then(
+        () => 'up',
+        () => 'down',
+      ),
     ]);
     const services: Record<string, ServiceHealth> = {};
     await Promise.all(PINGS.map(async ([service, pattern]) => (services[service] = await this.service(service, pattern))));

@@ -22,7 +22,7 @@ export function envelopeFor(err: unknown, log: Logger, outages?: OutageLog): Env
   if (status === 404) return fail(ErrorCode.ROUTE_NOT_FOUND, 'no such route');
   if (status === 415) return aboutBody(ErrorCode.VALIDATION, 'Content-Type must be application/json');
   if (status && status >= 400 && status < 500) return aboutBody(ErrorCode.VALIDATION, err instanceof Error ? err.message : 'bad request');
-  log.error(err instanceof Error ? err.stack ?? err.message : String(err));
+  log.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
   return fail(ErrorCode.INTERNAL, 'internal error');
 }
 

@@ -1,5 +1,13 @@
 import { Body, Controller, Get, Inject, Param, Post, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBearerAuth, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
 import {
   CardDetailQueryDto,
   CardListQueryDto,
@@ -33,7 +41,10 @@ export class MemberController {
   @ClientAllowed()
   @ApiOperation({ summary: 'Claim codes of one or more cards, all or nothing; idempotent by received_id' })
   @ApiOkResponse(MemberExamples.receive)
-  @ApiConflictResponse({ description: 'Out of stock (40903), get_limit reached (40904), card removed (40902), received_id reused with another payload (40901)', ...MemberExamples.outOfStock })
+  @ApiConflictResponse({
+    description: 'Out of stock (40903), get_limit reached (40904), card removed (40902), received_id reused with another payload (40901)',
+    ...MemberExamples.outOfStock,
+  })
   @ApiUnprocessableEntityResponse({ description: 'A date_type 1 card outside its validity (42202)' })
   receive(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: ReceiveDto) {
     return this.card.call(MemberPattern.RECEIVE, { ...body, crm_id: crmId });
@@ -48,7 +59,9 @@ export class MemberController {
   }
 
   @Post('receive_reverse')
-  @ApiOperation({ summary: "Reverse a claim (admin keys only): its codes go back to the pool and the member's limit is given back (none may be redeemed, gifted or void)" })
+  @ApiOperation({
+    summary: "Reverse a claim (admin keys only): its codes go back to the pool and the member's limit is given back (none may be redeemed, gifted or void)",
+  })
   @ApiOkResponse(MemberExamples.reversed)
   @ApiConflictResponse({ description: 'A code of the claim was redeemed, gifted or voided (40907)', ...MemberExamples.reverseRefused })
   receiveReverse(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: ReceivedIdDto) {
@@ -104,7 +117,10 @@ export class MemberController {
   }
 
   @Post('redeem')
-  @ApiOperation({ summary: 'Redeem a code usable now (validity, weekdays, monthdays, time of day) within use_limit (admin keys only: the store redeems, not the member); idempotent by redeem_id' })
+  @ApiOperation({
+    summary:
+      'Redeem a code usable now (validity, weekdays, monthdays, time of day) within use_limit (admin keys only: the store redeems, not the member); idempotent by redeem_id',
+  })
   @ApiOkResponse(MemberExamples.redeem)
   @ApiUnprocessableEntityResponse({ description: 'The code is not usable now (42203)', ...MemberExamples.notUsable })
   redeem(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: RedeemDto) {

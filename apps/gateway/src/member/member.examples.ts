@@ -61,7 +61,17 @@ export const MemberExamples = {
   outOfStock: refusal(40903, 'card 21008fdbabd30c04548a56be6eed016c is out of stock (1 asked, 0 left)'),
   receiveDetail: envelope('获取卡券领取详情成功', [
     {
-      card_code: { auto_id: 300032, crm_id: code.crm_id, card_code: code.card_code, card_id: code.card_id, member_no: code.member_no, card_code_status: 1, card_code_preuse_status: 1, create_time: '2021-08-19 14:03:42', update_time: '2021-08-19 15:27:17' },
+      card_code: {
+        auto_id: 300032,
+        crm_id: code.crm_id,
+        card_code: code.card_code,
+        card_id: code.card_id,
+        member_no: code.member_no,
+        card_code_status: 1,
+        card_code_preuse_status: 1,
+        create_time: '2021-08-19 14:03:42',
+        update_time: '2021-08-19 15:27:17',
+      },
       card_info: code,
     },
   ]),

@@ -1,6 +1,22 @@
 import { Body, Controller, Get, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBearerAuth, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AcceptDto, ConsumeDirectDto, HistoryDto, ListRulesQueryDto, MemberQueryDto, PointsPattern, ProduceByRuleDto, ProduceDirectDto, RuleDto, RuleIdDto, UpdateRuleDto, ReverseConsumeDto, ReverseProduceDto, TransferDirectDto, TransferDto } from '@app/domain';
+import {
+  AcceptDto,
+  ConsumeDirectDto,
+  HistoryDto,
+  ListRulesQueryDto,
+  MemberQueryDto,
+  PointsPattern,
+  ProduceByRuleDto,
+  ProduceDirectDto,
+  RuleDto,
+  RuleIdDto,
+  UpdateRuleDto,
+  ReverseConsumeDto,
+  ReverseProduceDto,
+  TransferDirectDto,
+  TransferDto,
+} from '@app/domain';
 import { ClientAllowed, ForKeyTenant, KeyCrmId } from '../auth/auth.decorators';
 import { CardExamples } from '../card/card.examples';
 import { CrmIdPipe } from '../http/crm-id.pipe';
@@ -68,7 +84,9 @@ export class PointsController {
   @Post('reverse/produce')
   @ApiOperation({ summary: 'Reverse an earn, whole or in part: from its lot, then other spendable lots, then (allow_negative) a debt' })
   @ApiOkResponse(PointsExamples.reverseProduce)
-  @ApiConflictResponse({ description: 'Too few points to give back without allow_negative (40908), more than is left of the earn (40909), event_no reused (40901)' })
+  @ApiConflictResponse({
+    description: 'Too few points to give back without allow_negative (40908), more than is left of the earn (40909), event_no reused (40901)',
+  })
   reverseProduce(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: ReverseProduceDto) {
     return this.points.call(PointsPattern.REVERSE_PRODUCE, { ...body, crm_id: crmId });
   }
@@ -89,7 +107,7 @@ export class PointsController {
   }
 
   @Post('accept')
-  @ApiOperation({ summary: "The receiver takes a transfer: lots keeping the expiry of the lots the points came from" })
+  @ApiOperation({ summary: 'The receiver takes a transfer: lots keeping the expiry of the lots the points came from' })
   @ApiOkResponse(PointsExamples.transfer)
   accept(@Param('crm_id', CrmIdPipe) crmId: string, @Body() body: AcceptDto) {
     return this.points.call(PointsPattern.ACCEPT, { ...body, crm_id: crmId });

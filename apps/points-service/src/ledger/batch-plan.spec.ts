@@ -3,7 +3,12 @@ import { LockedMember, planBatch, PlannedEvent } from './batch-plan';
 const now = new Date('2026-11-26T04:00:00Z');
 const at = (iso: string) => new Date(iso);
 const earn = (event_no: string, member_no: string, points: string, expire: string | null = null, unfreeze: string | null = null): PlannedEvent => ({
-  kind: 'earn', event_no, member_no, points, expire_time: expire ? at(expire) : null, unfreeze_time: unfreeze ? at(unfreeze) : null,
+  kind: 'earn',
+  event_no,
+  member_no,
+  points,
+  expire_time: expire ? at(expire) : null,
+  unfreeze_time: unfreeze ? at(unfreeze) : null,
 });
 const spend = (event_no: string, member_no: string, points: string): PlannedEvent => ({ kind: 'spend', event_no, member_no, points });
 const members = (m: Record<string, LockedMember>) => new Map(Object.entries(m));
@@ -23,7 +28,11 @@ describe('planBatch', () => {
       { event_no: 's2', lot_id: '2', lot_event_no: null, points: '3' },
       { event_no: 's2', lot_id: '3', lot_event_no: null, points: '1' },
     ]);
-    expect(plan.taken).toEqual([{ lot_id: '1', points: '5' }, { lot_id: '2', points: '5' }, { lot_id: '3', points: '1' }]);
+    expect(plan.taken).toEqual([
+      { lot_id: '1', points: '5' },
+      { lot_id: '2', points: '5' },
+      { lot_id: '3', points: '1' },
+    ]);
     expect(plan.members).toEqual([{ member_no: 'm', total: '0', used: '11', paid: '0' }]);
   });
 
@@ -45,7 +54,9 @@ describe('planBatch', () => {
       { event_no: 's1', lot_id: '1', lot_event_no: null, points: '5' },
       { event_no: 's1', lot_id: null, lot_event_no: 'e1', points: '7' },
     ]);
-    expect(plan.newLots).toEqual([{ event_no: 'e1', member_no: 'm', amount: '10', remaining: '3', expire_time: at('2026-12-15T00:00:00Z'), unfreeze_time: null }]);
+    expect(plan.newLots).toEqual([
+      { event_no: 'e1', member_no: 'm', amount: '10', remaining: '3', expire_time: at('2026-12-15T00:00:00Z'), unfreeze_time: null },
+    ]);
     expect(plan.taken).toEqual([{ lot_id: '1', points: '5' }]);
     expect(plan.members).toEqual([{ member_no: 'm', total: '10', used: '12', paid: '0' }]);
   });
@@ -59,7 +70,7 @@ describe('planBatch', () => {
     expect(plan.allocations.map((a) => a.lot_id ?? a.lot_event_no)).toEqual(['9', 'e1']);
   });
 
-  it('keeps a frozen or already expired earn out of reach of the batch\'s spends', () => {
+  it("keeps a frozen or already expired earn out of reach of the batch's spends", () => {
     const plan = planBatch(
       [earn('e1', 'm', '10', null, '2026-11-27T00:00:00Z'), earn('e2', 'm', '10', '2026-11-26T03:00:00Z'), spend('s1', 'm', '1')],
       members({ m: { debt: '0', lots: [] } }),
@@ -70,13 +81,12 @@ describe('planBatch', () => {
   });
 
   it('pays a debt from an earn first, exactly in decimals', () => {
-    const plan = planBatch(
-      [earn('e1', 'm', '0.3'), earn('e2', 'm', '0.25'), spend('s1', 'm', '0.05')],
-      members({ m: { debt: '0.5', lots: [] } }),
-      now,
-    );
+    const plan = planBatch([earn('e1', 'm', '0.3'), earn('e2', 'm', '0.25'), spend('s1', 'm', '0.05')], members({ m: { debt: '0.5', lots: [] } }), now);
     // 0.3 + 0.25 pays the debt of 0.5 and leaves 0.05, which the spend takes: both lots end empty.
-    expect(plan.newLots.map((l) => [l.amount, l.remaining])).toEqual([['0.3', '0'], ['0.25', '0']]);
+    expect(plan.newLots.map((l) => [l.amount, l.remaining])).toEqual([
+      ['0.3', '0'],
+      ['0.25', '0'],
+    ]);
     expect(plan.outcomes).toEqual([{ recorded: true }, { recorded: true }, { recorded: true }]);
     expect(plan.allocations).toEqual([{ event_no: 's1', lot_id: null, lot_event_no: 'e2', points: '0.05' }]);
     expect(plan.members).toEqual([{ member_no: 'm', total: '0.55', used: '0.05', paid: '0.5' }]);

@@ -100,7 +100,14 @@ export function planBatch(events: PlannedEvent[], locked: Map<string, LockedMemb
       m.debt = m.debt.minus(paid);
       m.paid = m.paid.plus(paid);
       m.total = m.total.plus(points);
-      const fresh: NewLot = { event_no: e.event_no, member_no: e.member_no, amount: points.toFixed(), remaining: points.minus(paid).toFixed(), expire_time: e.expire_time, unfreeze_time: e.unfreeze_time };
+      const fresh: NewLot = {
+        event_no: e.event_no,
+        member_no: e.member_no,
+        amount: points.toFixed(),
+        remaining: points.minus(paid).toFixed(),
+        expire_time: e.expire_time,
+        unfreeze_time: e.unfreeze_time,
+      };
       plan.newLots.push(fresh);
       const spendable = (e.unfreeze_time === null || e.unfreeze_time <= now) && (e.expire_time === null || e.expire_time > now);
       if (spendable) {

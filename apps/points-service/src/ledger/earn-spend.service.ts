@@ -41,7 +41,14 @@ export class EarnSpendService {
       event_desc: m.event_desc ?? null,
       order_items: m.order_info ?? null,
     });
-    e.payload_hash = payloadHash({ op: 'produce', ...eventFields(e), event_type: m.event_type, expire_days: m.expire_days ?? null, freeze_hours: m.freeze_hours ?? null, event_at: m.event_at ?? null });
+    e.payload_hash = payloadHash({
+      op: 'produce',
+      ...eventFields(e),
+      event_type: m.event_type,
+      expire_days: m.expire_days ?? null,
+      freeze_hours: m.freeze_hours ?? null,
+      event_at: m.event_at ?? null,
+    });
     return this.batch.submit({ kind: 'earn', e }, deadline);
   }
 
@@ -70,9 +77,16 @@ export class EarnSpendService {
       event_desc: m.event_desc ?? null,
       order_items: m.order_items ?? null,
     });
-    e.payload_hash = payloadHash({ op: 'by_rule', ...eventFields({ ...e, points: override ?? '' }), rule_id: m.rule_id ?? null, event_type: m.event_type, event_at: m.event_at ?? null,
+    e.payload_hash = payloadHash({
+      op: 'by_rule',
+      ...eventFields({ ...e, points: override ?? '' }),
+      rule_id: m.rule_id ?? null,
+      event_type: m.event_type,
+      event_at: m.event_at ?? null,
       // Only when given, so events recorded before these overrides existed keep their hash.
-      ...(m.expire_days !== undefined && { expire_days: m.expire_days }), ...(m.freeze_hours !== undefined && { freeze_hours: m.freeze_hours }) });
+      ...(m.expire_days !== undefined && { expire_days: m.expire_days }),
+      ...(m.freeze_hours !== undefined && { freeze_hours: m.freeze_hours }),
+    });
     return this.recorder.record(
       e,
       now,
@@ -80,14 +94,30 @@ export class EarnSpendService {
       async (em) => {
         const rule = await this.rules.applicable(em, m.crm_id, m.action_scene, m.rule_id, at.toJSDate());
         if (!rule) {
-          return fail(ErrorCode.RULE_NOT_FOUND, m.rule_id ? `rule ${m.rule_id} is not an active rule of action_scene ${m.action_scene}` : `no active rule for action_scene ${m.action_scene}`);
+          return fail(
+            ErrorCode.RULE_NOT_FOUND,
+            m.rule_id ? `rule ${m.rule_id} is not an active rule of action_scene ${m.action_scene}` : `no active rule for action_scene ${m.action_scene}`,
+          );
         }
         const pay = m.order_items?.pay_amount;
         if (override === null && rule.mode === 'per_amount' && pay === undefined) {
           return invalid([{ field: 'order_items.pay_amount', message: `order_items.pay_amount is required by rule ${rule.rule_id} (points per amount paid)` }]);
         }
-        const points = await this.rules.award(em, m.crm_id, m.member_no, rule, typeof pay === 'number' ? String(pay) : null, override, at.toJSDate(), this.cfg.appTz);
-        if (points === '0') return fail(ErrorCode.RULE_CAP_REACHED, `rule ${rule.rule_id} gives member ${m.member_no} no points for this event (its caps are reached, or the amount earns less than 1 point)`);
+        const points = await this.rules.award(
+          em,
+          m.crm_id,
+          m.member_no,
+          rule,
+          typeof pay === 'number' ? String(pay) : null,
+          override,
+          at.toJSDate(),
+          this.cfg.appTz,
+        );
+        if (points === '0')
+          return fail(
+            ErrorCode.RULE_CAP_REACHED,
+            `rule ${rule.rule_id} gives member ${m.member_no} no points for this event (its caps are reached, or the amount earns less than 1 point)`,
+          );
         e.points = points;
         e.rule_id = rule.rule_id;
         const expireDays = m.expire_days ?? rule.expire_days;

@@ -47,7 +47,14 @@ export class EventBatchRepository {
    * the spendable lots at `now` of `spenders`, soonest expiry first (never-expiring
    * last), then by lot_id.
    */
-  async read(em: EntityManager, crmId: string, tz: string, eventNos: string[], spenders: string[], now: Date): Promise<{ recorded: Map<string, StoredEvent>; lots: Map<string, LockedMember['lots']> }> {
+  async read(
+    em: EntityManager,
+    crmId: string,
+    tz: string,
+    eventNos: string[],
+    spenders: string[],
+    now: Date,
+  ): Promise<{ recorded: Map<string, StoredEvent>; lots: Map<string, LockedMember['lots']> }> {
     const [row]: Row[] = await em.query(
       `SELECT (SELECT coalesce(json_agg(r), '[]') FROM (
                  SELECT ${EVENT_COLUMNS}, e.payload_hash FROM points.event e WHERE e.crm_id = $1 AND e.event_no = ANY($3::text[])) r) AS recorded,
@@ -75,7 +82,15 @@ export class EventBatchRepository {
    * nothing recorded). Answers the journal rows written, formatted in `tz`. Throws
    * EventNoTaken when an event_no was recorded meanwhile (by another member's transaction).
    */
-  async write(em: EntityManager, crmId: string, tz: string, now: Date, events: NewEvent[], plan: BatchPlan, drop: string[]): Promise<Map<string, PointsEventView>> {
+  async write(
+    em: EntityManager,
+    crmId: string,
+    tz: string,
+    now: Date,
+    events: NewEvent[],
+    plan: BatchPlan,
+    drop: string[],
+  ): Promise<Map<string, PointsEventView>> {
     const col = <K extends keyof NewEvent>(k: K) => events.map((e) => e[k]);
     const rows: Row[] = await em.query(
       `WITH ev AS (
@@ -119,30 +134,70 @@ export class EventBatchRepository {
               (SELECT count(*) FROM al)::int AS n_allocs, (SELECT count(*) FROM mb)::int AS n_members, (SELECT count(*) FROM dr)::int AS n_dropped
          FROM ev`,
       [
-        crmId, tz, now,
-        col('event_no'), col('member_no'), col('event_type'), col('points'), col('event_at'), col('expire_time'), col('unfreeze_time'),
-        col('action_scene'), col('store_code'), col('cost_center'), col('campaign_code'), col('operator'), col('event_desc'),
-        events.map((e) => json(e.order_items)), col('payload_hash'),
-        plan.newLots.map((l) => l.event_no), plan.newLots.map((l) => l.member_no), plan.newLots.map((l) => l.amount),
-        plan.newLots.map((l) => l.remaining), plan.newLots.map((l) => l.expire_time), plan.newLots.map((l) => l.unfreeze_time),
-        plan.taken.map((t) => t.lot_id), plan.taken.map((t) => t.points),
-        plan.allocations.map((a) => a.event_no), plan.allocations.map((a) => a.lot_id), plan.allocations.map((a) => a.lot_event_no),
+        crmId,
+        tz,
+        now,
+        col('event_no'),
+        col('member_no'),
+        col('event_type'),
+        col('points'),
+        col('event_at'),
+        col('expire_time'),
+        col('unfreeze_time'),
+        col('action_scene'),
+        col('store_code'),
+        col('cost_center'),
+        col('campaign_code'),
+        col('operator'),
+        col('event_desc'),
+        events.map((e) => json(e.order_items)),
+        col('payload_hash'),
+        plan.newLots.map((l) => l.event_no),
+        plan.newLots.map((l) => l.member_no),
+        plan.newLots.map((l) => l.amount),
+        plan.newLots.map((l) => l.remaining),
+        plan.newLots.map((l) => l.expire_time),
+        plan.newLots.map((l) => l.unfreeze_time),
+        plan.taken.map((t) => t.lot_id),
+        plan.taken.map((t) => t.points),
+        plan.allocations.map((a) => a.event_no),
+        plan.allocations.map((a) => a.lot_id),
+        plan.allocations.map((a) => a.lot_event_no),
         plan.allocations.map((a) => a.points),
-        plan.members.map((m) => m.member_no), plan.members.map((m) => m.total), plan.members.map((m) => m.used), plan.members.map((m) => m.paid),
+        plan.members.map((m) => m.member_no),
+        plan.members.map((m) => m.total),
+        plan.members.map((m) => m.used),
+        plan.members.map((m) => m.paid),
         drop,
       ],
     );
     const written = rows.length;
     if (written < events.length) throw new EventNoTaken(`${events.length - written} event_no(s) of the batch were recorded meanwhile`);
     const counts = rows[0] ?? { n_lots: 0, n_taken: 0, n_allocs: 0, n_members: 0, n_dropped: 0 };
-    const expected = { events: events.length, n_lots: plan.newLots.length, n_taken: plan.taken.length, n_allocs: plan.allocations.length, n_members: plan.members.length, n_dropped: drop.length };
-    const got = { events: written, n_lots: counts.n_lots, n_taken: counts.n_taken, n_allocs: counts.n_allocs, n_members: counts.n_members, n_dropped: counts.n_dropped };
+    const expected = {
+      events: events.length,
+      n_lots: plan.newLots.length,
+      n_taken: plan.taken.length,
+      n_allocs: plan.allocations.length,
+      n_members: plan.members.length,
+      n_dropped: drop.length,
+    };
+    const got = {
+      events: written,
+      n_lots: counts.n_lots,
+      n_taken: counts.n_taken,
+      n_allocs: counts.n_allocs,
+      n_members: counts.n_members,
+      n_dropped: counts.n_dropped,
+    };
     if (events.length && JSON.stringify(expected) !== JSON.stringify(got)) {
       throw new Error(`points batch wrote ${JSON.stringify(got)}, planned ${JSON.stringify(expected)}`);
     }
-    return new Map(rows.map((r) => {
-      const { n_lots, n_taken, n_allocs, n_members, n_dropped, ...view } = r;
-      return [r.event_no, toEventView(view)];
-    }));
+    return new Map(
+      rows.map((r) => {
+        const { n_lots, n_taken, n_allocs, n_members, n_dropped, ...view } = r;
+        return [r.event_no, toEventView(view)];
+      }),
+    );
   }
 }

@@ -106,10 +106,18 @@ export class EventBatchService {
       const written = recorded.length || drop.length ? await this.batches.write(em, crmId, tz, now, recorded, plan, drop) : new Map<string, PointsEventView>();
       return { stored, refused, written };
     });
-    return events.map((b) => this.answer(b, leaders.get(b.e.event_no)!, done.stored.get(b.e.event_no), done.refused.get(b.e.event_no), done.written.get(b.e.event_no)));
+    return events.map((b) =>
+      this.answer(b, leaders.get(b.e.event_no)!, done.stored.get(b.e.event_no), done.refused.get(b.e.event_no), done.written.get(b.e.event_no)),
+    );
   }
 
-  private answer(b: BatchedEvent, leader: BatchedEvent, stored: StoredEvent | undefined, refused: Answer | undefined, written: PointsEventView | undefined): Answer | Promise<Answer> {
+  private answer(
+    b: BatchedEvent,
+    leader: BatchedEvent,
+    stored: StoredEvent | undefined,
+    refused: Answer | undefined,
+    written: PointsEventView | undefined,
+  ): Answer | Promise<Answer> {
     const msg = MESSAGE[b.kind];
     // Recorded before this batch: the same payload answers the original event.
     if (stored) return stored.payload_hash === b.e.payload_hash ? ok(stored.view, msg) : conflict(b.e.event_no);

@@ -1,6 +1,18 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
-import { AcceptMsg, ConsumeDirectMsg, HistoryMsg, MemberQueryMsg, PointsPattern, ProduceByRuleMsg, ProduceDirectMsg, ReverseConsumeMsg, ReverseProduceMsg, TransferDirectMsg, TransferMsg } from '@app/domain';
+import {
+  AcceptMsg,
+  ConsumeDirectMsg,
+  HistoryMsg,
+  MemberQueryMsg,
+  PointsPattern,
+  ProduceByRuleMsg,
+  ProduceDirectMsg,
+  ReverseConsumeMsg,
+  ReverseProduceMsg,
+  TransferDirectMsg,
+  TransferMsg,
+} from '@app/domain';
 import { StreamContext } from '@app/platform';
 import { EarnSpendService } from './earn-spend.service';
 import { JournalService } from './journal.service';

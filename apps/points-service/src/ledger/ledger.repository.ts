@@ -46,7 +46,12 @@ export const EVENT_COLUMNS = `
   ${fmtTime('e.unfreeze_time', '$2')} AS unfreeze_time, ${fmtTime('e.create_time', '$2')} AS create_time,
   ${fmtTime('e.update_time', '$2')} AS update_time`;
 
-export const toEventView = (r: Row): PointsEventView => ({ ...(r as PointsEventView), auto_id: num(r.auto_id), points: num(r.points), amount: numOrNull(r.amount) });
+export const toEventView = (r: Row): PointsEventView => ({
+  ...(r as PointsEventView),
+  auto_id: num(r.auto_id),
+  points: num(r.points),
+  amount: numOrNull(r.amount),
+});
 
 /** The ledger's core: members' locks, the journal's rows, lots taken and given back, and the expiry sweep. */
 @Injectable()
@@ -65,14 +70,29 @@ export class LedgerRepository {
 
   /** Writes the journal row; null when the event_no is recorded already (waits for a concurrent writer of it to finish). */
   async insertEvent(em: EntityManager, e: NewEvent, now: Date, fromTransferNo: string | null = null): Promise<number | null> {
-    const rows = await em.query(
-      LEDGER_SQL.insertEvent,
-      [
-        e.crm_id, e.event_no, e.member_no, e.event_type, e.points, e.event_at, e.expire_time, e.unfreeze_time, e.action_scene,
-        e.store_code, e.cost_center, e.campaign_code, e.operator, e.event_desc, e.order_items === undefined || e.order_items === null ? null : JSON.stringify(e.order_items), e.payload_hash, now,
-        e.origin_event_no, fromTransferNo, e.rule_id ?? null, e.trans_type ?? null,
-      ],
-    );
+    const rows = await em.query(LEDGER_SQL.insertEvent, [
+      e.crm_id,
+      e.event_no,
+      e.member_no,
+      e.event_type,
+      e.points,
+      e.event_at,
+      e.expire_time,
+      e.unfreeze_time,
+      e.action_scene,
+      e.store_code,
+      e.cost_center,
+      e.campaign_code,
+      e.operator,
+      e.event_desc,
+      e.order_items === undefined || e.order_items === null ? null : JSON.stringify(e.order_items),
+      e.payload_hash,
+      now,
+      e.origin_event_no,
+      fromTransferNo,
+      e.rule_id ?? null,
+      e.trans_type ?? null,
+    ]);
     return rows.length ? num(rows[0].auto_id) : null;
   }
 
@@ -83,26 +103,14 @@ export class LedgerRepository {
 
   /** An earn: a new lot, and the member's total. A debt the member owes is paid from it first. */
   async addLot(em: EntityManager, e: NewEvent, now: Date): Promise<void> {
-    const [{ paid }] = await em.query(
-      LEDGER_SQL.debtPaid,
-      [e.crm_id, e.member_no, e.points],
-    );
-    await em.query(
-      LEDGER_SQL.insertLot,
-      [e.crm_id, e.member_no, e.event_no, e.points, e.expire_time, e.unfreeze_time, now, paid],
-    );
-    await em.query(
-      LEDGER_SQL.addTotal,
-      [e.crm_id, e.member_no, e.points, now, paid],
-    );
+    const [{ paid }] = await em.query(LEDGER_SQL.debtPaid, [e.crm_id, e.member_no, e.points]);
+    await em.query(LEDGER_SQL.insertLot, [e.crm_id, e.member_no, e.event_no, e.points, e.expire_time, e.unfreeze_time, now, paid]);
+    await em.query(LEDGER_SQL.addTotal, [e.crm_id, e.member_no, e.points, now, paid]);
   }
 
   /** Points the member can spend at `now` (unfrozen, unexpired lots, less any debt), and whether that covers `points`. */
   async spendable(em: EntityManager, crmId: string, memberNo: string, now: Date, points: string): Promise<{ available: string; enough: boolean }> {
-    const [row] = await em.query(
-      LEDGER_SQL.spendable,
-      [crmId, memberNo, now, points],
-    );
+    const [row] = await em.query(LEDGER_SQL.spendable, [crmId, memberNo, now, points]);
     return { available: row.available, enough: row.enough };
   }
 
@@ -112,10 +120,7 @@ export class LedgerRepository {
    * be all of it (the caller has checked).
    */
   async takeFifo(em: EntityManager, crmId: string, memberNo: string, eventId: number, points: string, now: Date, exact: boolean): Promise<Piece[]> {
-    const rows: Array<{ n: string; expire_time: Date | null }> = await em.query(
-      LEDGER_SQL.takeFifo,
-      [crmId, memberNo, now, points, eventId],
-    );
+    const rows: Array<{ n: string; expire_time: Date | null }> = await em.query(LEDGER_SQL.takeFifo, [crmId, memberNo, now, points, eventId]);
     if (!exact) return rows;
     const [{ ok }] = await em.query(LEDGER_SQL.takenAll, [points, rows.map((r) => r.n)]);
     if (!ok) throw new Error(`event ${eventId}: took ${rows.map((r) => r.n).join('+')} for ${points}`);

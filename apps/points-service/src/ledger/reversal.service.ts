@@ -37,7 +37,10 @@ export class ReversalService {
         if (refused) return refused;
         const p = await this.reversals.planTakeBack(em, m.crm_id, m.member_no, m.origin_event_no, e.points, now);
         if (!p.covered && !m.allow_negative) {
-          return fail(ErrorCode.POINTS_INSUFFICIENT, `member ${m.member_no} has ${p.available} points to give back, ${e.points} asked (allow_negative lets the balance go below zero)`);
+          return fail(
+            ErrorCode.POINTS_INSUFFICIENT,
+            `member ${m.member_no} has ${p.available} points to give back, ${e.points} asked (allow_negative lets the balance go below zero)`,
+          );
         }
         plan = p;
         return null;
@@ -87,14 +90,24 @@ export class ReversalService {
       order_items: orderItems,
       origin_event_no: m.origin_event_no,
       payload_hash: payloadHash({
-        op: type, member_no: m.member_no, origin_event_no: m.origin_event_no,
-        reverse_points: m.reverse_points === undefined ? null : decimal(m.reverse_points), event_at: m.event_at ?? null, ...extra,
+        op: type,
+        member_no: m.member_no,
+        origin_event_no: m.origin_event_no,
+        reverse_points: m.reverse_points === undefined ? null : decimal(m.reverse_points),
+        event_at: m.event_at ?? null,
+        ...extra,
       }),
     });
   }
 
   /** Whether `origin` is an event of `kind` of this member with enough left to reverse; sets the reversal's points. */
-  private async reversible(em: EntityManager, origin: OriginEvent | null, m: ReverseConsumeMsg, kind: 'produce' | 'consume', e: NewEvent): Promise<Envelope<never> | null> {
+  private async reversible(
+    em: EntityManager,
+    origin: OriginEvent | null,
+    m: ReverseConsumeMsg,
+    kind: 'produce' | 'consume',
+    e: NewEvent,
+  ): Promise<Envelope<never> | null> {
     const what = kind === 'produce' ? 'earn' : 'spend';
     if (!origin || origin.member_no !== m.member_no || origin.event_type !== kind) {
       return fail(ErrorCode.EVENT_NOT_FOUND, `member ${m.member_no} has no ${what} with event_no ${m.origin_event_no}`);

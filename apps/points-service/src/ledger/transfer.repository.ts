@@ -67,7 +67,12 @@ export class TransferRepository {
     return rows.length ? { ...(rows[0] as TransferRow), out_event_id: num(rows[0].out_event_id) } : null;
   }
 
-  async insertTransfer(em: EntityManager, crmId: string, t: { transfer_no: string; from_user: string; to_user: string; points: string; out_event_id: number }, now: Date): Promise<void> {
+  async insertTransfer(
+    em: EntityManager,
+    crmId: string,
+    t: { transfer_no: string; from_user: string; to_user: string; points: string; out_event_id: number },
+    now: Date,
+  ): Promise<void> {
     await em.query(
       `INSERT INTO points.transfer (crm_id, transfer_no, from_user, to_user, points, out_event_id, create_time) VALUES ($1, $2, $3, $4, $5::numeric, $6, $7)`,
       [crmId, t.transfer_no, t.from_user, t.to_user, t.points, t.out_event_id, now],
@@ -83,9 +88,9 @@ export class TransferRepository {
 
   /** Pending transfers made before `before` (for the return sweep). */
   async dueTransfers(before: Date, limit: number): Promise<Array<{ crm_id: string; transfer_no: string }>> {
-    return this.db.query(
-      `SELECT crm_id, transfer_no FROM points.transfer WHERE status = 'pending' AND create_time < $1 ORDER BY create_time LIMIT $2`,
-      [before, limit],
-    );
+    return this.db.query(`SELECT crm_id, transfer_no FROM points.transfer WHERE status = 'pending' AND create_time < $1 ORDER BY create_time LIMIT $2`, [
+      before,
+      limit,
+    ]);
   }
 }

@@ -66,7 +66,14 @@ export class TransferService {
     const points = decimal(m.points);
     const hash = payloadHash({ op: 'transfer_pending', from_user: m.from_user, to_user: m.to_user, points, trans_type: m.trans_type ?? null });
     const out = newEvent({
-      crm_id: m.crm_id, event_no: m.transfer_no, member_no: m.from_user, event_type: 'transfer_out', points, event_at: now, payload_hash: hash, trans_type: m.trans_type ?? null,
+      crm_id: m.crm_id,
+      event_no: m.transfer_no,
+      member_no: m.from_user,
+      event_type: 'transfer_out',
+      points,
+      event_at: now,
+      payload_hash: hash,
+      trans_type: m.trans_type ?? null,
     });
     return this.recorder.record(
       out,
@@ -79,7 +86,12 @@ export class TransferService {
       async (em, outId) => {
         await this.ledger.takeFifo(em, m.crm_id, m.from_user, outId, points, now, true);
         await this.ledger.addUsed(em, m.crm_id, m.from_user, points, now);
-        await this.transfers.insertTransfer(em, m.crm_id, { transfer_no: m.transfer_no, from_user: m.from_user, to_user: m.to_user, points, out_event_id: outId }, now);
+        await this.transfers.insertTransfer(
+          em,
+          m.crm_id,
+          { transfer_no: m.transfer_no, from_user: m.from_user, to_user: m.to_user, points, out_event_id: outId },
+          now,
+        );
       },
       m.transfer_no,
     );
@@ -97,11 +109,20 @@ export class TransferService {
       for (const member of [t.from_user, t.to_user].sort()) await this.ledger.lockMember(em, m.crm_id, member, now);
       const locked = (await this.transfers.findTransfer(m.crm_id, m.transfer_no, em, true))!;
       if (locked.status === 'accepted') return 'done';
-      if (locked.status === 'returned') return fail(ErrorCode.TRANSFER_CLOSED, `transfer ${m.transfer_no} was not accepted in time and went back to ${t.from_user}`);
+      if (locked.status === 'returned')
+        return fail(ErrorCode.TRANSFER_CLOSED, `transfer ${m.transfer_no} was not accepted in time and went back to ${t.from_user}`);
       if (now.getTime() > locked.create_time.getTime() + this.cfg.transferTimeoutHours * HOUR_MS) {
         return fail(ErrorCode.TRANSFER_CLOSED, `transfer ${m.transfer_no} was not accepted within ${this.cfg.transferTimeoutHours} hours`);
       }
-      const into = newEvent({ crm_id: m.crm_id, event_no: inEventNo, member_no: t.to_user, event_type: 'transfer_in', points: t.points, event_at: now, trans_type: t.trans_type });
+      const into = newEvent({
+        crm_id: m.crm_id,
+        event_no: inEventNo,
+        member_no: t.to_user,
+        event_type: 'transfer_in',
+        points: t.points,
+        event_at: now,
+        trans_type: t.trans_type,
+      });
       await this.ledger.insertEvent(em, into, now, m.transfer_no);
       const pieces = await this.transfers.heldPieces(em, m.crm_id, t.out_event_id);
       await this.transfers.receiveLots(em, m.crm_id, t.to_user, inEventNo, pieces, t.points, now);
@@ -135,7 +156,15 @@ export class TransferService {
       if (locked.status !== 'pending' || locked.create_time >= before) return false;
       await this.ledger.returnAllocations(em, crmId, t.out_event_id, t.points);
       await this.ledger.addUsed(em, crmId, t.from_user, `-${t.points}`, now);
-      const back = newEvent({ crm_id: crmId, event_no: `back#${transferNo}`, member_no: t.from_user, event_type: 'transfer_back', points: t.points, event_at: now, trans_type: t.trans_type });
+      const back = newEvent({
+        crm_id: crmId,
+        event_no: `back#${transferNo}`,
+        member_no: t.from_user,
+        event_type: 'transfer_back',
+        points: t.points,
+        event_at: now,
+        trans_type: t.trans_type,
+      });
       await this.ledger.insertEvent(em, back, now, transferNo);
       await this.transfers.closeTransfer(em, crmId, transferNo, 'returned', now);
       return true;

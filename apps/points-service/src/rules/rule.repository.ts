@@ -38,9 +38,18 @@ export type RuleFields = Omit<RuleDto, 'ruleViolations'>;
 
 /** The fields of a rule in column order; times are text in the tenant's zone ($tz). */
 const ruleParams = (d: RuleFields) => [
-  d.action_scene, d.name, d.mode, d.points === undefined ? null : String(d.points), d.rate === undefined ? null : String(d.rate),
-  d.rounding ?? 'floor', d.daily_cap === undefined ? null : String(d.daily_cap), d.total_cap === undefined ? null : String(d.total_cap),
-  d.expire_days ?? null, d.freeze_hours ?? null, d.starts_at ?? null, d.ends_at ?? null,
+  d.action_scene,
+  d.name,
+  d.mode,
+  d.points === undefined ? null : String(d.points),
+  d.rate === undefined ? null : String(d.rate),
+  d.rounding ?? 'floor',
+  d.daily_cap === undefined ? null : String(d.daily_cap),
+  d.total_cap === undefined ? null : String(d.total_cap),
+  d.expire_days ?? null,
+  d.freeze_hours ?? null,
+  d.starts_at ?? null,
+  d.ends_at ?? null,
 ];
 
 /** Every query on earning rules. */
@@ -73,7 +82,11 @@ export class RuleRepository {
   }
 
   async disable(crmId: string, ruleId: number, now: Date): Promise<boolean> {
-    const [, affected] = await this.db.query(`UPDATE points.rule SET enabled = false, update_time = $3 WHERE crm_id = $1 AND rule_id = $2`, [crmId, ruleId, now]);
+    const [, affected] = await this.db.query(`UPDATE points.rule SET enabled = false, update_time = $3 WHERE crm_id = $1 AND rule_id = $2`, [
+      crmId,
+      ruleId,
+      now,
+    ]);
     return affected > 0;
   }
 
@@ -88,10 +101,11 @@ export class RuleRepository {
     const params = [m.crm_id, tz, m.action_scene ?? null, all];
     const [{ total }] = await this.db.query(`SELECT count(*)::int AS total FROM points.rule r WHERE ${filter} AND $2::text IS NOT NULL`, params);
     const size = m.page_size ?? 20;
-    const rows: Row[] = await this.db.query(
-      `SELECT ${RULE_COLUMNS} FROM points.rule r WHERE ${filter} ORDER BY r.rule_id DESC LIMIT $5 OFFSET $6`,
-      [...params, size, ((m.page_id ?? 1) - 1) * size],
-    );
+    const rows: Row[] = await this.db.query(`SELECT ${RULE_COLUMNS} FROM points.rule r WHERE ${filter} ORDER BY r.rule_id DESC LIMIT $5 OFFSET $6`, [
+      ...params,
+      size,
+      ((m.page_id ?? 1) - 1) * size,
+    ]);
     return { total, result: rows.map(toView) };
   }
 
@@ -114,7 +128,16 @@ export class RuleRepository {
    * rounded to whole points; then held within the member's daily (tenant-zone day of
    * `at`) and total caps for this rule. Exact, in PostgreSQL numeric.
    */
-  async award(em: EntityManager, crmId: string, memberNo: string, rule: AppliedRule, payAmount: string | null, override: string | null, at: Date, tz: string): Promise<string> {
+  async award(
+    em: EntityManager,
+    crmId: string,
+    memberNo: string,
+    rule: AppliedRule,
+    payAmount: string | null,
+    override: string | null,
+    at: Date,
+    tz: string,
+  ): Promise<string> {
     const [{ n }] = await em.query(
       `WITH base AS (
          SELECT CASE WHEN $3::numeric IS NOT NULL THEN $3::numeric

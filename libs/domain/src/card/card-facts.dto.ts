@@ -12,11 +12,16 @@ const CURSOR_TEXT = /^[A-Za-z0-9_-]{1,1024}$/;
 /** A page of a tenant's card facts (internal: the dashboard's rebuild asks it; not on the gateway). */
 export class CardFactsDto {
   /** The previous page's cursor; absent for the first page. */
-  @IsOptional() @IsString() @Matches(CURSOR_TEXT, { message: 'cursor must be a cursor answered by card.event_facts' })
+  @IsOptional()
+  @IsString()
+  @Matches(CURSOR_TEXT, { message: 'cursor must be a cursor answered by card.event_facts' })
   cursor?: string;
 
   /** Facts per page, 1 to 10,000; 5,000 when absent. */
-  @IsOptional() @IsInt() @Min(1) @Max(MAX_FACTS_PAGE)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_FACTS_PAGE)
   limit?: number;
 }
 

@@ -69,9 +69,7 @@ export const CARD_RULES: Rule[] = [
     if (c.date_type !== DateType.FIXED) return null;
     if (!present(c.begin_time)) return { field: 'begin_time', message: 'begin_time is required when date_type is 1' };
     if (!present(c.end_time)) return { field: 'end_time', message: 'end_time is required when date_type is 1' };
-    return (c.begin_time as number) < (c.end_time as number)
-      ? null
-      : { field: 'end_time', message: 'end_time must be after begin_time' };
+    return (c.begin_time as number) < (c.end_time as number) ? null : { field: 'end_time', message: 'end_time must be after begin_time' };
   },
   (c) =>
     c.date_type === DateType.RELATIVE && !present(c.start_day_count)
@@ -94,7 +92,10 @@ export const CARD_RULES: Rule[] = [
       : null,
   (c) =>
     c.generate_type === GenerateType.IMPORT && (c.total_quantity ?? 0) > 0 && !present(c.generate_file)
-      ? { field: 'generate_file', message: 'generate_file is required when generate_type is 2 and total_quantity > 0 (or create with total_quantity 0 and use import_codes)' }
+      ? {
+          field: 'generate_file',
+          message: 'generate_file is required when generate_type is 2 and total_quantity > 0 (or create with total_quantity 0 and use import_codes)',
+        }
       : null,
 ];
 

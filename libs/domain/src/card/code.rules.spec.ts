@@ -173,7 +173,11 @@ describe('addRejects', () => {
 
   it('stops sampling at 20 across reasons, still counting', () => {
     const into: Pick<ScreenedCodes, 'rejected' | 'samples'> = screenCodes(Array.from({ length: 15 }, (_, i) => `#${i}`));
-    addRejects(into, RejectReason.ALREADY_EXISTS, Array.from({ length: 10 }, (_, i) => `CODE${i}`));
+    addRejects(
+      into,
+      RejectReason.ALREADY_EXISTS,
+      Array.from({ length: 10 }, (_, i) => `CODE${i}`),
+    );
     expect(into.rejected).toEqual({ invalid_format: 15, already_exists: 10 });
     expect(into.samples).toHaveLength(20);
     expect(into.samples.slice(15)).toEqual(['CODE0', 'CODE1', 'CODE2', 'CODE3', 'CODE4'].map((code) => ({ code, reason: 'already_exists' })));
@@ -185,7 +189,12 @@ describe('mergeRejects and totalRejected', () => {
     [{}, {}, {}, 0],
     [{ invalid_format: 2 }, {}, { invalid_format: 2 }, 2],
     [{}, { over_quantity: 3 }, { over_quantity: 3 }, 3],
-    [{ invalid_format: 2, already_exists: 1 }, { invalid_format: 5, duplicate_in_import: 4 }, { invalid_format: 7, already_exists: 1, duplicate_in_import: 4 }, 12],
+    [
+      { invalid_format: 2, already_exists: 1 },
+      { invalid_format: 5, duplicate_in_import: 4 },
+      { invalid_format: 7, already_exists: 1, duplicate_in_import: 4 },
+      12,
+    ],
   ])('%j + %j = %j, total %i', (a, b, merged, total) => {
     const before = { ...a };
     expect(mergeRejects(a, b)).toEqual(merged);

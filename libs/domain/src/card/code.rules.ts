@@ -82,10 +82,7 @@ export function addRejects(into: Pick<ScreenedCodes, 'rejected' | 'samples'>, re
   }
 }
 
-export function mergeRejects(
-  a: Partial<Record<RejectReason, number>>,
-  b: Partial<Record<RejectReason, number>>,
-): Partial<Record<RejectReason, number>> {
+export function mergeRejects(a: Partial<Record<RejectReason, number>>, b: Partial<Record<RejectReason, number>>): Partial<Record<RejectReason, number>> {
   const out = { ...a };
   for (const [k, v] of Object.entries(b) as Array<[RejectReason, number]>) out[k] = (out[k] ?? 0) + v;
   return out;

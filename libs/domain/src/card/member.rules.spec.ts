@@ -6,16 +6,51 @@ const sh = (local: string) => new Date(`${local.replace(' ', 'T')}+08:00`);
 const unix = (local: string) => sh(local).getTime() / 1000;
 
 const rule = (over: Partial<ValidityRule>): ValidityRule => ({
-  date_type: 3, begin_time: null, end_time: null, start_day_count: null, expire_day_count: null, ...over,
+  date_type: 3,
+  begin_time: null,
+  end_time: null,
+  start_day_count: null,
+  expire_day_count: null,
+  ...over,
 });
 
 describe('codeValidity', () => {
   it.each<[string, Partial<ValidityRule>, string, string, string | null]>([
-    ['fixed range: the card\'s range', { date_type: 1, begin_time: unix('2021-08-08 00:00:00'), end_time: unix('2021-09-10 23:59:59') }, '2021-08-20 12:25:25', '2021-08-08 00:00:00', '2021-09-10 23:59:59'],
-    ['relative, from the next day for 7 days', { date_type: 2, start_day_count: 1, expire_day_count: 7 }, '2021-08-19 15:42:19', '2021-08-20 00:00:00', '2021-08-26 23:59:59'],
-    ['relative, from the claim day for 1 day', { date_type: 2, start_day_count: 0, expire_day_count: 1 }, '2021-08-19 23:59:59', '2021-08-19 00:00:00', '2021-08-19 23:59:59'],
-    ['relative, the claim day is the Shanghai day (UTC is still the day before)', { date_type: 2, start_day_count: 0, expire_day_count: 1 }, '2021-08-20 00:30:00', '2021-08-20 00:00:00', '2021-08-20 23:59:59'],
-    ['relative, across a month end', { date_type: 2, start_day_count: 2, expire_day_count: 3 }, '2021-01-30 10:00:00', '2021-02-01 00:00:00', '2021-02-03 23:59:59'],
+    [
+      "fixed range: the card's range",
+      { date_type: 1, begin_time: unix('2021-08-08 00:00:00'), end_time: unix('2021-09-10 23:59:59') },
+      '2021-08-20 12:25:25',
+      '2021-08-08 00:00:00',
+      '2021-09-10 23:59:59',
+    ],
+    [
+      'relative, from the next day for 7 days',
+      { date_type: 2, start_day_count: 1, expire_day_count: 7 },
+      '2021-08-19 15:42:19',
+      '2021-08-20 00:00:00',
+      '2021-08-26 23:59:59',
+    ],
+    [
+      'relative, from the claim day for 1 day',
+      { date_type: 2, start_day_count: 0, expire_day_count: 1 },
+      '2021-08-19 23:59:59',
+      '2021-08-19 00:00:00',
+      '2021-08-19 23:59:59',
+    ],
+    [
+      'relative, the claim day is the Shanghai day (UTC is still the day before)',
+      { date_type: 2, start_day_count: 0, expire_day_count: 1 },
+      '2021-08-20 00:30:00',
+      '2021-08-20 00:00:00',
+      '2021-08-20 23:59:59',
+    ],
+    [
+      'relative, across a month end',
+      { date_type: 2, start_day_count: 2, expire_day_count: 3 },
+      '2021-01-30 10:00:00',
+      '2021-02-01 00:00:00',
+      '2021-02-03 23:59:59',
+    ],
     ['permanent: from the claim, no end', { date_type: 3 }, '2021-08-19 15:42:19', '2021-08-19 15:42:19', null],
   ])('%s', (_what, card, claimed, begin, end) => {
     const v = codeValidity(rule(card), sh(claimed), TZ);

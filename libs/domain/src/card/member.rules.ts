@@ -43,7 +43,9 @@ export function codeValidity(card: ValidityRule, claimedAt: Date, tz: string): V
     return { begin: new Date((card.begin_time ?? 0) * 1000), end: card.end_time === null ? null : endOfSecond(card.end_time) };
   }
   if (card.date_type === DateType.RELATIVE) {
-    const first = DateTime.fromJSDate(claimedAt, { zone: tz }).startOf('day').plus({ days: card.start_day_count ?? 0 });
+    const first = DateTime.fromJSDate(claimedAt, { zone: tz })
+      .startOf('day')
+      .plus({ days: card.start_day_count ?? 0 });
     const afterLast = first.plus({ days: card.expire_day_count ?? 1 });
     return { begin: first.toJSDate(), end: new Date(afterLast.toMillis() - 1) };
   }
@@ -83,9 +85,11 @@ export function unusableAt(card: UsageRule, validity: Validity, now: Date, tz: s
   if (validity.end && now > validity.end) return { reason: 'expired', message: 'has expired' };
   const local = DateTime.fromJSDate(now, { zone: tz });
   const weekdays = days(card.weekdays);
-  if (weekdays && !weekdays.includes(local.weekday % 7)) return { reason: 'weekday', message: `is not usable on this day of the week (weekdays ${card.weekdays})` };
+  if (weekdays && !weekdays.includes(local.weekday % 7))
+    return { reason: 'weekday', message: `is not usable on this day of the week (weekdays ${card.weekdays})` };
   const monthdays = days(card.monthdays);
-  if (monthdays && !monthdays.includes(local.day)) return { reason: 'monthday', message: `is not usable on this day of the month (monthdays ${card.monthdays})` };
+  if (monthdays && !monthdays.includes(local.day))
+    return { reason: 'monthday', message: `is not usable on this day of the month (monthdays ${card.monthdays})` };
   const second = local.hour * 3600 + local.minute * 60 + local.second;
   const from = card.day_begin_time ?? 0;
   const to = card.day_end_time ?? SECONDS_PER_DAY - 1;
@@ -93,8 +97,7 @@ export function unusableAt(card: UsageRule, validity: Validity, now: Date, tz: s
   return null;
 }
 
-const clock = (s: number) =>
-  [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60].map((n) => String(n).padStart(2, '0')).join(':');
+const clock = (s: number) => [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60].map((n) => String(n).padStart(2, '0')).join(':');
 
 /** A status in words, for messages. */
 export const STATUS_WORD: Record<number, string> = {

@@ -7,15 +7,21 @@ const GENERATE_ID_MESSAGE = 'generate_id must be 1-64 letters, digits, _ . : or 
 
 export class AddStockDto {
   /** @example "21008fdbabd30c04548a56be6eed016c" */
-  @IsString() @MinLength(1) @MaxLength(64)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(64)
   card_id: string;
 
   /** Codes to add. @example 8888 */
-  @IsInt() @Min(1) @Max(MAX_TOTAL_QUANTITY)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TOTAL_QUANTITY)
   quantity: number;
 
   /** Idempotency id: the same id with the same payload returns the first answer. @example "orfhnsiwqfiwjoifw" */
-  @IsOptional() @IsString() @Matches(CALLER_ID_PATTERN, { message: GENERATE_ID_MESSAGE })
+  @IsOptional()
+  @IsString()
+  @Matches(CALLER_ID_PATTERN, { message: GENERATE_ID_MESSAGE })
   generate_id?: string;
 
   /**
@@ -31,22 +37,29 @@ export class AddStockDto {
 
 export class StockStatusQueryDto {
   /** @example "orfhnsiwqfiwjoifw" */
-  @IsString() @Matches(CALLER_ID_PATTERN, { message: GENERATE_ID_MESSAGE })
+  @IsString()
+  @Matches(CALLER_ID_PATTERN, { message: GENERATE_ID_MESSAGE })
   generate_id: string;
 }
 
 export class ImportCodesDto {
   /** @example "21008fdbabd30c04548a56be6eed016c" */
-  @IsString() @MinLength(1) @MaxLength(64)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(64)
   card_id: string;
 
   /** Idempotency id of this import. @example "import-2022-06-01" */
-  @IsString() @Matches(CALLER_ID_PATTERN, { message: GENERATE_ID_MESSAGE })
+  @IsString()
+  @Matches(CALLER_ID_PATTERN, { message: GENERATE_ID_MESSAGE })
   generate_id: string;
 
   /** Up to 10,000 codes; malformed or repeated ones are skipped and counted. @example ["A1B2C3D4", "A1B2C3D5"] */
-  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_IMPORT_CODES_PER_CALL)
-  @IsString({ each: true }) @MaxLength(256, { each: true })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_IMPORT_CODES_PER_CALL)
+  @IsString({ each: true })
+  @MaxLength(256, { each: true })
   codes: string[];
 }
 

@@ -17,13 +17,40 @@ const ev = (crm_id: string, event_id: string): CardEvent => ({
 const evs = (...keys: string[]) => keys.map((k) => ev(k[0], k.slice(1)));
 const shape = (events: CardEvent[], max?: number) => cardEventBatches(events, max).map((b) => [b.crm_id, b.events.map((e) => e.event_id).join(',')]);
 
-describe('cardEventBatches (the relay\'s jobs)', () => {
+describe("cardEventBatches (the relay's jobs)", () => {
   it.each<[string, string[], number, string[][]]>([
     ['nothing', [], 3, []],
     ['one tenant under the size', ['a1', 'a2'], 3, [['a', '1,2']]],
-    ['one tenant cut at the size, order kept', ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7'], 3, [['a', '1,2,3'], ['a', '4,5,6'], ['a', '7']]],
-    ['tenants interleaved: never mixed, each in its order, tenants by first event', ['b1', 'a2', 'b3', 'a4', 'b5', 'b6', 'b7'], 3, [['b', '1,3,5'], ['b', '6,7'], ['a', '2,4']]],
-    ['size 1', ['a1', 'b2', 'a3'], 1, [['a', '1'], ['a', '3'], ['b', '2']]],
+    [
+      'one tenant cut at the size, order kept',
+      ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7'],
+      3,
+      [
+        ['a', '1,2,3'],
+        ['a', '4,5,6'],
+        ['a', '7'],
+      ],
+    ],
+    [
+      'tenants interleaved: never mixed, each in its order, tenants by first event',
+      ['b1', 'a2', 'b3', 'a4', 'b5', 'b6', 'b7'],
+      3,
+      [
+        ['b', '1,3,5'],
+        ['b', '6,7'],
+        ['a', '2,4'],
+      ],
+    ],
+    [
+      'size 1',
+      ['a1', 'b2', 'a3'],
+      1,
+      [
+        ['a', '1'],
+        ['a', '3'],
+        ['b', '2'],
+      ],
+    ],
   ])('%s', (_name, keys, max, expected) => {
     expect(shape(evs(...keys), max)).toEqual(expected);
   });

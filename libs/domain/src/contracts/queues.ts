@@ -61,5 +61,4 @@ export interface PointsEventJobData {
 }
 
 /** One job per event: a producer that sends the same event twice queues it once (while the first is kept). */
-export const pointsEventJobId = (d: PointsEventJobData): string =>
-  `${d.event.crm_id}.${d.kind}.${String(d.event.event_no ?? d.event.transfer_no)}`;
+export const pointsEventJobId = (d: PointsEventJobData): string => `${d.event.crm_id}.${d.kind}.${String(d.event.event_no ?? d.event.transfer_no)}`;

@@ -38,7 +38,8 @@ export function rangeViolations(start: string, end: string): Violation[] {
   const b = dayNumber(end)!;
   if (a > b) return [{ field: 'start_date', message: `start_date must not be after end_date (${start} > ${end})` }];
   const days = b - a + 1;
-  if (days > MAX_RANGE_DAYS) return [{ field: 'end_date', message: `end_date must be at most ${MAX_RANGE_DAYS} days from start_date, both counted (${days} asked)` }];
+  if (days > MAX_RANGE_DAYS)
+    return [{ field: 'end_date', message: `end_date must be at most ${MAX_RANGE_DAYS} days from start_date, both counted (${days} asked)` }];
   return [];
 }
 
@@ -49,11 +50,15 @@ export function rangeViolations(start: string, end: string): Violation[] {
  */
 export class DateRangeDto implements CrossFieldRules {
   /** First day, included; 6 days before end_date when absent. @example "2022-05-18" */
-  @IsOptional() @IsString() @Matches(DATE_TEXT, { message: 'start_date must be YYYY-MM-DD' })
+  @IsOptional()
+  @IsString()
+  @Matches(DATE_TEXT, { message: 'start_date must be YYYY-MM-DD' })
   start_date?: string;
 
   /** Last day, included; today (tenant zone) when absent. @example "2022-05-24" */
-  @IsOptional() @IsString() @Matches(DATE_TEXT, { message: 'end_date must be YYYY-MM-DD' })
+  @IsOptional()
+  @IsString()
+  @Matches(DATE_TEXT, { message: 'end_date must be YYYY-MM-DD' })
   end_date?: string;
 
   ruleViolations(): Violation[] {
@@ -66,7 +71,8 @@ export class DateRangeDto implements CrossFieldRules {
 /** card_trend and card_channel: a range, optionally one card. */
 export class CardTrendDto extends DateRangeDto {
   /** Only this card; every card when absent. @example "21008fdbabd30c04548a56be6eed016c" */
-  @IsOptional() @Matches(CARD_ID_PATTERN, { message: 'card_id must be 32 lowercase hex characters' })
+  @IsOptional()
+  @Matches(CARD_ID_PATTERN, { message: 'card_id must be 32 lowercase hex characters' })
   card_id?: string;
 }
 
@@ -74,7 +80,11 @@ export class CardChannelDto extends CardTrendDto {}
 
 export class CardTopDto extends DateRangeDto {
   /** Cards per list, at most 100; 10 when absent. @example 10 */
-  @IsOptional() @ToNumber() @IsInt() @Min(1) @Max(MAX_TOP_LIMIT)
+  @IsOptional()
+  @ToNumber()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TOP_LIMIT)
   limit?: number;
 }
 

@@ -48,7 +48,11 @@ describe('rollupDeltas', () => {
     ['a claim and its reversal', [ev('claim', { count: 2 }), ev('claim_reverse', { count: 2 })], { claim_num: 0, claim_reverse_num: 2 }],
     ['a redemption reversed', [ev('redeem'), ev('redeem_reverse')], { redeem_num: 0, redeem_reverse_num: 1 }],
     ['a gift', [ev('gift')], { present_num: 1 }],
-    ['accept, return, expire, void', [ev('gift_accept'), ev('gift_return'), ev('expire', { count: 3 }), ev('void')], { accept_num: 1, return_num: 1, expire_num: 3, void_num: 1 }],
+    [
+      'accept, return, expire, void',
+      [ev('gift_accept'), ev('gift_return'), ev('expire', { count: 3 }), ev('void')],
+      { accept_num: 1, return_num: 1, expire_num: 3, void_num: 1 },
+    ],
   ])('counts %s on the card_day row', (_what, events, counts) => {
     const d = rollupDeltas(events, ZONE);
     expect(d.cardDays).toHaveLength(1);
@@ -70,7 +74,12 @@ describe('rollupDeltas', () => {
 
   it('sums per row and sorts rows by key; null channels count under ""', () => {
     const d = rollupDeltas(
-      [ev('claim', { member_no: 'm2', card_id: 'card-b' }), ev('claim', { member_no: 'm1' }), ev('claim', { member_no: 'm1', count: 2 }), ev('redeem', { channel: 'pos' })],
+      [
+        ev('claim', { member_no: 'm2', card_id: 'card-b' }),
+        ev('claim', { member_no: 'm1' }),
+        ev('claim', { member_no: 'm1', count: 2 }),
+        ev('redeem', { channel: 'pos' }),
+      ],
       ZONE,
     );
     expect(d.memberDays.map((r) => [r.kind, r.card_id, r.member_no, r.num])).toEqual([
@@ -111,7 +120,10 @@ describe('rollupDeltas', () => {
   });
 
   it('keeps the title of the latest occurred_at, whatever the order of arrival', () => {
-    const d = rollupDeltas([ev('claim', { title: 'new', occurred_at: '2024-03-02T00:00:00Z' }), ev('claim', { title: 'old', occurred_at: '2024-03-01T00:00:00Z' })], ZONE);
+    const d = rollupDeltas(
+      [ev('claim', { title: 'new', occurred_at: '2024-03-02T00:00:00Z' }), ev('claim', { title: 'old', occurred_at: '2024-03-01T00:00:00Z' })],
+      ZONE,
+    );
     expect(d.titles).toEqual([{ card_id: 'card-a', title: 'new', title_at: '2024-03-02T00:00:00Z' }]);
   });
 });
@@ -122,14 +134,24 @@ describe('tenant-wide deltas (tenant_day, channel_day_all)', () => {
     ['one claim', [ev('claim', { channel: 'x' })], [{ day: '2024-03-01', claim_num: 1 }], [['claim', '2024-03-01', 'x', 1]]],
     [
       'two cards on a day summed',
-      [ev('claim', { count: 2, channel: 'x' }), ev('claim', { card_id: 'card-b', count: 3, channel: 'x' }), ev('redeem', { card_id: 'card-b', channel: 'pos' })],
+      [
+        ev('claim', { count: 2, channel: 'x' }),
+        ev('claim', { card_id: 'card-b', count: 3, channel: 'x' }),
+        ev('redeem', { card_id: 'card-b', channel: 'pos' }),
+      ],
       [{ day: '2024-03-01', claim_num: 5, redeem_num: 1 }],
-      [['claim', '2024-03-01', 'x', 5], ['redeem', '2024-03-01', 'pos', 1]],
+      [
+        ['claim', '2024-03-01', 'x', 5],
+        ['redeem', '2024-03-01', 'pos', 1],
+      ],
     ],
     [
       'days apart, in day order',
       [ev('gift', { day_of: D2 }), ev('claim', { card_id: 'card-b' })],
-      [{ day: '2024-03-01', claim_num: 1, present_num: 0 }, { day: '2024-03-02', present_num: 1, claim_num: 0 }],
+      [
+        { day: '2024-03-01', claim_num: 1, present_num: 0 },
+        { day: '2024-03-02', present_num: 1, claim_num: 0 },
+      ],
       [['claim', '2024-03-01', '', 1]],
     ],
     [
@@ -151,12 +173,18 @@ describe('tenant-wide deltas (tenant_day, channel_day_all)', () => {
     const rand = (k: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % k);
     const kinds: CardEventKind[] = ['claim', 'claim_reverse', 'redeem', 'redeem_reverse', 'gift', 'gift_accept', 'gift_return', 'expire', 'void'];
     const events = Array.from({ length: 300 }, () =>
-      ev(kinds[rand(kinds.length)], { card_id: `card-${rand(4)}`, channel: rand(3) ? `ch${rand(3)}` : null, count: 1 + rand(3), day_of: `2024-03-0${1 + rand(3)}T02:00:00Z` }),
+      ev(kinds[rand(kinds.length)], {
+        card_id: `card-${rand(4)}`,
+        channel: rand(3) ? `ch${rand(3)}` : null,
+        count: 1 + rand(3),
+        day_of: `2024-03-0${1 + rand(3)}T02:00:00Z`,
+      }),
     );
     const d = rollupDeltas(events, ZONE);
     for (const t of d.tenantDays) {
       const cards = d.cardDays.filter((c) => c.day === t.day);
-      for (const k of ['claim_num', 'claim_reverse_num', 'redeem_num', 'present_num', 'void_num'] as const) expect([t.day, k, t[k]]).toEqual([t.day, k, cards.reduce((a, c) => a + c[k], 0)]);
+      for (const k of ['claim_num', 'claim_reverse_num', 'redeem_num', 'present_num', 'void_num'] as const)
+        expect([t.day, k, t[k]]).toEqual([t.day, k, cards.reduce((a, c) => a + c[k], 0)]);
     }
     expect(d.tenantDays.map((t) => t.day)).toEqual([...new Set(d.cardDays.map((c) => c.day))].sort());
     const sums = new Map<string, number>();
@@ -211,23 +239,136 @@ describe('member_span pairs', () => {
 
   const E = NO_NEXT_DAY;
   it('chains active days, the first after NO_DAY, the last before NO_NEXT_DAY', () => {
-    expect(spanPairs([D1, D3])).toEqual([[D1, NO_DAY], [D3, D1], [E, D3]]);
+    expect(spanPairs([D1, D3])).toEqual([
+      [D1, NO_DAY],
+      [D3, D1],
+      [E, D3],
+    ]);
     expect(spanPairs([])).toEqual([]);
   });
 
   it.each<[string, string[], string[], string[], Array<[string, string, number]>]>([
-    ['a first day ever', [D2], [D2], [], [[D2, NO_DAY, 1], [E, D2, 1]]],
-    ['a new first day before others', [D1, D3], [D1], [], [[D1, NO_DAY, 1], [D3, NO_DAY, -1], [D3, D1, 1]]],
-    ['a day between two', [D1, D2, D3], [D2], [], [[D2, D1, 1], [D3, D1, -1], [D3, D2, 1]]],
-    ['a new last day', [D1, D3], [D3], [], [[D3, D1, 1], [E, D1, -1], [E, D3, 1]]],
-    ['removing the only day', [], [], [D2], [[D2, NO_DAY, -1], [E, D2, -1]]],
-    ['removing the first day', [D3], [], [D1], [[D1, NO_DAY, -1], [D3, NO_DAY, 1], [D3, D1, -1]]],
-    ['removing a day between two', [D1, D3], [], [D2], [[D2, D1, -1], [D3, D1, 1], [D3, D2, -1]]],
-    ['removing the last day', [D1], [], [D3], [[D3, D1, -1], [E, D1, 1], [E, D3, -1]]],
+    [
+      'a first day ever',
+      [D2],
+      [D2],
+      [],
+      [
+        [D2, NO_DAY, 1],
+        [E, D2, 1],
+      ],
+    ],
+    [
+      'a new first day before others',
+      [D1, D3],
+      [D1],
+      [],
+      [
+        [D1, NO_DAY, 1],
+        [D3, NO_DAY, -1],
+        [D3, D1, 1],
+      ],
+    ],
+    [
+      'a day between two',
+      [D1, D2, D3],
+      [D2],
+      [],
+      [
+        [D2, D1, 1],
+        [D3, D1, -1],
+        [D3, D2, 1],
+      ],
+    ],
+    [
+      'a new last day',
+      [D1, D3],
+      [D3],
+      [],
+      [
+        [D3, D1, 1],
+        [E, D1, -1],
+        [E, D3, 1],
+      ],
+    ],
+    [
+      'removing the only day',
+      [],
+      [],
+      [D2],
+      [
+        [D2, NO_DAY, -1],
+        [E, D2, -1],
+      ],
+    ],
+    [
+      'removing the first day',
+      [D3],
+      [],
+      [D1],
+      [
+        [D1, NO_DAY, -1],
+        [D3, NO_DAY, 1],
+        [D3, D1, -1],
+      ],
+    ],
+    [
+      'removing a day between two',
+      [D1, D3],
+      [],
+      [D2],
+      [
+        [D2, D1, -1],
+        [D3, D1, 1],
+        [D3, D2, -1],
+      ],
+    ],
+    [
+      'removing the last day',
+      [D1],
+      [],
+      [D3],
+      [
+        [D3, D1, -1],
+        [E, D1, 1],
+        [E, D3, -1],
+      ],
+    ],
     // Before: D1, D2, D4; after: D1, D3, D4 (D2 down, D3 up).
-    ['several transitions of one member in one batch', [D1, D3, D4], [D3], [D2], [[D2, D1, -1], [D3, D1, 1], [D4, D2, -1], [D4, D3, 1]]],
-    ['two new days at once, nothing before', [D1, D2], [D1, D2], [], [[D1, NO_DAY, 1], [D2, D1, 1], [E, D2, 1]]],
-    ['every day gone at once', [], [], [D1, D4], [[D1, NO_DAY, -1], [D4, D1, -1], [E, D4, -1]]],
+    [
+      'several transitions of one member in one batch',
+      [D1, D3, D4],
+      [D3],
+      [D2],
+      [
+        [D2, D1, -1],
+        [D3, D1, 1],
+        [D4, D2, -1],
+        [D4, D3, 1],
+      ],
+    ],
+    [
+      'two new days at once, nothing before',
+      [D1, D2],
+      [D1, D2],
+      [],
+      [
+        [D1, NO_DAY, 1],
+        [D2, D1, 1],
+        [E, D2, 1],
+      ],
+    ],
+    [
+      'every day gone at once',
+      [],
+      [],
+      [D1, D4],
+      [
+        [D1, NO_DAY, -1],
+        [D4, D1, -1],
+        [E, D4, -1],
+      ],
+    ],
   ])('%s', (_what, after, ups, downs, expected) => {
     expect(spanDiff(after, ups, downs)).toEqual(expected.map(([day, prev_day, n]) => ({ day, prev_day, n })));
   });
@@ -256,29 +397,50 @@ describe('member_span pairs', () => {
     ]);
   });
 
-  const after = (kind: 'claim' | 'redeem', card_id: string, member_no: string, day: string, num: number, delta: number): MemberDayAfter => ({ kind, card_id, member_no, day, num, delta });
+  const after = (kind: 'claim' | 'redeem', card_id: string, member_no: string, day: string, num: number, delta: number): MemberDayAfter => ({
+    kind,
+    card_id,
+    member_no,
+    day,
+    num,
+    delta,
+  });
   it.each<[string, MemberDayAfter[], Array<[string, string, string, string[], string[]]>]>([
     ['nothing crossed 0', [after('claim', 'card-a', 'm1', D1, 3, 1), after('claim', ALL_CARDS, 'm1', D1, 5, 1)], []],
-    ['a first claim: up on the card and across cards', [after('claim', 'card-a', 'm1', D1, 1, 1), after('claim', ALL_CARDS, 'm1', D1, 1, 1)], [
-      ['claim', ALL_CARDS, 'm1', [D1], []],
-      ['claim', 'card-a', 'm1', [D1], []],
-    ]],
-    ['up on a second card only (the member was active across cards already)', [after('claim', 'card-b', 'm1', D1, 1, 1), after('claim', ALL_CARDS, 'm1', D1, 2, 1)], [
-      ['claim', 'card-b', 'm1', [D1], []],
-    ]],
-    ['a reversal down on one card, another up the same day', [after('claim', 'card-a', 'm1', D3, 0, -1), after('claim', 'card-b', 'm1', D3, 1, 1), after('claim', ALL_CARDS, 'm1', D3, 1, 0)], [
-      ['claim', 'card-a', 'm1', [], [D3]],
-      ['claim', 'card-b', 'm1', [D3], []],
-    ]],
-    ['several days of one chain, days sorted; kinds and members apart', [
-      after('redeem', 'card-a', 'm2', D4, 1, 1),
-      after('claim', 'card-a', 'm1', D4, 1, 1),
-      after('claim', 'card-a', 'm1', D2, -1, -2),
-      after('claim', 'card-a', 'm1', D1, 2, 2),
-    ], [
-      ['claim', 'card-a', 'm1', [D1, D4], [D2]],
-      ['redeem', 'card-a', 'm2', [D4], []],
-    ]],
+    [
+      'a first claim: up on the card and across cards',
+      [after('claim', 'card-a', 'm1', D1, 1, 1), after('claim', ALL_CARDS, 'm1', D1, 1, 1)],
+      [
+        ['claim', ALL_CARDS, 'm1', [D1], []],
+        ['claim', 'card-a', 'm1', [D1], []],
+      ],
+    ],
+    [
+      'up on a second card only (the member was active across cards already)',
+      [after('claim', 'card-b', 'm1', D1, 1, 1), after('claim', ALL_CARDS, 'm1', D1, 2, 1)],
+      [['claim', 'card-b', 'm1', [D1], []]],
+    ],
+    [
+      'a reversal down on one card, another up the same day',
+      [after('claim', 'card-a', 'm1', D3, 0, -1), after('claim', 'card-b', 'm1', D3, 1, 1), after('claim', ALL_CARDS, 'm1', D3, 1, 0)],
+      [
+        ['claim', 'card-a', 'm1', [], [D3]],
+        ['claim', 'card-b', 'm1', [D3], []],
+      ],
+    ],
+    [
+      'several days of one chain, days sorted; kinds and members apart',
+      [
+        after('redeem', 'card-a', 'm2', D4, 1, 1),
+        after('claim', 'card-a', 'm1', D4, 1, 1),
+        after('claim', 'card-a', 'm1', D2, -1, -2),
+        after('claim', 'card-a', 'm1', D1, 2, 2),
+      ],
+      [
+        ['claim', 'card-a', 'm1', [D1, D4], [D2]],
+        ['redeem', 'card-a', 'm2', [D4], []],
+      ],
+    ],
   ])('chainMoves: %s', (_what, rows, expected) => {
     expect(chainMoves(rows).map((m) => [m.kind, m.card_id, m.member_no, m.ups, m.downs])).toEqual(expected);
   });
@@ -293,7 +455,7 @@ describe('member_span pairs', () => {
       // One batch: a few deltas of one member.
       const m = `m${rand(5)}`;
       const changes = new Map<string, number>();
-      for (let i = 0; i < 1 + rand(3); i++) changes.set(days[rand(days.length)], (rand(5) - 2) || 1);
+      for (let i = 0; i < 1 + rand(3); i++) changes.set(days[rand(days.length)], rand(5) - 2 || 1);
       const ups: string[] = [];
       const downs: string[] = [];
       for (const [d, delta] of changes) {
@@ -304,12 +466,16 @@ describe('member_span pairs', () => {
         if (t === 'down') downs.push(d);
       }
       const after = days.filter((d) => (nums.get(`${m}|${d}`) ?? 0) > 0);
-      for (const r of memberSpanDeltas([{ kind: 'claim', card_id: ALL_CARDS, after, ups, downs }])) span.set(`${r.day}|${r.prev_day}`, (span.get(`${r.day}|${r.prev_day}`) ?? 0) + r.n);
+      for (const r of memberSpanDeltas([{ kind: 'claim', card_id: ALL_CARDS, after, ups, downs }]))
+        span.set(`${r.day}|${r.prev_day}`, (span.get(`${r.day}|${r.prev_day}`) ?? 0) + r.n);
     }
     for (const a of days) {
       for (const b of days.filter((d) => d >= a)) {
-        const distinct = new Set([...nums.entries()].filter(([k, v]) => v > 0 && k.split('|')[1] >= a && k.split('|')[1] <= b).map(([k]) => k.split('|')[0])).size;
-        const fromSpan = [...span.entries()].filter(([k]) => k.split('|')[0] >= a && k.split('|')[0] <= b && k.split('|')[1] < a).reduce((x, [, n]) => x + n, 0);
+        const distinct = new Set([...nums.entries()].filter(([k, v]) => v > 0 && k.split('|')[1] >= a && k.split('|')[1] <= b).map(([k]) => k.split('|')[0]))
+          .size;
+        const fromSpan = [...span.entries()]
+          .filter(([k]) => k.split('|')[0] >= a && k.split('|')[0] <= b && k.split('|')[1] < a)
+          .reduce((x, [, n]) => x + n, 0);
         expect([a, b, fromSpan]).toEqual([a, b, distinct]);
       }
     }
@@ -325,10 +491,18 @@ describe('member_span per card and across cards (random walk through rollupDelta
     const allDay = new Map<string, number>(); // member|day -> num
     const span = new Map<string, number>(); // card|day|prev -> n
     const activeDays = (pred: (k: string[]) => boolean, src: Map<string, number>) =>
-      [...src.entries()].filter(([k, v]) => v > 0 && pred(k.split('|'))).map(([k]) => k.split('|').at(-1)!).sort();
+      [...src.entries()]
+        .filter(([k, v]) => v > 0 && pred(k.split('|')))
+        .map(([k]) => k.split('|').at(-1)!)
+        .sort();
     for (let step = 0; step < 300; step++) {
       const events = Array.from({ length: 1 + rand(6) }, () =>
-        ev(rand(4) ? 'claim' : 'claim_reverse', { card_id: `card-${rand(3)}`, member_no: `m${rand(4)}`, count: 1 + rand(2), day_of: `${days[rand(days.length)]}T02:00:00Z` }),
+        ev(rand(4) ? 'claim' : 'claim_reverse', {
+          card_id: `card-${rand(3)}`,
+          member_no: `m${rand(4)}`,
+          count: 1 + rand(2),
+          day_of: `${days[rand(days.length)]}T02:00:00Z`,
+        }),
       );
       const d = rollupDeltas(events, ZONE);
       const rows: MemberDayAfter[] = [];
@@ -345,7 +519,8 @@ describe('member_span per card and across cards (random walk through rollupDelta
       const moves = chainMoves(rows);
       const chains = moves.map((c) => ({
         ...c,
-        after: c.card_id === ALL_CARDS ? activeDays((k) => k[0] === c.member_no, allDay) : activeDays((k) => k[0] === c.card_id && k[1] === c.member_no, memberDay),
+        after:
+          c.card_id === ALL_CARDS ? activeDays((k) => k[0] === c.member_no, allDay) : activeDays((k) => k[0] === c.card_id && k[1] === c.member_no, memberDay),
       }));
       for (const r of memberSpanDeltas(chains)) {
         const k = `${r.card_id}|${r.day}|${r.prev_day}`;
@@ -361,7 +536,10 @@ describe('member_span per card and across cards (random walk through rollupDelta
               .map(([k]) => k.split('|')[1]),
           ).size;
           const fromSpan = [...span.entries()]
-            .filter(([k]) => { const [c, d, p] = k.split('|'); return c === scope && d >= a && d <= b && p < a; })
+            .filter(([k]) => {
+              const [c, d, p] = k.split('|');
+              return c === scope && d >= a && d <= b && p < a;
+            })
             .reduce((x, [, n]) => x + n, 0);
           expect([scope, a, b, fromSpan]).toEqual([scope, a, b, distinct]);
         }
@@ -421,7 +599,9 @@ describe('ranges', () => {
     ['0001-01-01', true],
     ['9999-12-31', true],
     ['2022-1-01', false],
-  ])('%s is a real day: %s', (text, real) => expect(badDate('start_date', text)).toEqual(real ? null : { field: 'start_date', message: 'start_date is not a real date' }));
+  ])('%s is a real day: %s', (text, real) =>
+    expect(badDate('start_date', text)).toEqual(real ? null : { field: 'start_date', message: 'start_date is not a real date' }),
+  );
   it.each<[string, string, string | null]>([
     ['2024-01-01', '2024-01-01', null],
     ['2024-01-02', '2024-01-01', 'start_date'],

@@ -15,26 +15,66 @@ export interface CardDayCounts {
 }
 
 export const CARD_DAY_COUNTERS: ReadonlyArray<keyof CardDayCounts> = [
-  'claim_num', 'claim_reverse_num', 'redeem_num', 'redeem_reverse_num', 'present_num', 'accept_num', 'return_num', 'expire_num', 'void_num',
+  'claim_num',
+  'claim_reverse_num',
+  'redeem_num',
+  'redeem_reverse_num',
+  'present_num',
+  'accept_num',
+  'return_num',
+  'expire_num',
+  'void_num',
 ];
 
 export type CardDayDelta = { day: string; card_id: string } & CardDayCounts;
 /** The card_day counters of one day summed over the tenant's cards (tenant_day). */
 export type TenantDayDelta = { day: string } & CardDayCounts;
 export type ChannelKind = 'claim' | 'redeem';
-export interface ChannelDayDelta { kind: ChannelKind; day: string; card_id: string; channel: string; num: number }
+export interface ChannelDayDelta {
+  kind: ChannelKind;
+  day: string;
+  card_id: string;
+  channel: string;
+  num: number;
+}
 /** channel_day summed over cards (channel_day_all). */
-export interface ChannelAllDayDelta { kind: ChannelKind; day: string; channel: string; num: number }
+export interface ChannelAllDayDelta {
+  kind: ChannelKind;
+  day: string;
+  channel: string;
+  num: number;
+}
 export type MemberKind = 'claim' | 'redeem' | 'present';
-export interface MemberDayDelta { kind: MemberKind; card_id: string; day: string; member_no: string; num: number }
-export interface TitleSeen { card_id: string; title: string; title_at: string }
+export interface MemberDayDelta {
+  kind: MemberKind;
+  card_id: string;
+  day: string;
+  member_no: string;
+  num: number;
+}
+export interface TitleSeen {
+  card_id: string;
+  title: string;
+  title_at: string;
+}
 /** A member's net codes of a kind on a day across every card (the sum of its member_day deltas). */
-export interface MemberAllDayDelta { kind: MemberKind; member_no: string; day: string; num: number }
+export interface MemberAllDayDelta {
+  kind: MemberKind;
+  member_no: string;
+  day: string;
+  num: number;
+}
 /**
  * A change of `n` to the members active on `day` whose previous active day (same kind,
  * same scope) is `prev_day`. The scope is `card_id`: one card, or ALL_CARDS (any card).
  */
-export interface MemberSpanDelta { kind: MemberKind; card_id: string; day: string; prev_day: string; n: number }
+export interface MemberSpanDelta {
+  kind: MemberKind;
+  card_id: string;
+  day: string;
+  prev_day: string;
+  n: number;
+}
 
 /** The previous active day of a member's first active day: before every real day. */
 export const NO_DAY = '0001-01-01';
@@ -125,20 +165,30 @@ export function dayIn(instant: string, zone: string): string {
 }
 
 const zeroCounts = (): CardDayCounts => ({
-  claim_num: 0, claim_reverse_num: 0, redeem_num: 0, redeem_reverse_num: 0, present_num: 0, accept_num: 0, return_num: 0, expire_num: 0, void_num: 0,
+  claim_num: 0,
+  claim_reverse_num: 0,
+  redeem_num: 0,
+  redeem_reverse_num: 0,
+  present_num: 0,
+  accept_num: 0,
+  return_num: 0,
+  expire_num: 0,
+  void_num: 0,
 });
 
 /** Plain code-point order: every transaction writes rows in the same order, so two workers never deadlock. */
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const byKey = <T>(key: (x: T) => string[]) => (x: T, y: T): number => {
-  const a = key(x);
-  const b = key(y);
-  for (let i = 0; i < a.length; i++) {
-    const c = cmp(a[i], b[i]);
-    if (c) return c;
-  }
-  return 0;
-};
+const byKey =
+  <T>(key: (x: T) => string[]) =>
+  (x: T, y: T): number => {
+    const a = key(x);
+    const b = key(y);
+    for (let i = 0; i < a.length; i++) {
+      const c = cmp(a[i], b[i]);
+      if (c) return c;
+    }
+    return 0;
+  };
 
 /**
  * Sums a batch of events (each new to the dashboard) into one delta per rollup row, in

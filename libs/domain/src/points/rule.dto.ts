@@ -13,11 +13,15 @@ export const ROUNDINGS = ['floor', 'round', 'ceil'] as const;
 
 export class RuleDto implements CrossFieldRules {
   /** @example "order_pay" */
-  @IsString() @MinLength(1) @MaxLength(64)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(64)
   action_scene: string;
 
   /** @example "1 point per yuan" */
-  @IsString() @MinLength(1) @MaxLength(64)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(64)
   name: string;
 
   /** @example "per_amount" */
@@ -25,39 +29,62 @@ export class RuleDto implements CrossFieldRules {
   mode: string;
 
   /** Points per event (mode fixed). @example 10 */
-  @IsOptional() @IsNumber(POINTS, { message: 'points must be a number with at most 4 decimal places' }) @Min(0.0001) @Max(MAX_POINTS)
+  @IsOptional()
+  @IsNumber(POINTS, { message: 'points must be a number with at most 4 decimal places' })
+  @Min(0.0001)
+  @Max(MAX_POINTS)
   points?: number;
 
   /** Points per unit of pay_amount (mode per_amount). @example 1 */
-  @IsOptional() @IsNumber(POINTS, { message: 'rate must be a number with at most 4 decimal places' }) @Min(0.0001) @Max(MAX_POINTS)
+  @IsOptional()
+  @IsNumber(POINTS, { message: 'rate must be a number with at most 4 decimal places' })
+  @Min(0.0001)
+  @Max(MAX_POINTS)
   rate?: number;
 
   /** How per_amount points are rounded to whole points; floor when absent. @example "floor" */
-  @IsOptional() @IsIn([...ROUNDINGS])
+  @IsOptional()
+  @IsIn([...ROUNDINGS])
   rounding?: string;
 
   /** At most this many points per member per day (tenant zone) from this rule. @example 500 */
-  @IsOptional() @IsNumber(POINTS, { message: 'daily_cap must be a number with at most 4 decimal places' }) @Min(0.0001) @Max(MAX_POINTS)
+  @IsOptional()
+  @IsNumber(POINTS, { message: 'daily_cap must be a number with at most 4 decimal places' })
+  @Min(0.0001)
+  @Max(MAX_POINTS)
   daily_cap?: number;
 
   /** At most this many points per member in all from this rule. @example 5000 */
-  @IsOptional() @IsNumber(POINTS, { message: 'total_cap must be a number with at most 4 decimal places' }) @Min(0.0001) @Max(MAX_POINTS)
+  @IsOptional()
+  @IsNumber(POINTS, { message: 'total_cap must be a number with at most 4 decimal places' })
+  @Min(0.0001)
+  @Max(MAX_POINTS)
   total_cap?: number;
 
   /** @example 180 */
-  @IsOptional() @IsInt() @Min(1) @Max(36_500)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(36_500)
   expire_days?: number;
 
   /** @example 0 */
-  @IsOptional() @IsInt() @Min(0) @Max(87_600)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(87_600)
   freeze_hours?: number;
 
   /** Active from (tenant zone); always when absent. @example "2022-06-01 00:00:00" */
-  @IsOptional() @IsString() @Matches(TIME_TEXT, { message: 'starts_at must be YYYY-MM-DD HH:mm:ss' })
+  @IsOptional()
+  @IsString()
+  @Matches(TIME_TEXT, { message: 'starts_at must be YYYY-MM-DD HH:mm:ss' })
   starts_at?: string;
 
   /** Active until (exclusive); always when absent. @example "2022-12-31 00:00:00" */
-  @IsOptional() @IsString() @Matches(TIME_TEXT, { message: 'ends_at must be YYYY-MM-DD HH:mm:ss' })
+  @IsOptional()
+  @IsString()
+  @Matches(TIME_TEXT, { message: 'ends_at must be YYYY-MM-DD HH:mm:ss' })
   ends_at?: string;
 
   ruleViolations(): Violation[] {
@@ -71,31 +98,45 @@ export class RuleDto implements CrossFieldRules {
 
 export class RuleIdDto {
   /** @example 1 */
-  @ToNumber() @IsInt() @Min(1)
+  @ToNumber()
+  @IsInt()
+  @Min(1)
   rule_id: number;
 }
 
 export class UpdateRuleDto extends RuleDto {
   /** The rule to replace (every field is set anew). @example 1 */
-  @IsInt() @Min(1)
+  @IsInt()
+  @Min(1)
   rule_id: number;
 }
 
 export class ListRulesQueryDto {
   /** @example "order_pay" */
-  @IsOptional() @IsString() @MaxLength(64)
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
   action_scene?: string;
 
   /** Disabled rules too. @example false */
-  @IsOptional() @IsIn(['true', 'false', true, false])
+  @IsOptional()
+  @IsIn(['true', 'false', true, false])
   include_disabled?: string | boolean;
 
   /** @example 1 */
-  @IsOptional() @ToNumber() @IsInt() @Min(1) @Max(1_000_000)
+  @IsOptional()
+  @ToNumber()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
   page_id?: number;
 
   /** @example 20 */
-  @IsOptional() @ToNumber() @IsInt() @Min(1) @Max(MAX_PAGE_SIZE)
+  @IsOptional()
+  @ToNumber()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PAGE_SIZE)
   page_size?: number;
 }
 
@@ -104,31 +145,47 @@ export class ProduceByRuleDto extends EventFieldsDto {
   static readonly ALIASES = { order_info: 'order_items' };
 
   /** @example "user_login" */
-  @IsString() @MinLength(1) @MaxLength(64)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(64)
   action_scene: string;
 
   /** This rule rather than the active rule of the scene. @example 1 */
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
   rule_id?: number;
 
   /** These points rather than the rule's; the rule's caps still apply. @example 10 */
-  @IsOptional() @IsNumber(POINTS, { message: 'points must be a number with at most 4 decimal places' }) @Min(0.0001) @Max(MAX_POINTS)
+  @IsOptional()
+  @IsNumber(POINTS, { message: 'points must be a number with at most 4 decimal places' })
+  @Min(0.0001)
+  @Max(MAX_POINTS)
   points?: number;
 
   /** Days until these points expire, rather than the rule's expire_days. @example 180 */
-  @IsOptional() @IsInt() @Min(1) @Max(36_500)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(36_500)
   expire_days?: number;
 
   /** Hours before these points can be spent, rather than the rule's freeze_hours (0: at once). @example 0 */
-  @IsOptional() @IsInt() @Min(0) @Max(87_600)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(87_600)
   freeze_hours?: number;
 
   /** order or event. @example "event" */
-  @IsString() @MinLength(1) @MaxLength(32)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(32)
   event_type: string;
 
   /** The order (pay_amount is needed by a per_amount rule). @example {"order_sn": "SN1", "pay_amount": 100, "item_list": []} */
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   order_items?: Record<string, unknown>;
 
   ruleViolations(): Violation[] {

@@ -103,7 +103,8 @@ export class RedisStreamsClient extends ClientProxy {
     const horizon = Date.now() - Math.max(this.opts.timeoutMs, STREAM_KEEP_MS);
     this.pub!.xadd(streamKey(this.opts.service), 'MINID', '~', horizon, '*', PACKET_FIELD, JSON.stringify(request)).catch((err: Error) => {
       const done = this.pending.get(id);
-      if (done && this.pending.delete(id)) done({ err: isStoreUnavailable(err) ? storeDown(this.opts.service, err) : unavailable(this.opts.service, err.message) });
+      if (done && this.pending.delete(id))
+        done({ err: isStoreUnavailable(err) ? storeDown(this.opts.service, err) : unavailable(this.opts.service, err.message) });
     });
     return () => {
       clearTimeout(timer);

@@ -118,9 +118,16 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
         await this.freeSlot();
         const free = this.opts.concurrency - this.inFlight.size;
         const res = (await this.reader!.xreadgroup(
-          'GROUP', this.group, this.opts.consumer,
-          'COUNT', free, 'BLOCK', 1000,
-          'STREAMS', this.stream, '>',
+          'GROUP',
+          this.group,
+          this.opts.consumer,
+          'COUNT',
+          free,
+          'BLOCK',
+          1000,
+          'STREAMS',
+          this.stream,
+          '>',
         )) as Array<[string, StreamEntry[]]> | null;
         for (const [, entries] of res ?? []) for (const entry of entries) this.take(entry);
       } catch (err) {
@@ -153,9 +160,11 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
       do {
         const free = this.opts.concurrency - this.inFlight.size;
         if (free <= 0) return;
-        const [next, entries] = (await this.cmd.xautoclaim(
-          this.stream, this.group, this.opts.consumer, this.opts.claimIdleMs, cursor, 'COUNT', free,
-        )) as [string, StreamEntry[], string[]];
+        const [next, entries] = (await this.cmd.xautoclaim(this.stream, this.group, this.opts.consumer, this.opts.claimIdleMs, cursor, 'COUNT', free)) as [
+          string,
+          StreamEntry[],
+          string[],
+        ];
         for (const entry of entries) {
           this.log.warn(`took over request ${entry[0]} left by a stopped instance`);
           this.take(entry);
