@@ -34,6 +34,8 @@ export const ErrorCode = {
   NOT_CLAIMABLE: 42202,
   CODE_NOT_USABLE: 42203,
   GIFT_NOT_ALLOWED: 42204,
+  /** The key made more requests this minute than its scope allows (RateLimit headers say when to retry). */
+  RATE_LIMITED: 42901,
   INTERNAL: 50001,
   SERVICE_UNAVAILABLE: 50301,
   /** PostgreSQL or Redis unreachable, restarting or read-only: nothing was done, retry with the same id. */
@@ -74,6 +76,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.NOT_CLAIMABLE]: 422,
   [ErrorCode.CODE_NOT_USABLE]: 422,
   [ErrorCode.GIFT_NOT_ALLOWED]: 422,
+  [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.INTERNAL]: 500,
   [ErrorCode.SERVICE_UNAVAILABLE]: 503,
   [ErrorCode.STORE_UNAVAILABLE]: 503,

@@ -29,6 +29,10 @@ describe('loadConfig', () => {
       expiryBatchSize: 5_000,
       outboxPollMs: 200,
       clockControlKey: undefined,
+      metricsPort: undefined,
+      rateLimitAdminPerMin: 600_000,
+      rateLimitClientPerMin: 300_000,
+      accessLog: true,
       logJson: false,
       logLevel: 'log',
     });
@@ -74,6 +78,10 @@ describe('loadConfig', () => {
       CLOCK_CONTROL_KEY: 'test-clock',
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'debug',
+      METRICS_PORT: '9101',
+      RATE_LIMIT_ADMIN_PER_MIN: '0',
+      RATE_LIMIT_CLIENT_PER_MIN: '120',
+      ACCESS_LOG: 'false',
     };
     expect(loadConfig(env, [])).toStrictEqual({
       port: 8080,
@@ -102,6 +110,10 @@ describe('loadConfig', () => {
       expiryBatchSize: 100,
       outboxPollMs: 50,
       clockControlKey: 'test-clock',
+      metricsPort: 9101,
+      rateLimitAdminPerMin: 0,
+      rateLimitClientPerMin: 120,
+      accessLog: false,
       logJson: true,
       logLevel: 'debug',
     });

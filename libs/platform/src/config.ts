@@ -51,6 +51,13 @@ export interface AppConfig {
   outboxPollMs: number;
   /** Tests only: a Redis key through which the test moves this process's clock (unset: the system clock). */
   clockControlKey: string | undefined;
+  /** Port of this process's /metrics and /health/live, /health/ready (unset: none; the gateway also has them on PORT). */
+  metricsPort: number | undefined;
+  /** Requests per minute one API key may make, by scope (0: no limit); the root key has none. Counted in Redis, shared by every gateway. */
+  rateLimitAdminPerMin: number;
+  rateLimitClientPerMin: number;
+  /** One access log line per HTTP request at the gateway. */
+  accessLog: boolean;
   logJson: boolean;
   logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -127,6 +134,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     expiryBatchSize: int(env, 'EXPIRY_BATCH_SIZE', 5_000),
     outboxPollMs: int(env, 'OUTBOX_POLL_MS', 200),
     clockControlKey: text(env, 'CLOCK_CONTROL_KEY'),
+    metricsPort: text(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0),
+    rateLimitAdminPerMin: int(env, 'RATE_LIMIT_ADMIN_PER_MIN', 600_000, 0),
+    rateLimitClientPerMin: int(env, 'RATE_LIMIT_CLIENT_PER_MIN', 300_000, 0),
+    accessLog: bool(env, 'ACCESS_LOG', true),
     logJson: oneOf('LOG_FORMAT', text(env, 'LOG_FORMAT') ?? 'text', ['text', 'json']) === 'json',
     logLevel: oneOf('LOG_LEVEL', text(env, 'LOG_LEVEL') ?? 'log', LOG_LEVELS),
   };

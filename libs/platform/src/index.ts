@@ -15,3 +15,6 @@ export * from './points/points-client';
 export * from './store-errors';
 export * from './service-exception.filter';
 export * from './idempotent-write';
+export * from './observability/request-id';
+export * from './observability/metrics';
+export * from './observability/ops-server';

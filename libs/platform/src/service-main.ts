@@ -1,9 +1,11 @@
 import { DynamicModule, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { RpcException } from '@nestjs/microservices';
+import { getQueueToken } from '@nestjs/bull';
 import { DataSource, MigrationInterface } from 'typeorm';
 import Redis from 'ioredis';
-import { ServiceName } from '@app/domain';
+import type { Queue as BullQueue } from 'bull';
+import { Queue, ServiceName } from '@app/domain';
 import { AppConfig, loadConfig } from './config';
 import { ContractPipe } from './contract.pipe';
 import { dataSourceOptions, migrateSchema } from './database';
@@ -12,6 +14,8 @@ import { createLogger } from './logger';
 import { RedisStreamsServer } from './transport/redis-streams.server';
 import { ServiceExceptionFilter } from './service-exception.filter';
 import { watchRedis } from './store-errors';
+import { startMetrics, trackPool, trackQueue } from './observability/metrics';
+import { OpsServer, upWithin } from './observability/ops-server';
 
 export interface ServiceDefinition {
   service: ServiceName;
@@ -57,14 +61,17 @@ export async function runService(def: ServiceDefinition, cfg: AppConfig = loadCo
     app = micro;
   }
   registry.start();
+  const ops = await observe(app, name, cfg, redis);
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    ops?.markStopping();
     logger.log(`${signal}: finishing work in hand, then stopping`);
     await Promise.race([registry.stop(), new Promise((r) => setTimeout(r, 1_000))]); // Redis may be gone
     await app.close();
+    await ops?.close();
     redis.disconnect();
     process.exit(0);
   };
@@ -72,4 +79,29 @@ export async function runService(def: ServiceDefinition, cfg: AppConfig = loadCo
   process.on('SIGINT', () => void stop('SIGINT'));
   logger.log(`ready: role ${cfg.role}, instance ${instanceId}`);
   return app;
+}
+
+/**
+ * Metrics of this process (its Bull queues, its PostgreSQL pool, the transport) and, when
+ * METRICS_PORT is set, the port that serves them with the liveness and readiness probes.
+ * Ready means its own stores answer: PostgreSQL and Redis.
+ */
+async function observe(app: INestApplicationContext, name: string, cfg: AppConfig, redis: Redis): Promise<OpsServer | undefined> {
+  startMetrics(name);
+  const db = app.get(DataSource, { strict: false });
+  trackPool(name, db);
+  for (const queue of Object.values(Queue)) {
+    try {
+      trackQueue(app.get<BullQueue>(getQueueToken(queue), { strict: false }));
+    } catch {
+      /* not a queue of this service */
+    }
+  }
+  if (cfg.metricsPort === undefined) return undefined;
+  const ops = new OpsServer(cfg.metricsPort, async () => {
+    const [postgres, redisUp] = await Promise.all([upWithin(() => db.query('SELECT 1')), upWithin(() => redis.ping())]);
+    return { postgres, redis: redisUp };
+  });
+  await ops.start();
+  return ops;
 }

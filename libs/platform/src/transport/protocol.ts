@@ -15,6 +15,8 @@ export interface RequestPacket {
   reply: string;
   /** Unix ms after which nobody waits for the answer any more. */
   deadline: number;
+  /** The id of the HTTP request this one serves (x-request-id), for the service's log lines. */
+  rid?: string;
 }
 
 export interface ReplyPacket {

@@ -5,6 +5,8 @@ import { Logger } from '@nestjs/common';
 import { ErrorCode } from '@app/domain';
 import { isStoreUnavailable, watchRedis } from '../store-errors';
 import { PACKET_FIELD, ReplyPacket, replyChannel, RequestPacket, streamKey } from './protocol';
+import { rpcClientDuration, rpcClientShed, trackPending } from '../observability/metrics';
+import { currentRequestId } from '../observability/request-id';
 
 export interface RedisStreamsClientOptions {
   service: string;
@@ -19,19 +21,21 @@ export interface RedisStreamsClientOptions {
   maxPending?: number;
 }
 
-/** The caller side of {@link RedisStreamsServer}: `send` adds a request to the service's stream and waits for the reply. */
 /** Requests older than this (and past their deadline) are trimmed from the stream. */
 const STREAM_KEEP_MS = 5 * 60_000;
 
+/** The caller side of {@link RedisStreamsServer}: `send` adds a request to the service's stream and waits for the reply. */
 export class RedisStreamsClient extends ClientProxy {
   private readonly clientId = randomUUID();
   private pub?: Redis;
   private sub?: Redis;
   private connecting?: Promise<void>;
   private readonly pending = new Map<string, (packet: WritePacket) => void>();
+  private readonly untrack: () => void;
 
   constructor(private readonly opts: RedisStreamsClientOptions) {
     super();
+    this.untrack = trackPending(opts.service, () => this.pending.size);
   }
 
   connect(): Promise<void> {
@@ -62,6 +66,7 @@ export class RedisStreamsClient extends ClientProxy {
   }
 
   async close(): Promise<void> {
+    this.untrack();
     for (const [id, callback] of this.pending) {
       this.pending.delete(id);
       callback({ err: unavailable(this.opts.service, 'the caller is shutting down') });
@@ -78,6 +83,7 @@ export class RedisStreamsClient extends ClientProxy {
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
     const max = this.opts.maxPending ?? Infinity;
     if (this.pending.size >= max) {
+      rpcClientShed.inc({ service: this.opts.service });
       callback({ err: unavailable(this.opts.service, `busy: ${max} requests are waiting for it already`) });
       return () => undefined;
     }
@@ -88,14 +94,18 @@ export class RedisStreamsClient extends ClientProxy {
       data: packet.data,
       reply: replyChannel(this.clientId),
       deadline: Date.now() + this.opts.timeoutMs,
+      rid: currentRequestId(),
     };
+    const took = rpcClientDuration.startTimer({ service: this.opts.service });
     const timer = setTimeout(() => {
       if (this.pending.delete(id)) {
+        took({ outcome: 'timeout' });
         callback({ err: unavailable(this.opts.service, `no answer within ${this.opts.timeoutMs} ms`) });
       }
     }, this.opts.timeoutMs);
     this.pending.set(id, (reply) => {
       clearTimeout(timer);
+      took({ outcome: reply.err === undefined ? 'answered' : 'failed' });
       callback(reply);
     });
     // Entries far past any deadline are worth nothing: trimming them keeps the stream of a

@@ -6,6 +6,8 @@ import { ErrorCode, fail, isEnvelope } from '@app/domain';
 import { isStoreUnavailable, storeUnavailable, watchRedis } from '../store-errors';
 import { groupName, PACKET_FIELD, ReplyPacket, RequestPacket, streamKey } from './protocol';
 import { StreamContext } from './request-context';
+import { rpcServerDeadlineDrops, rpcServerDuration, rpcServerInFlight, rpcServerTakeovers } from '../observability/metrics';
+import { withRequestId } from '../observability/request-id';
 
 export interface RedisStreamsServerOptions {
   service: string;
@@ -167,6 +169,7 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
         ];
         for (const entry of entries) {
           this.log.warn(`took over request ${entry[0]} left by a stopped instance`);
+          rpcServerTakeovers.inc({ service: this.opts.service });
           this.take(entry);
         }
         cursor = next;
@@ -192,11 +195,13 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
   private take([entryId, fields]: StreamEntry): void {
     if (this.inFlight.has(entryId)) return;
     this.inFlight.add(entryId);
+    rpcServerInFlight.inc({ service: this.opts.service });
     void this.process(entryId, fields)
       // Not acknowledged: the entry stays pending and is taken over (the handlers are idempotent).
       .catch((err: Error) => this.log.warn(`request ${entryId} not acknowledged: ${err.message}`))
       .finally(() => {
         this.inFlight.delete(entryId);
+        rpcServerInFlight.dec({ service: this.opts.service });
         this.slotWaiters.shift()?.();
       });
   }
@@ -210,8 +215,15 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
       this.log.error(`dropping unreadable entry ${entryId}`);
     }
     const done = this.cmd!.multi();
+    if (packet && Date.now() > packet.deadline) rpcServerDeadlineDrops.inc({ service: this.opts.service });
     if (packet && Date.now() <= packet.deadline) {
-      const reply = await this.handle(packet);
+      const took = rpcServerDuration.startTimer({ service: this.opts.service });
+      const p = packet;
+      const reply = await withRequestId(p.rid, async () => {
+        const answer = await this.handle(p);
+        this.log.debug(`${p.pattern} answered in ${(took() * 1000).toFixed(1)} ms`);
+        return answer;
+      });
       // The reply goes out before the acknowledgement, in the same transaction.
       if (packet.reply && reply) done.publish(packet.reply, JSON.stringify(reply));
       this.opts.onProcessed?.();
