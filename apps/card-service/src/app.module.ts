@@ -23,6 +23,7 @@ import { GiftRepository } from './member/gift.repository';
 import { RedeemRepository } from './member/redeem.repository';
 import { RedeemService } from './member/redeem.service';
 import { OutboxRelay } from './outbox/outbox.relay';
+import { OutboxMetrics } from './outbox/outbox.metrics';
 import { OutboxRepository } from './outbox/outbox.repository';
 import { FactsRepository } from './facts/facts.repository';
 import { FactsService } from './facts/facts.service';
@@ -63,7 +64,7 @@ export class CardServiceModule {
         StockRepository,
         StockService,
         StockQueue,
-        ...(worker ? [StockProcessor, ExpiryProcessor, OutboxRelay] : []),
+        ...(worker ? [StockProcessor, ExpiryProcessor, OutboxRelay, OutboxMetrics] : []),
       ],
     };
   }

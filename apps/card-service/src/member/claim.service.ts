@@ -16,7 +16,7 @@ import {
   STATUS_WORD,
   payloadHash,
 } from '@app/domain';
-import { AppConfig, BatchLanes, Clock, CONFIG, idConflict } from '@app/platform';
+import { AppConfig, BatchLanes, claimBatchSize, Clock, CONFIG, idConflict } from '@app/platform';
 import { ClaimCard, claimKey as key, ClaimRepository, Grant, Receipt } from './claim.repository';
 import { CodeRepository } from './code.repository';
 import { OutboxEvent, OutboxRepository } from '../outbox/outbox.repository';
@@ -94,6 +94,7 @@ export class ClaimService {
 
   /** One transaction for all these claims; answers in the same order. */
   private async claimAll(receipts: Receipt[], onLocked: () => void = () => undefined): Promise<Answer[]> {
+    claimBatchSize.observe(receipts.length);
     // The same received_id twice in one batch: the first one claims, the others repeat its answer.
     const leaders = new Map<string, Receipt>();
     for (const r of receipts) if (!leaders.has(key(r.crm_id, r.received_id))) leaders.set(key(r.crm_id, r.received_id), r);

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Envelope, ErrorCode, fail, ok, PointsEventView } from '@app/domain';
-import { AppConfig, BatchLanes, Clock, CONFIG, idConflict } from '@app/platform';
+import { AppConfig, BatchLanes, Clock, CONFIG, idConflict, pointsBatchSize } from '@app/platform';
 import { planBatch, PlannedEvent } from './batch-plan';
 import { EventBatchRepository, EventNoTaken, StoredEvent } from './event-batch.repository';
 import { NewEvent } from './ledger.repository';
@@ -64,6 +64,7 @@ export class EventBatchService {
    * again (it then answers that event as a repeat or a conflict).
    */
   private async apply(events: BatchedEvent[], onLocked: () => void): Promise<Array<Answer | Promise<Answer>>> {
+    pointsBatchSize.observe(events.length);
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.applyOnce(events, onLocked);
