@@ -10,6 +10,7 @@ import { KeysController } from './auth/keys.controller';
 import { CardController } from './card/card.controller';
 import { DashboardController } from './dashboard/dashboard.controller';
 import { HealthController } from './health/health.controller';
+import { MetricsController } from './ops/metrics.controller';
 import { MemberController } from './member/member.controller';
 import { PointsAppController, PointsController } from './points/points.controller';
 import { EnvelopeFilter } from './http/envelope.filter';
@@ -39,7 +40,16 @@ export class GatewayModule implements OnApplicationShutdown {
     return {
       module: GatewayModule,
       imports: [TypeOrmModule.forRoot(dataSourceOptions(cfg, GATEWAY_SCHEMA, GATEWAY_MIGRATIONS, 'gateway'))],
-      controllers: [CardController, MemberController, PointsController, PointsAppController, DashboardController, KeysController, HealthController],
+      controllers: [
+        CardController,
+        MemberController,
+        PointsController,
+        PointsAppController,
+        DashboardController,
+        KeysController,
+        HealthController,
+        MetricsController,
+      ],
       providers: [
         { provide: CONFIG, useValue: cfg },
         clientProvider(CARD_CLIENT, Service.CARD),

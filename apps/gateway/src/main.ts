@@ -3,9 +3,13 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
-import { ContractPipe, createLogger, dataSourceOptions, loadConfig, migrateSchema } from '@app/platform';
+import { ContractPipe, createLogger, dataSourceOptions, loadConfig, migrateSchema, OpsServer, startMetrics, trackPool, upWithin } from '@app/platform';
 import { GATEWAY_MIGRATIONS, GATEWAY_SCHEMA, GatewayModule } from './app.module';
+import { AuthService } from './auth/auth.service';
 import { EnvelopeException } from './http/envelope.exception';
+import { genReqId, observeHttp } from './ops/http-observer';
+import { registerQueueConsole } from './ops/queue-console';
+import { registerRateLimit } from './ops/rate-limit';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -17,9 +21,31 @@ async function bootstrap() {
   await ds.initialize();
   await migrateSchema(ds, GATEWAY_SCHEMA).finally(() => ds.destroy());
 
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES });
+  startMetrics('gateway');
+  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, genReqId, requestIdHeader: false });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forConfig(cfg), adapter, { logger });
   app.useGlobalPipes(new ContractPipe((envelope) => new EnvelopeException(envelope)));
+
+  // Request ids, latency metrics and the access log first, so that every answer has them; then limits, then the queue console.
+  const fastify = app.getHttpAdapter().getInstance();
+  observeHttp(fastify, cfg.accessLog);
+  const auth = app.get(AuthService);
+  const rateLimitRedis = await registerRateLimit(fastify, cfg, auth);
+  const consoleQueues = await registerQueueConsole(fastify, cfg, auth);
+  const db = app.get(DataSource);
+  trackPool('gateway', db);
+  const ops =
+    cfg.metricsPort === undefined
+      ? undefined
+      : new OpsServer(cfg.metricsPort, async () => ({
+          postgres: await upWithin(() => db.query('SELECT 1')),
+          redis: await upWithin(() => rateLimitRedis.ping()),
+        }));
+  fastify.addHook('onClose', async () => {
+    ops?.markStopping();
+    await Promise.all([...consoleQueues.map((q) => q.close()), ops?.close()]);
+    rateLimitRedis.disconnect();
+  });
 
   const doc = new DocumentBuilder()
     .setTitle('Loyalty suite API')
@@ -34,6 +60,7 @@ async function bootstrap() {
 
   app.enableShutdownHooks();
   await app.listen(cfg.port, cfg.host);
+  await ops?.start();
   const url = `http://127.0.0.1:${cfg.port}`;
   logger.log(`gateway listening on ${url} (API docs at ${url}/docs)`);
 }

@@ -18,6 +18,13 @@ export const ClientAllowed = () => SetMetadata(ACCESS, 'client' satisfies Access
 /** A route without crm_id in its path: it acts for the tenant of the key (client or admin). */
 export const ForKeyTenant = () => SetMetadata(ACCESS, 'key-tenant' satisfies Access);
 
+/** Where the guard leaves who called (for the access log): a fingerprint of the key, never the key, and its tenant. */
+export const CALLER = Symbol('loyalty:caller');
+export interface CallerTag {
+  key_id: string;
+  crm_id?: string;
+}
+
 /** Where the guard leaves the crm_id of the key on a `key-tenant` route. */
 export const KEY_CRM_ID = Symbol('loyalty:key-crm-id');
 

@@ -3,8 +3,8 @@ import { Reflector } from '@nestjs/core';
 import { FastifyRequest } from 'fastify';
 import { ErrorCode, fail, invalid } from '@app/domain';
 import { EnvelopeException } from '../http/envelope.exception';
-import { ACCESS, Access, KEY_CRM_ID } from './auth.decorators';
-import { AuthService } from './auth.service';
+import { ACCESS, Access, CALLER, CallerTag, KEY_CRM_ID } from './auth.decorators';
+import { AuthService, keyId } from './auth.service';
 
 const deny = (code: ErrorCode, msg: string) => new EnvelopeException(fail(code, msg));
 
@@ -29,6 +29,7 @@ export class AuthGuard implements CanActivate {
     if (!match) throw deny(ErrorCode.UNAUTHORIZED, 'Authorization: Bearer <key> is required');
     const caller = await this.auth.identify(match[1]);
     if (!caller) throw deny(ErrorCode.UNAUTHORIZED, 'unknown API key');
+    (req as unknown as Record<symbol, CallerTag>)[CALLER] = caller.root ? { key_id: 'root' } : { key_id: keyId(match[1]), crm_id: caller.crm_id };
     if (access === 'key-tenant') {
       if (caller.root) {
         throw new EnvelopeException(

@@ -10,6 +10,8 @@ const CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 10_000;
 
 export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
+/** What logs and rate limits name a key by: the first 12 hex digits of its hash (the key itself is never written anywhere). */
+export const keyId = (key: string) => hashKey(key).slice(0, 12);
 
 /** Tenant keys: issued once, stored hashed, looked up with a short cache. */
 @Injectable()

@@ -4,7 +4,7 @@ import { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import Redis from 'ioredis';
 import { CardPattern, DashboardPattern, ErrorCode, PingReply, PointsPattern, Service, ServiceName } from '@app/domain';
-import { AppConfig, CONFIG, InstanceInfo, liveInstances, RedisStreamsClient, watchRedis } from '@app/platform';
+import { AppConfig, CONFIG, InstanceInfo, liveInstances, RedisStreamsClient, upWithin, watchRedis } from '@app/platform';
 import { lastValueFrom } from 'rxjs';
 import { Public } from '../auth/auth.decorators';
 
@@ -58,6 +58,32 @@ export class HealthController implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.redis.disconnect();
     await Promise.all([...this.clients.values()].map((c) => c.close()));
+  }
+
+  @Get('live')
+  @Public()
+  @ApiOperation({ summary: 'Liveness: the gateway process runs and answers HTTP (nothing else is checked)' })
+  @ApiOkResponse({ schema: { example: { code: 0, msg: 'ok', data: { status: 'up' } } } })
+  live() {
+    return { code: 0, msg: 'ok', data: { status: 'up' } };
+  }
+
+  @Get('ready')
+  @Public()
+  @ApiOperation({
+    summary:
+      'Readiness: the gateway can serve, i.e. its own stores answer (PostgreSQL for keys, Redis for the transport); 503 when not. ' +
+      'The services behind it are not checked: a dead card-service must not take the points routes out of rotation (see /health for them).',
+  })
+  @ApiOkResponse({ schema: { example: { code: 0, msg: 'ok', data: { status: 'up', postgres: 'up', redis: 'up' } } } })
+  @ApiServiceUnavailableResponse({
+    schema: { example: { code: ErrorCode.SERVICE_UNAVAILABLE, msg: 'not ready', data: { status: 'down', postgres: 'down', redis: 'up' } } },
+  })
+  async ready(@Res({ passthrough: true }) reply: FastifyReply) {
+    const [postgres, redis] = await Promise.all([upWithin(() => this.db.query('SELECT 1')), upWithin(() => this.redis.ping())]);
+    const up = postgres === 'up' && redis === 'up';
+    reply.status(up ? 200 : 503);
+    return { code: up ? 0 : ErrorCode.SERVICE_UNAVAILABLE, msg: up ? 'ok' : 'not ready', data: { status: up ? 'up' : 'down', postgres, redis } };
   }
 
   @Get()
