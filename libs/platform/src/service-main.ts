@@ -1,5 +1,5 @@
 import { DynamicModule, INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { ModulesContainer, NestFactory } from '@nestjs/core';
 import { RpcException } from '@nestjs/microservices';
 import { getQueueToken } from '@nestjs/bull';
 import { DataSource, MigrationInterface } from 'typeorm';
@@ -90,12 +90,11 @@ async function observe(app: INestApplicationContext, name: string, cfg: AppConfi
   startMetrics(name);
   const db = app.get(DataSource, { strict: false });
   trackPool(name, db);
+  // Only the queues this process registered: a failed app.get would end the process (Nest's exceptions zone).
+  const tokens = new Set([...app.get(ModulesContainer).values()].flatMap((m) => [...m.providers.keys()]));
   for (const queue of Object.values(Queue)) {
-    try {
-      trackQueue(app.get<BullQueue>(getQueueToken(queue), { strict: false }));
-    } catch {
-      /* not a queue of this service */
-    }
+    const token = getQueueToken(queue);
+    if (tokens.has(token)) trackQueue(app.get<BullQueue>(token, { strict: false }));
   }
   if (cfg.metricsPort === undefined) return undefined;
   const ops = new OpsServer(cfg.metricsPort, async () => {

@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { ErrorCode, fail } from '@app/domain';
 import { AppConfig, watchRedis } from '@app/platform';
 import { AuthService, keyId } from '../auth/auth.service';
+import { EnvelopeException } from '../http/envelope.exception';
 
 const WINDOW_MS = 60_000;
 /** Paths no key is needed for (probes, docs, the queue console's own gate): never counted. */
@@ -42,10 +43,9 @@ export async function registerRateLimit(fastify: FastifyInstance, cfg: AppConfig
     },
     allowList: async (req) => UNCOUNTED.test(req.url) || (await limitOf(req)) === 0,
     max: async (req) => limitOf(req),
-    errorResponseBuilder: (_req, ctx) => ({
-      statusCode: 429,
-      ...fail(ErrorCode.RATE_LIMITED, `rate limit: at most ${ctx.max} requests a minute with this key; retry in ${ctx.after}`),
-    }),
+    // Thrown by the plugin after it set the headers; the envelope filter writes it out as 429.
+    errorResponseBuilder: (_req, ctx) =>
+      new EnvelopeException(fail(ErrorCode.RATE_LIMITED, `rate limit: at most ${ctx.max} requests a minute with this key; retry in ${ctx.after}`)) as never,
   });
   return redis;
 }

@@ -103,7 +103,8 @@ const queues = new Set<BullQueue>();
 export function trackQueue(queue: BullQueue): void {
   queues.add(queue);
 }
-const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+/** waiting: ready for a worker; paused: waiting in a paused queue (the console's pause), counted apart. */
+const QUEUE_STATES = ['waiting', 'paused', 'active', 'delayed', 'failed'] as const;
 new Gauge({
   name: 'bull_queue_jobs',
   help: 'Jobs of a Bull queue by state',
@@ -112,8 +113,9 @@ new Gauge({
     this.reset();
     await Promise.all(
       [...queues].map(async (q) => {
-        const counts = await q.getJobCounts().catch(() => null);
-        if (counts) for (const state of QUEUE_STATES) this.set({ queue: q.name, state }, counts[state]);
+        // Bull counts the paused list too, though its JobCounts type does not say so.
+        const counts = (await q.getJobCounts().catch(() => null)) as Partial<Record<(typeof QUEUE_STATES)[number], number>> | null;
+        if (counts) for (const state of QUEUE_STATES) this.set({ queue: q.name, state }, counts[state] ?? 0);
       }),
     );
   },
@@ -126,9 +128,10 @@ new Gauge({
     this.reset();
     await Promise.all(
       [...queues].map(async (q) => {
-        // In ascending order (Bull's getWaiting), the first job is the one waiting longest.
-        const [oldest] = await q.getWaiting(0, 0).catch(() => []);
-        this.set({ queue: q.name }, oldest ? Math.max(0, (Date.now() - oldest.timestamp) / 1000) : 0);
+        // Ascending (Bull's getWaiting reads the wait and paused lists): the first of each list waits longest.
+        const heads = await q.getWaiting(0, 0).catch(() => []);
+        const oldest = Math.min(...heads.filter(Boolean).map((j) => j.timestamp));
+        this.set({ queue: q.name }, Number.isFinite(oldest) ? Math.max(0, (Date.now() - oldest) / 1000) : 0);
       }),
     );
   },
