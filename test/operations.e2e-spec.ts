@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import Bull from 'bull';
 import { Queue } from '@app/domain';
 import { AppProcess, freePort, Suite } from './support/suite';
@@ -54,6 +56,12 @@ describe('operations', () => {
     return sum;
   };
   const logOf = (proc: AppProcess) => readFileSync(proc.logFile, 'utf8');
+  /** Keeps a scrape for `.ci/run`, which checks each with `promtool check metrics`. */
+  const METRICS_DIR = process.env.METRICS_DUMP_DIR ?? path.join(tmpdir(), 'loyalty-metrics');
+  const keep = (app: string, text: string) => {
+    mkdirSync(METRICS_DIR, { recursive: true });
+    writeFileSync(path.join(METRICS_DIR, `${app}.prom`), text);
+  };
 
   describe('request ids', () => {
     it('answers every request with x-request-id, keeps a sensible one given, and replaces one that is not', async () => {
@@ -104,6 +112,7 @@ describe('operations', () => {
       const res = await raw(s.url('/metrics'), { authorization: `Bearer ${s.rootKey}` });
       expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
       const after = await res.text();
+      keep('gateway', after);
       expect(series(after, 'http_request_duration_seconds_count', labels) - series(before, 'http_request_duration_seconds_count', labels)).toBe(3);
       expect(series(after, 'rpc_client_request_duration_seconds_count', { service: 'points', outcome: 'answered' })).toBeGreaterThanOrEqual(3);
       // Process metrics, and the gateway's pool.
@@ -144,6 +153,7 @@ describe('operations', () => {
       expect(series(points, 'points_batch_size_count')).toBeGreaterThanOrEqual(1);
       expect(points).toMatch(/bull_queue_jobs\{queue="points-events",state="active",app="points-service"\} \d+/);
       const dashboard = await (await raw(opsUrl(servicePorts['dashboard-service'], '/metrics'))).text();
+      for (const [app, t] of Object.entries({ 'card-service': text, 'points-service': points, 'dashboard-service': dashboard })) keep(app, t);
       expect(dashboard).toMatch(/bull_queue_jobs\{queue="card-events",state="waiting",app="dashboard-service"\} \d+/);
     });
 
