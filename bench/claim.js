@@ -5,7 +5,7 @@
  * the gateway's HTTP API at high concurrency, against the PostgreSQL floor of the same claim.
  *
  *   node bench/claim.js [--codes N] [--members N] [--requests N] [--get-limit N]
- *                       [--connections N] [--floor-claims N] [--card-replicas N]
+ *                       [--connections N] [--floor-claims N] [--card-replicas N] [--plain 0|1]
  *   (npm run bench:claim builds dist first, then runs this)
  *   CI smoke: node bench/claim.js --codes 3000 --members 300 --requests 3500 --floor-claims 2000
  *
@@ -22,7 +22,12 @@
  *      (insert member_receive, lock card_info, read member_card_record, move claim_slot, take
  *      the slot's code into member_card_code, upsert member_card_record), each a prepared
  *      statement, by --connections clients at once; members drawn like the load's;
- *   5. load (after another CHECKPOINT): a second process (bench/claim-load.js) runs autocannon
+ *   5. load, twice (after a CHECKPOINT each): the ops cost. First through the gateway as
+ *      deployed (access log and per-key rate limits on) on the sale card, then through a
+ *      second, plain gateway (ACCESS_LOG=false, rate limits off: RATE_LIMIT_*_PER_MIN=0) on a
+ *      third card of --codes codes (the first load warms the services: the order favours the plain run); both with the same client key, sharing the card-service
+ *      processes; metrics are observed in both (prom-client has no off switch). --plain 0
+ *      skips the plain run. Each load: a second process (bench/claim-load.js) runs autocannon
  *      with --connections connections and --requests requests, each
  *      POST /api/crm/card/<crm>/member/receive with a unique received_id and a random member
  *      m0..m<members-1>, asking 1 code of the card; answers are classified by the envelope's
@@ -33,7 +38,8 @@
  *      (including a load in which no claim succeeded: nothing was measured).
  *
  * claims/s = successful claims / wall time of the load (first request sent to last answer).
- * ratio = end-to-end claims/s / floor claims/s.
+ * ratio = end-to-end claims/s / floor claims/s (the gateway as deployed);
+ * ops cost = 1 - claims/s as deployed / claims/s of the plain gateway, same run.
  *
  * Environment: BENCH_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres),
  * BENCH_REDIS_URL (default redis://127.0.0.1:6379). DB_POOL_SIZE (default 10),
@@ -58,12 +64,13 @@ const TARGET = { claimsPerS: 2000, p99Ms: 200, ratio: 1.0 };
 
 // ---------- options ----------
 
-const USAGE = 'usage: node bench/claim.js [--codes N] [--members N] [--requests N] [--get-limit N] [--connections N] [--floor-claims N] [--card-replicas N]';
+const USAGE =
+  'usage: node bench/claim.js [--codes N] [--members N] [--requests N] [--get-limit N] [--connections N] [--floor-claims N] [--card-replicas N] [--plain 0|1]';
 
 function parseArgs(argv) {
   const opts = lib.parseOptions(argv, {
     usage: USAGE,
-    defaults: { codes: 100_000, members: 10_000, requests: 110_000, getLimit: 12, connections: 64, floorClaims: 20_000, cardReplicas: 1 },
+    defaults: { codes: 100_000, members: 10_000, requests: 110_000, getLimit: 12, connections: 64, floorClaims: 20_000, cardReplicas: 1, plain: 1 },
     flags: {
       '--codes': 'codes',
       '--members': 'members',
@@ -72,6 +79,7 @@ function parseArgs(argv) {
       '--connections': 'connections',
       '--floor-claims': 'floorClaims',
       '--card-replicas': 'cardReplicas',
+      '--plain': 'plain',
     },
   });
   if (opts.codes > 10_000_000) throw new Error('--codes is at most 10,000,000 (MAX_TOTAL_QUANTITY)');
@@ -79,6 +87,7 @@ function parseArgs(argv) {
   if (opts.getLimit > 32767) throw new Error('--get-limit is at most 32767');
   if (opts.connections > opts.requests) throw new Error('--connections cannot be more than --requests');
   if (opts.connections > opts.floorClaims) throw new Error('--connections cannot be more than --floor-claims');
+  if (opts.plain !== 0 && opts.plain !== 1) throw new Error('--plain is 0 or 1');
   return opts;
 }
 
@@ -351,13 +360,25 @@ async function main() {
     },
   );
   const gateway = spawnApp('gateway', env, logDir);
+  // The same gateway without the ops surface's per-request work: no access log, no rate limits.
+  const plainPort = await freePort();
+  const plainBase = `http://127.0.0.1:${plainPort}`;
+  const plain = opts.plain
+    ? spawnApp(
+        'gateway',
+        { ...env, PORT: String(plainPort), ACCESS_LOG: 'false', RATE_LIMIT_CLIENT_PER_MIN: '0', RATE_LIMIT_ADMIN_PER_MIN: '0' },
+        logDir,
+        'gateway-plain',
+      )
+    : null;
   const cards = [];
   for (let i = 1; i <= opts.cardReplicas; i++)
     cards.push(spawnApp('card-service', env, logDir, opts.cardReplicas === 1 ? 'card-service' : `card-service-${i}`));
-  const procs = [gateway, ...cards];
+  const procs = [gateway, ...(plain ? [plain] : []), ...cards];
   console.log(`dist: gateway ${sha(gateway.main)}, card-service ${sha(cards[0].main)} (sha256 prefix of main.js)`);
   const bootT0 = now();
   await waitForHealth(base, procs, 90_000, { service: 'card', instances: opts.cardReplicas });
+  if (plain) await waitForHealth(plainBase, procs, 90_000, { service: 'card', instances: opts.cardReplicas });
   console.log(`apps up in ${secs(now() - bootT0)} (${procs.map((p) => `${p.app} pid ${p.child.pid}`).join(', ')})`);
 
   const db = new Client({ connectionString: DATABASE_URL, application_name: 'bench-claim' });
@@ -389,9 +410,15 @@ async function main() {
     const t0 = now();
     const floorCard = await createCard(base, rootKey, cardBody('bench claim floor', floorStock, opts.getLimit));
     const saleCard = await createCard(base, rootKey, cardBody('bench claim', opts.codes, opts.getLimit));
-    await waitGenerated(base, rootKey, floorCard, procs);
-    await waitGenerated(base, rootKey, saleCard, procs);
-    console.log(`cards: floor ${floorCard} (${fmt(floorStock)} codes), sale ${saleCard} (${fmt(opts.codes)} codes), generated in ${secs(now() - t0)}`);
+    const plainCard = plain ? await createCard(base, rootKey, cardBody('bench claim plain', opts.codes, opts.getLimit)) : null;
+    for (const card of [floorCard, saleCard, plainCard]) if (card) await waitGenerated(base, rootKey, card, procs);
+    console.log(
+      `cards: floor ${floorCard} (${fmt(floorStock)} codes), sale ${saleCard}${plainCard ? ` and plain ${plainCard}` : ''} (${fmt(opts.codes)} codes), generated in ${secs(now() - t0)}`,
+    );
+    // A mini-program back end's key: the scope a flash sale's requests come with (the root key is never rate limited).
+    const keyRes = await call(base, rootKey, 'POST', `/api/crm/keys/${CRM_ID}`, { scope: 'client' });
+    if (keyRes.body.code !== 0) throw new Error(`issuing a client key answered ${JSON.stringify(keyRes.body).slice(0, 300)}`);
+    const clientKey = keyRes.body.data.key;
     // The CI server runs with autovacuum off: give the planner what autoanalyze would have after the codes went in.
     await db.query('ANALYZE');
 
@@ -403,35 +430,42 @@ async function main() {
     console.log(`${secs(floor.wallMs)}, ${fmt(floor.rate)} claims/s`);
     if (floor.counts.error) console.log(`  floor errors: ${JSON.stringify(floor.errors)}`);
 
-    // 3. the load through the gateway
-    await db.query('CHECKPOINT');
-    console.log(`load: ${fmt(opts.requests)} requests, ${opts.connections} connections (autocannon in a second process) ...`);
-    let cpu = null;
-    const load = await runLoad(
-      'claim-load.js',
-      {
-        base,
-        key: rootKey,
-        crm: CRM_ID,
-        cardId: saleCard,
-        members: opts.members,
-        requests: opts.requests,
-        connections: opts.connections,
-        runTag,
-        timeoutS: LOAD_TIMEOUT_S,
-      },
-      procs,
-      async (pid) => {
-        cpu = await cpuSnapshot(db, [...named, { pid, group: 'load' }]);
-      },
-    );
-    const loadCpu = await cpu.diff();
-    loadCpu.load = (load.cpu.user + load.cpu.system) / 1e6; // gone by now: its own process.cpuUsage() at the end
+    // 3. the load through the gateway as deployed, then through the plain one
+    const sale = async (label, url, cardId, tag) => {
+      await db.query('CHECKPOINT');
+      console.log(`load (${label}): ${fmt(opts.requests)} requests, ${opts.connections} connections (autocannon in a second process) ...`);
+      let cpu = null;
+      const run = await runLoad(
+        'claim-load.js',
+        {
+          base: url,
+          key: clientKey,
+          crm: CRM_ID,
+          cardId,
+          members: opts.members,
+          requests: opts.requests,
+          connections: opts.connections,
+          runTag: tag,
+          timeoutS: LOAD_TIMEOUT_S,
+        },
+        procs,
+        async (pid) => {
+          cpu = await cpuSnapshot(db, [...named, { pid, group: 'load' }]);
+        },
+      );
+      const runCpu = await cpu.diff();
+      runCpu.load = (run.cpu.user + run.cpu.system) / 1e6; // gone by now: its own process.cpuUsage() at the end
+      const errs = run.counts.otherAnswers + run.counts.noAnswer;
+      const rate = run.counts.ok / (run.wallMs / 1000);
+      console.log(`  ${secs(run.wallMs)}, ${fmt(rate)} claims/s, ${fmt(errs)} errors`);
+      return { load: run, loadCpu: runCpu, errors: errs, claimsPerS: rate };
+    };
+    // As deployed first: the first load also warms the card-service and PostgreSQL, so the order favours the plain run (the cost shown is not understated).
+    const { load, loadCpu, errors, claimsPerS } = await sale('gateway as deployed: access log, rate limits', base, saleCard, runTag);
+    const plainRun = plainCard ? await sale('plain gateway: no access log, no rate limits', plainBase, plainCard, `${runTag}p`) : null;
     const c = load.counts;
-    const errors = c.otherAnswers + c.noAnswer;
-    const claimsPerS = c.ok / (load.wallMs / 1000);
     const requestsPerS = (c.ok + c.outOfStock + c.limit + c.otherAnswers) / (load.wallMs / 1000);
-    console.log(`  ${secs(load.wallMs)}, ${fmt(claimsPerS)} claims/s, ${fmt(errors)} errors`);
+    const opsCost = plainRun ? 1 - claimsPerS / plainRun.claimsPerS : null;
 
     // 4. the invariants (statistics first: with autovacuum off the planner thinks these tables are empty and nests loops over 100k rows)
     await db.query('ANALYZE card.card_info, card.card_code, card.member_receive, card.member_card_record, card.member_card_code');
@@ -449,7 +483,16 @@ async function main() {
       okExact: true,
       expectEmpty: false,
     });
-    const invOk = saleInv.ok && floorInv.ok;
+    const plainInv = plainRun
+      ? await checkCard(db, plainCard, {
+          codes: opts.codes,
+          getLimit: opts.getLimit,
+          expectedOk: plainRun.load.counts.ok,
+          okExact: plainRun.errors === 0,
+          expectEmpty: opts.requests - plainRun.load.counts.limit - plainRun.errors >= opts.codes || plainRun.load.counts.outOfStock > 0,
+        })
+      : null;
+    const invOk = saleInv.ok && floorInv.ok && (plainInv?.ok ?? true);
 
     // 5. summary
     const ratio = claimsPerS / floor.rate;
@@ -524,12 +567,24 @@ async function main() {
     line('CPU s in the floor', fmtCpu(floor.cpu));
     line('CPU s in the load', `${fmtCpu(loadCpu)}  (load = autocannon's process; pg:card-service = its PostgreSQL backends)`);
     line('ratio claims/s / floor claims/s', ratio.toFixed(2));
+    if (plainRun) {
+      const pl = plainRun.load.latency;
+      line(
+        'plain gateway (no log, no limits)',
+        `${fmt(plainRun.claimsPerS)} claims/s, p99 ${ms(pl.p99)} ms, ratio ${(plainRun.claimsPerS / floor.rate).toFixed(2)}, errors ${fmt(plainRun.errors)}`,
+      );
+      line('ops cost (access log + rate limits)', `${(opsCost * 100).toFixed(1)}% of claims/s (as deployed / plain, same run)`);
+    }
     line(
       'targets',
       `claims/s >= ${fmt(TARGET.claimsPerS)}: ${met(claimsPerS >= TARGET.claimsPerS)}; p99 < ${TARGET.p99Ms} ms: ${met(lat.p99 !== null && lat.p99 < TARGET.p99Ms)}; ratio >= ${TARGET.ratio.toFixed(1)}: ${met(ratio >= TARGET.ratio)}`,
     );
     console.log(`  invariants, sale card ${saleCard}:`);
     for (const [name, ok, detail] of saleInv.checks) console.log(`    [${ok ? 'ok' : 'FAIL'}] ${name} (${detail})`);
+    if (plainInv) {
+      console.log(`  invariants, plain card ${plainCard}:`);
+      for (const [name, ok, detail] of plainInv.checks) console.log(`    [${ok ? 'ok' : 'FAIL'}] ${name} (${detail})`);
+    }
     console.log(`  invariants, floor card ${floorCard}:`);
     for (const [name, ok, detail] of floorInv.checks) console.log(`    [${ok ? 'ok' : 'FAIL'}] ${name} (${detail})`);
     line('invariants', invOk ? 'HOLD' : 'BROKEN');
@@ -539,7 +594,8 @@ async function main() {
       `RESULT codes=${opts.codes} members=${opts.members} requests=${opts.requests} connections=${opts.connections} card_replicas=${opts.cardReplicas} ` +
         `claims_per_s=${Math.round(claimsPerS)} requests_per_s=${Math.round(requestsPerS)} p50_ms=${ms(lat.p50)} p95_ms=${ms(lat.p95)} p99_ms=${ms(lat.p99)} ` +
         `ok=${c.ok} out_of_stock=${c.outOfStock} limit=${c.limit} errors=${errors} floor_claims_per_s=${Math.round(floor.rate)} ` +
-        `floor_p50_ms=${ms(floor.latency.p50)} floor_p99_ms=${ms(floor.latency.p99)} ratio=${ratio.toFixed(3)} invariants=${invOk ? 'ok' : 'broken'}`,
+        `floor_p50_ms=${ms(floor.latency.p50)} floor_p99_ms=${ms(floor.latency.p99)} ratio=${ratio.toFixed(3)} ` +
+        `plain_claims_per_s=${plainRun ? Math.round(plainRun.claimsPerS) : 'n/a'} ops_cost_pct=${opsCost === null ? 'n/a' : (opsCost * 100).toFixed(1)} invariants=${invOk ? 'ok' : 'broken'}`,
     );
     if (!invOk) return 1;
     if (c.ok === 0 && opts.codes > 0) {
