@@ -287,7 +287,12 @@ async function main() {
   const rootKeyGiven = Boolean(env.CRM_ROOT_API_KEY);
   if (!rootKeyGiven) env.CRM_ROOT_API_KEY = `root_${randomBytes(24).toString('base64url')}`;
 
-  for (const name of APPS) apps.push(startChild(name, process.execPath, [path.join(ROOT, 'dist', 'apps', name, 'main.js')], { env }));
+  // One host, one METRICS_PORT each: the gateway takes METRICS_PORT, the next apps the ports after it.
+  const metricsBase = env.METRICS_PORT ? Number(env.METRICS_PORT) : null;
+  APPS.forEach((name, i) => {
+    const own = metricsBase === null ? env : { ...env, METRICS_PORT: String(metricsBase + i) };
+    apps.push(startChild(name, process.execPath, [path.join(ROOT, 'dist', 'apps', name, 'main.js')], { env: own }));
+  });
   const url = `http://127.0.0.1:${env.PORT || 3000}`;
   await waitUntil(`The gateway (${url}/health)`, () => gatewayHealthy(url), HEALTH_TIMEOUT_MS);
   log(`ready: ${url} (API docs at ${url}/docs)`);

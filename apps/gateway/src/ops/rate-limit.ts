@@ -8,7 +8,7 @@ import { EnvelopeException } from '../http/envelope.exception';
 
 const WINDOW_MS = 60_000;
 /** Paths no key is needed for (probes, docs, the queue console's own gate): never counted. */
-const UNCOUNTED = /^\/(health|docs|metrics|admin\/queues)(\/|$|\?)/;
+const UNCOUNTED = /^\/(health|docs|docs-json|metrics|admin\/queues)(\/|$|\?)/;
 
 const bearer = (req: FastifyRequest): string | undefined => /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
 
