@@ -229,6 +229,9 @@ describe('operations', () => {
       expect((await hit(second, s.rootKey)).headers.get('ratelimit-limit')).toBeNull();
       // Probes are never counted.
       expect((await fetch(`${s.url('/health/live')}`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+      // The refusals are told apart by their envelope code in the metrics.
+      const text = await (await raw(s.url('/metrics'), { authorization: `Bearer ${s.rootKey}` })).text();
+      expect(series(text, 'http_errors_total', { code: '42901' })).toBe(1);
     });
   });
 

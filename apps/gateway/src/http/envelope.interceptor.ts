@@ -2,11 +2,12 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nes
 import { FastifyReply } from 'fastify';
 import { map, Observable } from 'rxjs';
 import { httpStatusOf, isEnvelope } from '@app/domain';
-import { RETRY_AFTER_SECONDS, RETRYABLE_CODES } from '@app/platform';
+import { httpErrors, RETRY_AFTER_SECONDS, RETRYABLE_CODES } from '@app/platform';
 
 /** Status and headers of an envelope answer: the status follows its code (one table, in libs/domain); a 503 says when to retry. */
 export function replyFor(reply: FastifyReply, code: number): FastifyReply {
   if (RETRYABLE_CODES.has(code)) void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  if (code !== 0) httpErrors.inc({ code: String(code) });
   return reply.status(httpStatusOf(code));
 }
 

@@ -29,6 +29,13 @@ export const httpDuration = new Histogram({
   buckets: LATENCY_BUCKETS,
 });
 
+/** Envelope codes of the gateway's failed answers: tells 503 50301 (a service) from 50302 (a store), 429 42901 from the rest. */
+export const httpErrors = new Counter({
+  name: 'http_errors_total',
+  help: 'HTTP answers of the gateway with a non-zero envelope code, by code (50301 a service did not answer, 50302 a store is down, 42901 rate limited, 50001 a bug)',
+  labelNames: ['code'] as const,
+});
+
 export const rpcClientDuration = new Histogram({
   name: 'rpc_client_request_duration_seconds',
   help: 'Transport requests sent to a service, from send to answer (outcome: answered, failed, timeout: no answer by the deadline)',
