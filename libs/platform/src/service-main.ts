@@ -1,5 +1,5 @@
 import { DynamicModule, INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { ModuleRef, NestFactory } from '@nestjs/core';
 import { RpcException } from '@nestjs/microservices';
 import { getQueueToken } from '@nestjs/bull';
 import { DataSource, MigrationInterface } from 'typeorm';
@@ -90,9 +90,11 @@ async function observe(app: INestApplicationContext, name: string, cfg: AppConfi
   startMetrics(name);
   const db = app.get(DataSource, { strict: false });
   trackPool(name, db);
+  // Looked up through a ModuleRef: a failed app.get would abort the process (Nest's abortOnError).
+  const refs = app.get(ModuleRef, { strict: false });
   for (const queue of Object.values(Queue)) {
     try {
-      trackQueue(app.get<BullQueue>(getQueueToken(queue), { strict: false }));
+      trackQueue(refs.get<BullQueue>(getQueueToken(queue), { strict: false }));
     } catch {
       /* not a queue of this service */
     }
