@@ -103,7 +103,11 @@ const WARMUP = 20;
 /** The queue, as libs/domain/src/contracts/queues.ts (Queue.CARD_EVENTS) and the apps' Bull prefix. */
 const QUEUE = 'card-events';
 const BULL_PREFIX = 'loyalty';
-/** The job options of card-service's OutboxRelay (apps/card-service/src/outbox/outbox.relay.ts, JOB_OPTIONS): keep in step. */
+/**
+ * The job options of card-service's OutboxRelay (apps/card-service/src/outbox/outbox.relay.ts, JOB_OPTIONS): keep in step,
+ * but for removeOnComplete: the relay keeps a completed job until its recheck has seen it (seconds); the bench has no
+ * recheck, and keeping its 5,000,000 events in Redis would measure memory, not the apply.
+ */
 const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: false, attempts: 12, backoff: { type: 'exponential', delay: 1_000 } };
 /** cardEventBatchJobId (libs/domain/src/contracts/card-events.ts): keep in step. */
 const batchJobId = (b) => {

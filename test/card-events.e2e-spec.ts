@@ -76,11 +76,11 @@ describe('card events (outbox -> card-events queue)', () => {
   const one = async <T = any>(sql: string, params: unknown[]): Promise<T> => (await s.sql<T>(sql, params))[0];
   const iso = (d: Date) => d.toISOString();
 
-  /** Waits until the relay has moved every outbox row (a change answered has committed its rows). */
+  /** Waits until the relay has moved every outbox row (a change answered has committed its rows; relayed rows stay until their job completed). */
   const relayed = () =>
     s.eventually(
       'the outbox to be relayed',
-      async () => ((await one<{ n: number }>(`SELECT count(*)::int AS n FROM card.outbox`, [])).n === 0 ? true : undefined),
+      async () => ((await one<{ n: number }>(`SELECT count(*)::int AS n FROM card.outbox WHERE relayed_at IS NULL`, [])).n === 0 ? true : undefined),
       20_000,
       50,
     );
@@ -103,7 +103,7 @@ describe('card events (outbox -> card-events queue)', () => {
       expect(events.length).toBeLessThanOrEqual(CARD_EVENTS_PER_JOB);
       expect(events.filter((e) => e.crm_id !== crm_id)).toEqual([]);
       expect(events.map((e) => e.event_id)).toEqual([...events].sort(byEventId).map((e) => e.event_id));
-      expect(j.opts).toMatchObject({ removeOnComplete: true, attempts: expect.any(Number) });
+      expect(j.opts).toMatchObject({ removeOnComplete: { age: expect.any(Number) }, removeOnFail: false, attempts: expect.any(Number) });
       expect(j.opts.attempts).toBeGreaterThan(1);
     }
     return jobs;
@@ -493,14 +493,23 @@ describe('card events (outbox -> card-events queue)', () => {
     }
   });
 
-  it('leaves the outbox empty once relayed, every event on the queue once, every job under its id', async () => {
+  it('keeps every relayed row until its job completes (marked with the job), every event on the queue once, every job under its id', async () => {
     const jobs = await relayedJobs();
     expect(jobs.length).toBeGreaterThan(0);
     const ids = jobs.map((j) => j.id);
     expect(new Set(ids).size).toBe(ids.length);
     const events = jobs.flatMap((j) => j.data.events.map((e) => `${e.crm_id}.${e.event_id}`));
     expect(new Set(events).size).toBe(events.length);
-    expect(await one(`SELECT count(*)::int AS n FROM card.outbox`, [])).toEqual({ n: 0 });
+    // Nothing processes the queue here: every row stays, marked relayed with the id of a waiting job that carries it.
+    const rows = await s.sql<{ crm_id: string; event_id: string; job_id: string | null; relayed_at: Date | null }>(
+      `SELECT crm_id, event_id::text, job_id, relayed_at FROM card.outbox`,
+    );
+    expect(rows.length).toBe(events.length);
+    const carried = new Map(jobs.flatMap((j) => j.data.events.map((e) => [`${e.crm_id}.${e.event_id}`, String(j.id)] as const)));
+    for (const r of rows) {
+      expect(r.relayed_at).not.toBeNull();
+      expect(r.job_id).toBe(carried.get(`${r.crm_id}.${r.event_id}`));
+    }
   });
   /**
    * card.event_facts: the events card-service's own tables tell (for the dashboard's

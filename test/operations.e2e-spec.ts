@@ -151,7 +151,7 @@ describe('operations', () => {
       await s.post(`/api/crm/points/${crm}/produce/direct`, { event_no: uid('ev'), member_no: 'm-batch', event_type: 'order', points: 1 }, adminKey);
       const points = await (await raw(opsUrl(servicePorts['points-service'], '/metrics'))).text();
       expect(series(points, 'points_batch_size_count')).toBeGreaterThanOrEqual(1);
-      expect(points).toMatch(/bull_queue_jobs\{queue="points-events",state="active",app="points-service"\} \d+/);
+      expect(points).toMatch(/bull_queue_jobs\{queue="points-expiry",state="failed",app="points-service"\} \d+/);
       const dashboard = await (await raw(opsUrl(servicePorts['dashboard-service'], '/metrics'))).text();
       for (const [app, t] of Object.entries({ 'card-service': text, 'points-service': points, 'dashboard-service': dashboard })) keep(app, t);
       expect(dashboard).toMatch(/bull_queue_jobs\{queue="card-events",state="waiting",app="dashboard-service"\} \d+/);
@@ -163,7 +163,7 @@ describe('operations', () => {
       try {
         await queue.pause();
         // Created a minute ago (Bull's timestamp option), so its age is known without waiting for it.
-        await queue.add({ crm_id: crm, generate_id: 'never' }, { jobId: uid('waiting'), timestamp: Date.now() - 60_000 });
+        await queue.add({ crm_id: crm, generate_id: 'never' }, { jobId: uid('waiting'), timestamp: Date.now() - 60_000 } as Bull.JobOptions); // Bull reads opts.timestamp; its types omit it
         const text = await s.eventually('the waiting job to show', async () => {
           const t = await (await raw(opsUrl(servicePorts['card-service'], '/metrics'))).text();
           return series(t, 'bull_queue_jobs', { queue: 'card-stock', state: 'paused' }) >= 1 ? t : undefined;

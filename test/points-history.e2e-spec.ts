@@ -1,5 +1,4 @@
-import Bull from 'bull';
-import { PointsEventKind, Queue } from '@app/domain';
+import { PointsEventKind } from '@app/domain';
 import { PointsClient } from '@app/platform';
 import { Suite } from './support/suite';
 import { expectError, expectInvalid, uid } from './support/expect';
@@ -252,7 +251,7 @@ describe('points: history, earning rules, producers and access', () => {
     });
     afterAll(() => client.close());
 
-    it('reach the same handlers over the transport (answered) and the points-events queue (durable), applied once per event_no', async () => {
+    it('reach the same handlers over the transport (answered) and the inbox (durable), applied once per event_no', async () => {
       const m = uid('m-prod');
       const sent = await client.produceDirect(crm, { event_no: uid('tx'), member_no: m, event_type: 'order', points: 5 });
       expect(sent).toMatchObject({ code: 0, data: { event_type: 'produce', points: 5 } });
@@ -260,8 +259,17 @@ describe('points: history, earning rules, producers and access', () => {
       expect(refused).toMatchObject({ code: 40908 });
 
       const queued = uid('q');
-      await client.enqueue(PointsEventKind.PRODUCE_DIRECT, crm, { event_no: queued, member_no: m, event_type: 'order', points: 7 });
-      await client.enqueue(PointsEventKind.PRODUCE_DIRECT, crm, { event_no: queued, member_no: m, event_type: 'order', points: 7 });
+      const first = await client.enqueue(PointsEventKind.PRODUCE_DIRECT, crm, { event_no: queued, member_no: m, event_type: 'order', points: 7 });
+      expect(first).toMatchObject({ code: 0, data: { kind: 'produce_direct', event_no: queued, duplicate: false } });
+      // Acknowledged: PostgreSQL has it.
+      expect(await s.sql(`SELECT kind, event_no FROM points.inbox WHERE crm_id = $1 AND event_no = $2`, [crm, queued])).toEqual([
+        { kind: 'produce_direct', event_no: queued },
+      ]);
+      const second = await client.enqueue(PointsEventKind.PRODUCE_DIRECT, crm, { event_no: queued, member_no: m, event_type: 'order', points: 7 });
+      expect(second).toMatchObject({ code: 0, data: { event_no: queued, duplicate: true } });
+      // The same event_no with another payload is a conflict at once.
+      const other = await client.enqueue(PointsEventKind.PRODUCE_DIRECT, crm, { event_no: queued, member_no: m, event_type: 'order', points: 8 });
+      expect(other).toMatchObject({ code: 40901 });
       await s.eventually('the queued earn', async () => ((await summary(m)).total_points === 12 ? true : undefined));
       // The same event sent again over the transport: the original answer, nothing new.
       const again = await client.produceDirect(crm, { event_no: queued, member_no: m, event_type: 'order', points: 7 });
@@ -270,23 +278,20 @@ describe('points: history, earning rules, producers and access', () => {
       await client.enqueue(PointsEventKind.CONSUME_DIRECT, crm, { event_no: uid('q'), member_no: m, points: 2 });
       await s.eventually('the queued spend', async () => ((await summary(m)).used_points === 2 ? true : undefined));
       expect(amounts(await summary(m))).toMatchObject({ total_points: 12, active_points: 10, used_points: 2 });
+      // Applied rows are marked done with the answer.
+      const [row] = await s.sql(`SELECT outcome_code, done_at FROM points.inbox WHERE crm_id = $1 AND event_no = $2`, [crm, queued]);
+      expect(row.outcome_code).toBe(0);
+      expect(row.done_at).not.toBeNull();
     });
 
-    it('discards an invalid queued event at once, writing nothing', async () => {
+    it('refuses an invalid event at once (400 naming the field), writing nothing', async () => {
       const m = uid('m-prod-bad');
       const bad = uid('q');
-      await client.enqueue(PointsEventKind.PRODUCE_DIRECT, crm, { event_no: bad, member_no: m, event_type: 'order', points: 1.23456 });
-      const queue = new Bull(Queue.POINTS_EVENTS, s.redisUrl, { prefix: 'loyalty' });
-      try {
-        const job = await s.eventually('the bad job to fail', async () => {
-          const j = await queue.getJob(`${crm}.${PointsEventKind.PRODUCE_DIRECT}.${bad}`);
-          return j && (await j.isFailed()) ? j : undefined;
-        });
-        expect(job.attemptsMade).toBe(1);
-        expect(job.failedReason).toMatch(/points/);
-      } finally {
-        await queue.close();
-      }
+      const answer = await client.enqueue(PointsEventKind.PRODUCE_DIRECT, crm, { event_no: bad, member_no: m, event_type: 'order', points: 1.23456 });
+      expect(answer).toMatchObject({ code: 40001, errors: [expect.objectContaining({ field: 'event.points' })] });
+      const unknown = await client.enqueue('nope' as PointsEventKind, crm, { event_no: bad, member_no: m, points: 1 });
+      expect(unknown).toMatchObject({ code: 40001, errors: [expect.objectContaining({ field: 'kind' })] });
+      expect(await s.sql(`SELECT 1 FROM points.inbox WHERE crm_id = $1 AND event_no = $2`, [crm, bad])).toEqual([]);
       expect(await writtenFor(m)).toEqual({ members: 0, events: 0, lots: 0 });
     });
   });

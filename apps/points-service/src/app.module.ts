@@ -6,6 +6,7 @@ import { AppConfig, CONFIG, bullRootOptions, clockProvider, dataSourceOptions, i
 import { PointsSchema1732400000000 } from './migrations/1732400000000-points-schema';
 import { LedgerSchema1732600000000 } from './migrations/1732600000000-ledger-schema';
 import { EventTransType1733100000000 } from './migrations/1733100000000-event-trans-type';
+import { PointsInbox1733200000000 } from './migrations/1733200000000-points-inbox';
 import { LedgerController } from './ledger/ledger.controller';
 import { LedgerRepository } from './ledger/ledger.repository';
 import { EarnSpendService } from './ledger/earn-spend.service';
@@ -19,13 +20,18 @@ import { TransferService } from './ledger/transfer.service';
 import { EventBatchRepository } from './ledger/event-batch.repository';
 import { EventBatchService } from './ledger/event-batch.service';
 import { PointsExpiryProcessor } from './ledger/points-expiry.processor';
-import { PointsEventsProcessor } from './ledger/points-events.processor';
+import { InboxController } from './inbox/inbox.controller';
+import { InboxRepository } from './inbox/inbox.repository';
+import { InboxRoutes } from './inbox/inbox.routes';
+import { InboxService } from './inbox/inbox.service';
+import { InboxSignal } from './inbox/inbox.signal';
+import { InboxWorker } from './inbox/inbox.worker';
 import { RuleController } from './rules/rule.controller';
 import { RuleRepository } from './rules/rule.repository';
 import { RuleService } from './rules/rule.service';
 
 export const POINTS_SCHEMA = 'points';
-export const POINTS_MIGRATIONS = [PointsSchema1732400000000, LedgerSchema1732600000000, EventTransType1733100000000];
+export const POINTS_MIGRATIONS = [PointsSchema1732400000000, LedgerSchema1732600000000, EventTransType1733100000000, PointsInbox1733200000000];
 
 @Module({})
 export class PointsServiceModule {
@@ -35,9 +41,9 @@ export class PointsServiceModule {
       imports: [
         TypeOrmModule.forRoot(dataSourceOptions(cfg, POINTS_SCHEMA, POINTS_MIGRATIONS, 'points-service')),
         BullModule.forRoot(bullRootOptions(cfg)),
-        BullModule.registerQueue({ name: Queue.POINTS_EXPIRY }, { name: Queue.POINTS_EVENTS }),
+        BullModule.registerQueue({ name: Queue.POINTS_EXPIRY }),
       ],
-      controllers: cfg.role !== 'worker' ? [LedgerController, RuleController, pingController(Service.POINTS, PointsPattern.PING)] : [],
+      controllers: cfg.role !== 'worker' ? [LedgerController, InboxController, RuleController, pingController(Service.POINTS, PointsPattern.PING)] : [],
       providers: [
         { provide: CONFIG, useValue: cfg },
         clockProvider(cfg, instanceId),
@@ -54,7 +60,11 @@ export class PointsServiceModule {
         EventBatchService,
         RuleRepository,
         RuleService,
-        ...(cfg.role !== 'api' ? [PointsExpiryProcessor, PointsEventsProcessor] : []),
+        InboxRepository,
+        InboxRoutes,
+        InboxService,
+        InboxSignal,
+        ...(cfg.role !== 'api' ? [PointsExpiryProcessor, InboxWorker] : []),
       ],
     };
   }

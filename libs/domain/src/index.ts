@@ -3,6 +3,7 @@ export * from './envelope';
 export * from './validation';
 export * from './contracts/patterns';
 export * from './contracts/queues';
+export * from './contracts/points-inbox';
 export * from './contracts/card-events';
 export * from './contracts/card-events.dto';
 export * from './card/card.rules';

@@ -49,6 +49,16 @@ export interface AppConfig {
   expiryBatchSize: number;
   /** How often card-service's relay looks for card events in its outbox when the last pass found less than a full batch. */
   outboxPollMs: number;
+  /** How often card-service's relay checks the card-events jobs of relayed outbox rows (completed: rows deleted; gone from Redis: relayed again). */
+  outboxRecheckMs: number;
+  /** How often the card-stock recovery sweep queues again the unfinished stock jobs whose Bull job is gone (records at least this old). */
+  stockRecoverMs: number;
+  /** How often a process checks that its repeatable sweeps are still defined in Redis (re-adding them after Redis lost its data). */
+  queueRepeatCheckMs: number;
+  /** How often a points-service worker looks for events in points.inbox when the last pass found less than a full batch. */
+  pointsInboxPollMs: number;
+  /** Applied points.inbox rows are deleted after this many hours. */
+  pointsInboxKeepHours: number;
   /** Tests only: a Redis key through which the test moves this process's clock (unset: the system clock). */
   clockControlKey: string | undefined;
   /** Port of this process's /metrics and /health/live, /health/ready (unset: none; the gateway also has them on PORT). */
@@ -133,6 +143,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     expirySweepMs: int(env, 'EXPIRY_SWEEP_MS', 60_000),
     expiryBatchSize: int(env, 'EXPIRY_BATCH_SIZE', 5_000),
     outboxPollMs: int(env, 'OUTBOX_POLL_MS', 200),
+    outboxRecheckMs: int(env, 'OUTBOX_RECHECK_MS', 10_000),
+    stockRecoverMs: int(env, 'STOCK_RECOVER_MS', 60_000),
+    queueRepeatCheckMs: int(env, 'QUEUE_REPEAT_CHECK_MS', 30_000),
+    pointsInboxPollMs: int(env, 'POINTS_INBOX_POLL_MS', 200),
+    pointsInboxKeepHours: int(env, 'POINTS_INBOX_KEEP_HOURS', 24),
     clockControlKey: text(env, 'CLOCK_CONTROL_KEY'),
     metricsPort: text(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0),
     rateLimitAdminPerMin: int(env, 'RATE_LIMIT_ADMIN_PER_MIN', 600_000, 0),

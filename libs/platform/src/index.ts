@@ -18,3 +18,4 @@ export * from './idempotent-write';
 export * from './observability/request-id';
 export * from './observability/metrics';
 export * from './observability/ops-server';
+export * from './repeatable-jobs';

@@ -1,19 +1,21 @@
-import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { InjectQueue, Process, Processor } from '@nestjs/bull';
 import { Queue as BullQueue } from 'bull';
 import { CardExpiryJob, Queue } from '@app/domain';
-import { AppConfig, CONFIG } from '@app/platform';
+import { AppConfig, CONFIG, RepeatableJobs } from '@app/platform';
 import { CodeService } from './code.service';
 import { GiftService } from './gift.service';
 
 /**
  * Worker side of the `card-expiry` queue: two repeatable sweeps. Each pages through what
  * is due in batches and skips rows another worker holds, so two workers may run them at
- * once, and running one again changes nothing.
+ * once, and running one again changes nothing. Their repeat definitions are kept in Redis
+ * by RepeatableJobs (defined again within QUEUE_REPEAT_CHECK_MS if Redis lost them).
  */
 @Processor(Queue.CARD_EXPIRY)
-export class ExpiryProcessor implements OnApplicationBootstrap {
+export class ExpiryProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger(ExpiryProcessor.name);
+  private sweeps?: RepeatableJobs;
 
   constructor(
     private readonly codes: CodeService,
@@ -23,13 +25,12 @@ export class ExpiryProcessor implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    // A repeatable job is keyed by name and schedule: sweeps left from another setting are removed first.
-    for (const job of await this.queue.getRepeatableJobs()) {
-      if (job.every !== this.cfg.expirySweepMs) await this.queue.removeRepeatableByKey(job.key);
-    }
-    for (const name of Object.values(CardExpiryJob)) {
-      await this.queue.add(name, {}, { repeat: { every: this.cfg.expirySweepMs }, jobId: name, removeOnComplete: true, removeOnFail: true });
-    }
+    this.sweeps = new RepeatableJobs(this.queue, Object.values(CardExpiryJob), this.cfg.expirySweepMs, this.cfg.queueRepeatCheckMs);
+    await this.sweeps.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.sweeps?.stop();
   }
 
   @Process(CardExpiryJob.EXPIRE_CODES)

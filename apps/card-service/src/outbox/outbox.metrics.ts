@@ -4,8 +4,9 @@ import { DataSource } from 'typeorm';
 
 /**
  * `outbox_rows_waiting` and `outbox_oldest_age_seconds`: card events recorded and not yet
- * handed to the dashboard, read from PostgreSQL at scrape time. A growing age means the
- * relay (card-service worker) falls behind or cannot reach Redis.
+ * relayed to the `card-events` queue, read from PostgreSQL at scrape time. A growing age
+ * means the relay (card-service worker) falls behind or cannot reach Redis.
+ * `outbox_rows_relayed`: relayed rows kept until the recheck sees their job completed.
  */
 @Injectable()
 export class OutboxMetrics implements OnModuleInit {
@@ -13,14 +14,17 @@ export class OutboxMetrics implements OnModuleInit {
 
   onModuleInit(): void {
     if (register.getSingleMetric('outbox_rows_waiting')) return;
-    let last: Promise<{ rows: number; age: number }> | undefined;
+    let last: Promise<{ rows: number; age: number; relayed: number }> | undefined;
     // Both gauges read one query per scrape.
     const read = () =>
       (last ??= this.db
-        .query<Array<{ rows: number; age: number | null }>>(
-          `SELECT count(*)::int AS rows, extract(epoch FROM now() - min(occurred_at))::float8 AS age FROM card.outbox`,
+        .query<Array<{ rows: number; age: number | null; relayed: number }>>(
+          `SELECT count(*) FILTER (WHERE relayed_at IS NULL)::int AS rows,
+                  extract(epoch FROM now() - min(occurred_at) FILTER (WHERE relayed_at IS NULL))::float8 AS age,
+                  count(*) FILTER (WHERE relayed_at IS NOT NULL)::int AS relayed
+             FROM card.outbox`,
         )
-        .then(([r]) => ({ rows: r.rows, age: Math.max(0, r.age ?? 0) }))
+        .then(([r]) => ({ rows: r.rows, age: Math.max(0, r.age ?? 0), relayed: r.relayed }))
         .finally(() => setImmediate(() => (last = undefined))));
     new Gauge({
       name: 'outbox_rows_waiting',
@@ -31,9 +35,16 @@ export class OutboxMetrics implements OnModuleInit {
     });
     new Gauge({
       name: 'outbox_oldest_age_seconds',
-      help: 'Age of the oldest card event still in the outbox; 0 when it is empty',
+      help: 'Age of the oldest card event in the outbox not yet relayed; 0 when there is none',
       async collect() {
         this.set((await read().catch(() => ({ age: NaN }))).age);
+      },
+    });
+    new Gauge({
+      name: 'outbox_rows_relayed',
+      help: 'Card events relayed to the card-events queue and kept in the outbox until their job is seen completed',
+      async collect() {
+        this.set((await read().catch(() => ({ relayed: NaN }))).relayed);
       },
     });
   }

@@ -23,6 +23,13 @@ export const OUTBOX_COLUMNS = 'crm_id, kind, card_id, title, member_no, count, c
 
 type Row = Record<string, any>;
 
+/** An outbox row handed to the `card-events` queue, and the job that carries it. */
+export interface RelayedRow {
+  crm_id: string;
+  event_id: string;
+  job_id: string;
+}
+
 /** A row with the outbox's columns (an outbox row, or a fact read from card-service's tables) as a CardFact. */
 export const toCardFact = (r: Row): CardFact => ({
   crm_id: r.crm_id,
@@ -39,7 +46,7 @@ export const toCardFact = (r: Row): CardFact => ({
 
 const toCardEvent = (r: Row): CardEvent => ({ ...toCardFact(r), event_id: String(r.event_id) });
 
-/** The card.outbox table: events written with their change, and the relay's queries. */
+/** The card.outbox table: events written with their change, and the relay's and the recheck's queries. */
 @Injectable()
 export class OutboxRepository {
   /** Writes events in the caller's transaction, in the given order (one statement however many). */
@@ -69,21 +76,52 @@ export class OutboxRepository {
     if (rows.length !== events.length) throw new Error(`outbox: ${events.length} events but ${rows.length} written (a card is missing)`);
   }
 
-  /** The oldest `limit` rows, all tenants together, in event_id order (the relay's jobs keep it), locked; rows another relay holds are skipped. */
+  /** The oldest `limit` rows not yet relayed, all tenants together, in event_id order (the relay's jobs keep it), locked; rows another relay holds are skipped. */
   async take(em: EntityManager, limit: number): Promise<CardEvent[]> {
     const rows: Row[] = await em.query(
       `SELECT crm_id, event_id, kind, card_id, title, member_no, count, channel, occurred_at, day_of, ref
-         FROM card.outbox ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+         FROM card.outbox WHERE relayed_at IS NULL ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED`,
       [limit],
     );
     return rows.map(toCardEvent);
   }
 
-  /** Deletes relayed rows (locked by the caller's take). */
+  /** Marks taken rows relayed (locked by the caller's take), each with the id of the job that carries it. */
+  async markRelayed(em: EntityManager, rows: RelayedRow[], at: Date): Promise<void> {
+    if (!rows.length) return;
+    await em.query(
+      `UPDATE card.outbox o SET relayed_at = $4, job_id = t.job_id
+         FROM unnest($1::text[], $2::bigint[], $3::text[]) AS t(crm_id, event_id, job_id)
+        WHERE o.crm_id = t.crm_id AND o.event_id = t.event_id`,
+      [rows.map((r) => r.crm_id), rows.map((r) => r.event_id), rows.map((r) => r.job_id), at],
+    );
+  }
+
+  /** Relayed rows after `afterEventId`, in event_id order, locked; rows another worker holds are skipped (the recheck's pages). */
+  async takeRelayed(em: EntityManager, afterEventId: string, limit: number): Promise<RelayedRow[]> {
+    const rows: Row[] = await em.query(
+      `SELECT crm_id, event_id, job_id FROM card.outbox
+        WHERE relayed_at IS NOT NULL AND event_id > $1 ORDER BY event_id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [afterEventId, limit],
+    );
+    return rows.map((r) => ({ crm_id: r.crm_id, event_id: String(r.event_id), job_id: r.job_id }));
+  }
+
+  /** Deletes rows whose job completed (locked by the caller). */
   async remove(em: EntityManager, events: Array<Pick<CardEvent, 'crm_id' | 'event_id'>>): Promise<void> {
     if (!events.length) return;
     await em.query(
       `DELETE FROM card.outbox o USING unnest($1::text[], $2::bigint[]) AS t(crm_id, event_id)
+        WHERE o.crm_id = t.crm_id AND o.event_id = t.event_id`,
+      [events.map((e) => e.crm_id), events.map((e) => e.event_id)],
+    );
+  }
+
+  /** Clears the relayed mark of rows whose job Redis lost (locked by the caller): the relay takes them again. */
+  async unmark(em: EntityManager, events: Array<Pick<CardEvent, 'crm_id' | 'event_id'>>): Promise<void> {
+    if (!events.length) return;
+    await em.query(
+      `UPDATE card.outbox o SET relayed_at = NULL, job_id = NULL FROM unnest($1::text[], $2::bigint[]) AS t(crm_id, event_id)
         WHERE o.crm_id = t.crm_id AND o.event_id = t.event_id`,
       [events.map((e) => e.crm_id), events.map((e) => e.event_id)],
     );

@@ -6,7 +6,7 @@ import { ImportOvertakenError, StockService } from './stock.service';
 
 describe('StockProcessor.failed', () => {
   const markFailed = jest.fn<Promise<void>, [string, string, string]>();
-  const processor = new StockProcessor({ markFailed } as unknown as StockService, {} as never);
+  const processor = new StockProcessor({ markFailed } as unknown as StockService, {} as never, {} as never);
   const job = (attemptsMade: number, name: string = CardStockJob.GENERATE) =>
     ({ id: 'crm.g1', name, attemptsMade, opts: { attempts: 8 }, data: { crm_id: 'crm', generate_id: 'g1' } }) as Job<CardStockPayload>;
   let errors: jest.SpyInstance;

@@ -1,27 +1,33 @@
-import { Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { InjectQueue, OnQueueFailed, Process, Processor } from '@nestjs/bull';
 import { Job, Queue as BullQueue } from 'bull';
 import { CardStockJob, CardStockPayload, Queue } from '@app/domain';
+import { AppConfig, CONFIG, RepeatableJobs } from '@app/platform';
 import { ImportOvertakenError, StockService } from './stock.service';
 
-const RECOVER_EVERY_MS = 60_000;
-
-/** Worker side of the `card-stock` queue. */
+/**
+ * Worker side of the `card-stock` queue: the generate jobs, and the repeatable recovery
+ * sweep (every STOCK_RECOVER_MS; its definition kept in Redis by RepeatableJobs) that
+ * queues again what PostgreSQL says is unfinished.
+ */
 @Processor(Queue.CARD_STOCK)
-export class StockProcessor implements OnApplicationBootstrap {
+export class StockProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger(StockProcessor.name);
+  private sweeps?: RepeatableJobs;
 
   constructor(
     private readonly stock: StockService,
     @InjectQueue(Queue.CARD_STOCK) private readonly queue: BullQueue,
+    @Inject(CONFIG) private readonly cfg: AppConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queue.add(
-      CardStockJob.RECOVER,
-      {},
-      { repeat: { every: RECOVER_EVERY_MS }, jobId: CardStockJob.RECOVER, removeOnComplete: true, removeOnFail: true },
-    );
+    this.sweeps = new RepeatableJobs(this.queue, [CardStockJob.RECOVER], this.cfg.stockRecoverMs, this.cfg.queueRepeatCheckMs);
+    await this.sweeps.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.sweeps?.stop();
   }
 
   @Process({ name: CardStockJob.GENERATE, concurrency: 2 })

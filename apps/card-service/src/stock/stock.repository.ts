@@ -218,10 +218,16 @@ export class StockRepository {
   }
 
   /** Jobs not finished that were created before `olderThan`: the recovery sweep queues them again. */
-  async unfinished(olderThan: Date, limit: number): Promise<Array<{ crm_id: string; generate_id: string }>> {
-    return this.db.query(`SELECT crm_id, generate_id FROM card.card_generate WHERE NOT is_generated AND create_time < $1 ORDER BY create_time LIMIT $2`, [
-      olderThan,
-      limit,
-    ]);
+  async unfinished(
+    olderThan: Date,
+    limit: number,
+    after: { create_time: Date; crm_id: string; generate_id: string } | null,
+  ): Promise<Array<{ create_time: Date; crm_id: string; generate_id: string }>> {
+    return this.db.query(
+      `SELECT create_time, crm_id, generate_id FROM card.card_generate
+        WHERE NOT is_generated AND create_time < $1 AND ($3::timestamptz IS NULL OR (create_time, crm_id, generate_id) > ($3, $4, $5))
+        ORDER BY create_time, crm_id, generate_id LIMIT $2`,
+      [olderThan, limit, after?.create_time ?? null, after?.crm_id ?? null, after?.generate_id ?? null],
+    );
   }
 }

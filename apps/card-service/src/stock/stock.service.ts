@@ -23,13 +23,15 @@ import {
   GenerateView,
   totalRejected,
 } from '@app/domain';
-import { AppConfig, CONFIG, idConflict, isUniqueViolation } from '@app/platform';
+import { AppConfig, Clock, CONFIG, idConflict, isUniqueViolation } from '@app/platform';
 import { BatchOutcome, GenerateRecord, NewGenerate, StockRepository, originalGenerateView } from './stock.repository';
 import { StockQueue } from './stock.queue';
 import { CodeFileRefusedError, linesFromUrl } from './code-file';
 
 const IMPORT_BATCH = 5_000;
 const MAX_COLLISION_RETRIES = 5;
+/** Unfinished records the recovery sweep reads per query. */
+const RECOVER_PAGE = 1_000;
 
 /**
  * Another worker has imported lines of this file since this one read its starting point
@@ -72,6 +74,7 @@ export class StockService {
     private readonly db: DataSource,
     private readonly repo: StockRepository,
     private readonly queue: StockQueue,
+    private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
   ) {}
 
@@ -328,11 +331,26 @@ export class StockService {
     await this.db.transaction((em) => this.repo.finish(em, crmId, generateId, GenerateStatus.FAILED, reason));
   }
 
-  /** Queues again every unfinished job older than a minute (its queue entry may have been lost). */
+  /**
+   * The recovery sweep (every STOCK_RECOVER_MS): PostgreSQL is the record of what is
+   * unfinished, Redis only carries the jobs. Every record still generating and created at
+   * least STOCK_RECOVER_MS ago (by the service clock) is queued again under its own job id:
+   * a job still waiting or running makes that a no-op; one Redis lost (a flush, a fresh
+   * Redis) or kept as failed or completed is replaced. The job resumes where the record
+   * says it stopped (each batch commits with its count), so no code is made twice.
+   */
   async requeueUnfinished(): Promise<number> {
-    const rows = await this.repo.unfinished(new Date(Date.now() - 60_000), 1_000);
-    for (const r of rows) await this.queue.requeue(r);
-    if (rows.length) this.log.log(`queued ${rows.length} unfinished stock job(s) again`);
-    return rows.length;
+    let total = 0;
+    let after: { create_time: Date; crm_id: string; generate_id: string } | null = null;
+    const olderThan = new Date(this.clock.now().getTime() - this.cfg.stockRecoverMs);
+    for (;;) {
+      const rows = await this.repo.unfinished(olderThan, RECOVER_PAGE, after);
+      for (const r of rows) await this.queue.requeue({ crm_id: r.crm_id, generate_id: r.generate_id });
+      total += rows.length;
+      if (rows.length < RECOVER_PAGE) break;
+      after = rows[rows.length - 1];
+    }
+    if (total) this.log.log(`checked ${total} unfinished stock job(s) and queued the lost ones again`);
+    return total;
   }
 }

@@ -29,7 +29,7 @@ const conflict = (eventNo: string) => idConflict('event_no', eventNo);
 
 /**
  * Earns and spends (produce/direct, consume/direct, from the gateway, the transport and
- * the points-events queue alike). The events waiting in this process are answered in
+ * the points inbox alike). The events waiting in this process are answered in
  * batches, one tenant per batch: one transaction locks the batch's members in key order
  * (the order every ledger transaction takes them in), reads which event_nos are
  * recorded and the spenders' lots, decides each event in arrival order in memory

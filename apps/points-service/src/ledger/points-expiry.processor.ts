@@ -1,18 +1,20 @@
-import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { InjectQueue, Process, Processor } from '@nestjs/bull';
 import { Queue as BullQueue } from 'bull';
 import { PointsExpiryJob, Queue } from '@app/domain';
-import { AppConfig, CONFIG } from '@app/platform';
+import { AppConfig, CONFIG, RepeatableJobs } from '@app/platform';
 import { JournalService } from './journal.service';
 import { TransferService } from './transfer.service';
 
 /**
  * Worker side of the `points-expiry` queue: two repeatable sweeps, batched, idempotent,
  * safe on two workers at once (rows another worker holds are skipped or rechecked under lock).
+ * Their repeat definitions are kept in Redis by RepeatableJobs.
  */
 @Processor(Queue.POINTS_EXPIRY)
-export class PointsExpiryProcessor implements OnApplicationBootstrap {
+export class PointsExpiryProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger(PointsExpiryProcessor.name);
+  private sweeps?: RepeatableJobs;
 
   constructor(
     private readonly journal: JournalService,
@@ -22,12 +24,12 @@ export class PointsExpiryProcessor implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    for (const job of await this.queue.getRepeatableJobs()) {
-      if (job.every !== this.cfg.expirySweepMs) await this.queue.removeRepeatableByKey(job.key);
-    }
-    for (const name of Object.values(PointsExpiryJob)) {
-      await this.queue.add(name, {}, { repeat: { every: this.cfg.expirySweepMs }, jobId: name, removeOnComplete: true, removeOnFail: true });
-    }
+    this.sweeps = new RepeatableJobs(this.queue, Object.values(PointsExpiryJob), this.cfg.expirySweepMs, this.cfg.queueRepeatCheckMs);
+    await this.sweeps.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.sweeps?.stop();
   }
 
   @Process(PointsExpiryJob.EXPIRE_LOTS)

@@ -43,6 +43,8 @@ export const PointsPattern = {
   REVERSE_CONSUME: 'points.reverse.consume',
   REVERSE_PRODUCE: 'points.reverse.produce',
   TRANSFER_DIRECT: 'points.transfer.direct',
+  /** A points event into the inbox, applied later (points-inbox.ts). */
+  ENQUEUE: 'points.enqueue',
   TRANSFER: 'points.transfer',
   ACCEPT: 'points.accept',
   PRODUCE_BY_RULE: 'points.produce.by_rule',

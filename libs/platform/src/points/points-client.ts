@@ -1,16 +1,13 @@
-import Bull from 'bull';
 import { lastValueFrom } from 'rxjs';
 import {
   ConsumeDirectDto,
   Envelope,
-  PointsEventJobData,
-  pointsEventJobId,
   PointsEventKind,
   PointsEventView,
   PointsPattern,
+  PointsQueuedView,
   ProduceByRuleDto,
   ProduceDirectDto,
-  Queue,
   ReverseConsumeDto,
   ReverseProduceDto,
   Service,
@@ -29,17 +26,17 @@ export interface PointsClientOptions {
 
 /**
  * How other services send points events without HTTP. `send*` goes over the Redis
- * transport and answers the envelope (the producer knows it landed); `enqueue` puts the
- * event on the durable `points-events` Bull queue (fire and forget: it survives restarts
- * and is retried). Both reach the same handlers with the same idempotency by event_no.
+ * transport and answers the event's envelope (the producer knows it landed); `enqueue`
+ * writes the event to points-service's inbox (`points.inbox` in PostgreSQL) and answers
+ * once that committed, before it is applied: it survives restarts and the loss of Redis,
+ * and is applied later by a points-service worker. Both reach the same handlers with the
+ * same idempotency by event_no.
  */
 export class PointsClient {
   private readonly transport: RedisStreamsClient;
-  private readonly queue: Bull.Queue<PointsEventJobData>;
 
   constructor(opts: PointsClientOptions) {
     this.transport = new RedisStreamsClient({ service: Service.POINTS, redisUrl: opts.redisUrl, timeoutMs: opts.timeoutMs ?? 10_000 });
-    this.queue = new Bull(Queue.POINTS_EVENTS, opts.redisUrl, { prefix: 'loyalty' });
   }
 
   produceDirect(crmId: string, e: Fields<ProduceDirectDto>) {
@@ -66,25 +63,23 @@ export class PointsClient {
     return this.send(PointsPattern.TRANSFER_DIRECT, crmId, e);
   }
 
-  /** Queues an event durably; resolves once Redis has it (not once it is applied). */
-  async enqueue(kind: PointsEventKind, crmId: string, event: object): Promise<void> {
-    const data: PointsEventJobData = { kind, event: { ...event, crm_id: crmId } };
-    await this.queue.add(data, {
-      jobId: pointsEventJobId(data),
-      attempts: 10,
-      backoff: { type: 'exponential', delay: 1_000 },
-      removeOnComplete: 10_000,
-      removeOnFail: false,
-    });
+  /**
+   * Queues an event durably: answers `{code: 0, data: {kind, event_no, duplicate}}` once
+   * PostgreSQL has it (not once it is applied); invalid input is 40001 naming `event.<field>`,
+   * the same event_no with another payload 40901; a 503 (no answer in time, a store down)
+   * may be sent again with the same event_no.
+   */
+  enqueue(kind: PointsEventKind, crmId: string, event: object): Promise<Envelope<PointsQueuedView>> {
+    return this.send(PointsPattern.ENQUEUE, crmId, { kind, event });
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.transport.close(), this.queue.close()]);
+    await this.transport.close();
   }
 
-  private async send(pattern: string, crmId: string, e: object): Promise<Envelope<PointsEventView>> {
+  private async send<T = PointsEventView>(pattern: string, crmId: string, e: object): Promise<Envelope<T>> {
     try {
-      return await lastValueFrom(this.transport.send<Envelope<PointsEventView>>(pattern, { ...e, crm_id: crmId }));
+      return await lastValueFrom(this.transport.send<Envelope<T>>(pattern, { ...e, crm_id: crmId }));
     } catch (err) {
       if (typeof err === 'object' && err !== null && 'code' in err) return err as Envelope<never>;
       throw err;
