@@ -3,6 +3,7 @@ export const Service = {
   CARD: 'card',
   POINTS: 'points',
   DASHBOARD: 'dashboard',
+  WEBHOOK: 'webhook',
 } as const;
 export type ServiceName = (typeof Service)[keyof typeof Service];
 
@@ -61,6 +62,24 @@ export const DashboardPattern = {
   CARD_TREND: 'dashboard.card_trend',
   CARD_CHANNEL: 'dashboard.card_channel',
   CARD_TOP: 'dashboard.card_top',
+} as const;
+
+/** Webhook subscriptions, their deliveries, and the events the services hand over (see webhooks.ts). */
+export const WebhookPattern = {
+  PING: 'webhook.ping',
+  /** A service's forwarder hands over events of its outbox (WebhookIngestMsg -> WebhookIngestReply). */
+  INGEST: 'webhook.ingest',
+  CREATE: 'webhook.create',
+  LIST: 'webhook.list',
+  DETAIL: 'webhook.detail',
+  UPDATE: 'webhook.update',
+  DISABLE: 'webhook.disable',
+  ENABLE: 'webhook.enable',
+  DELETE: 'webhook.delete',
+  ROTATE_SECRET: 'webhook.rotate_secret',
+  DELIVERIES: 'webhook.deliveries',
+  RETRY: 'webhook.delivery.retry',
+  REPLAY: 'webhook.replay',
 } as const;
 
 /** What every service answers to its ping: who it is and that its database answers. */

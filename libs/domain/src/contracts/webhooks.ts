@@ -1,0 +1,77 @@
+/**
+ * Webhooks: merchants' own systems hear every coupon and points change.
+ *
+ * card-service and points-service write a webhook event into their own outbox in the
+ * transaction of the change; a forwarder in each service's worker sends the rows to
+ * webhook-service (`webhook.ingest`, request/response) and deletes them once it answered:
+ * webhook-service commits the events and one delivery row per matching subscription before
+ * it answers. Its workers deliver from PostgreSQL (SKIP LOCKED), signed per the Standard
+ * Webhooks spec, in order per member and endpoint, retried with backoff for about a day.
+ */
+export const WebhookEventType = {
+  CARD_CREATED: 'card.created',
+  CARD_STOCK_GENERATED: 'card.stock_generated',
+  COUPON_CLAIMED: 'coupon.claimed',
+  COUPON_CLAIM_REVERSED: 'coupon.claim_reversed',
+  COUPON_GIFTED: 'coupon.gifted',
+  COUPON_GIFT_ACCEPTED: 'coupon.gift_accepted',
+  COUPON_GIFT_RETURNED: 'coupon.gift_returned',
+  COUPON_REDEEMED: 'coupon.redeemed',
+  COUPON_REDEEM_REVERSED: 'coupon.redeem_reversed',
+  COUPON_EXPIRED: 'coupon.expired',
+  COUPON_VOIDED: 'coupon.voided',
+  POINTS_EARNED: 'points.earned',
+  POINTS_SPENT: 'points.spent',
+  POINTS_REVERSED: 'points.reversed',
+  POINTS_EXPIRED: 'points.expired',
+  POINTS_TRANSFER_SENT: 'points.transfer_sent',
+  POINTS_TRANSFER_ACCEPTED: 'points.transfer_accepted',
+  POINTS_TRANSFER_RETURNED: 'points.transfer_returned',
+} as const;
+export type WebhookEventType = (typeof WebhookEventType)[keyof typeof WebhookEventType];
+export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = Object.values(WebhookEventType);
+
+/** Where an event was recorded: the service whose outbox held it. */
+export type WebhookSource = 'card' | 'points';
+
+/** One event as a service's forwarder hands it to webhook-service. */
+export interface WebhookEventIn {
+  crm_id: string;
+  /**
+   * Stable id of the event, unique within the tenant: `<source>-<outbox row id>`. It is the
+   * `webhook-id` of every delivery of the event (retries and replays), so a receiver can
+   * drop duplicates by it.
+   */
+  event_id: string;
+  type: WebhookEventType;
+  /** The member the event is about (deliveries to one endpoint keep this member's order); null for card events. */
+  member_no: string | null;
+  /** When the change happened (ISO 8601 instant). */
+  occurred_at: string;
+  /** The event's fields, documented per type in the API docs (`/docs`, Webhooks). */
+  data: Record<string, unknown>;
+}
+
+/** Events one `webhook.ingest` request carries at most. */
+export const WEBHOOK_EVENTS_PER_INGEST = 500;
+
+/** `webhook.ingest`: events of one service's outbox, oldest first; answered once committed. */
+export interface WebhookIngestMsg {
+  source: WebhookSource;
+  events: WebhookEventIn[];
+}
+export interface WebhookIngestReply {
+  /** Events new to webhook-service (the rest it had already: a forwarder that sent again). */
+  accepted: number;
+  /** Delivery rows made for them. */
+  deliveries: number;
+}
+
+/** The body POSTed to an endpoint (Standard Webhooks: type, timestamp, data; plus our id and tenant). */
+export interface WebhookPayload {
+  id: string;
+  type: WebhookEventType;
+  timestamp: string;
+  crm_id: string;
+  data: Record<string, unknown>;
+}
