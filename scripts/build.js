@@ -4,7 +4,7 @@
 const { execFileSync } = require('node:child_process');
 const path = require('node:path');
 
-const ALL = ['gateway', 'card-service', 'points-service', 'dashboard-service'];
+const ALL = ['gateway', 'card-service', 'points-service', 'dashboard-service', 'webhook-service'];
 const asked = process.argv.slice(2);
 for (const a of asked) {
   if (!ALL.includes(a)) {

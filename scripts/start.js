@@ -20,7 +20,7 @@ const Redis = require('ioredis');
 const ROOT = path.resolve(__dirname, '..');
 // Where private stores keep their data (LOYALTY_DATA_DIR moves it, e.g. for tests).
 const DATA_DIR = process.env.LOYALTY_DATA_DIR || path.join(ROOT, '.data');
-const APPS = ['gateway', 'card-service', 'points-service', 'dashboard-service'];
+const APPS = ['gateway', 'card-service', 'points-service', 'dashboard-service', 'webhook-service'];
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 const CHECK_TIMEOUT_MS = 3_000;

@@ -29,12 +29,12 @@ describe('operations', () => {
       services: [],
       env: { METRICS_PORT: String(gatewayMetrics), RATE_LIMIT_CLIENT_PER_MIN: String(CLIENT_LIMIT), LOG_LEVEL: 'debug' },
     });
-    for (const app of ['card-service', 'points-service', 'dashboard-service'] as const) {
+    for (const app of ['card-service', 'points-service', 'dashboard-service', 'webhook-service'] as const) {
       servicePorts[app] = await freePort();
       const proc = s.spawn(app, { METRICS_PORT: String(servicePorts[app]) });
       if (app === 'card-service') card = proc;
     }
-    for (const app of ['card-service', 'points-service', 'dashboard-service'] as const) await s.waitForInstances(app, 1);
+    for (const app of ['card-service', 'points-service', 'dashboard-service', 'webhook-service'] as const) await s.waitForInstances(app, 1);
     const issue = async (scope: string) => (await s.post(`/api/crm/keys/${crm}`, { scope })).body.data.key as string;
     adminKey = await issue('admin');
     clientKey = await issue('client');

@@ -114,7 +114,7 @@ async function healthOf(url: string): Promise<Health> {
 function expectAllUp(health: Health): void {
   expect(health.status).toBe(200);
   expect(health.body.data).toMatchObject({ status: 'up', postgres: 'up', redis: 'up' });
-  expect(Object.keys(health.body.data.services).sort()).toEqual(['card', 'dashboard', 'points']);
+  expect(Object.keys(health.body.data.services).sort()).toEqual(['card', 'dashboard', 'points', 'webhook']);
   for (const service of Object.values(health.body.data.services)) expect(service.status).toBe('up');
 }
 

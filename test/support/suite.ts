@@ -34,7 +34,7 @@ function isAlive(pid: number): boolean {
 const ROOT = path.resolve(__dirname, '..', '..');
 export const LOG_DIR = path.join(tmpdir(), 'loyalty-e2e-logs');
 
-export type AppName = 'gateway' | 'card-service' | 'points-service' | 'dashboard-service';
+export type AppName = 'gateway' | 'card-service' | 'points-service' | 'dashboard-service' | 'webhook-service';
 
 export interface Answer<T = any> {
   status: number;
@@ -133,7 +133,7 @@ export class Suite {
     const suite = new Suite(opts, opts.redisUrl ? null : await Suite.claimRedisDb());
     await suite.resetStores();
     suite.port = await freePort();
-    const services = opts.services ?? ['card-service', 'points-service', 'dashboard-service'];
+    const services = opts.services ?? ['card-service', 'points-service', 'dashboard-service', 'webhook-service'];
     suite.spawn('gateway');
     for (const s of services) suite.spawn(s);
     await suite.waitForGateway();

@@ -16,7 +16,8 @@ import { PointsAppController, PointsController } from './points/points.controlle
 import { EnvelopeFilter } from './http/envelope.filter';
 import { EnvelopeStatusInterceptor } from './http/envelope.interceptor';
 import { GatewaySchema1732400000000 } from './migrations/1732400000000-gateway-schema';
-import { CARD_CLIENT, DASHBOARD_CLIENT, POINTS_CLIENT, ServiceClient } from './rpc/service-client';
+import { CARD_CLIENT, DASHBOARD_CLIENT, POINTS_CLIENT, ServiceClient, WEBHOOK_CLIENT } from './rpc/service-client';
+import { WebhookController } from './webhook/webhook.controller';
 
 export const GATEWAY_SCHEMA = 'gateway';
 export const GATEWAY_MIGRATIONS = [GatewaySchema1732400000000];
@@ -34,6 +35,7 @@ export class GatewayModule implements OnApplicationShutdown {
     @Inject(CARD_CLIENT) private readonly card: ServiceClient,
     @Inject(POINTS_CLIENT) private readonly points: ServiceClient,
     @Inject(DASHBOARD_CLIENT) private readonly dashboard: ServiceClient,
+    @Inject(WEBHOOK_CLIENT) private readonly webhook: ServiceClient,
   ) {}
 
   static forConfig(cfg: AppConfig): DynamicModule {
@@ -46,6 +48,7 @@ export class GatewayModule implements OnApplicationShutdown {
         PointsController,
         PointsAppController,
         DashboardController,
+        WebhookController,
         KeysController,
         HealthController,
         MetricsController,
@@ -55,6 +58,7 @@ export class GatewayModule implements OnApplicationShutdown {
         clientProvider(CARD_CLIENT, Service.CARD),
         clientProvider(POINTS_CLIENT, Service.POINTS),
         clientProvider(DASHBOARD_CLIENT, Service.DASHBOARD),
+        clientProvider(WEBHOOK_CLIENT, Service.WEBHOOK),
         ApiKeyRepository,
         AuthService,
         { provide: APP_GUARD, useClass: AuthGuard },
@@ -65,6 +69,6 @@ export class GatewayModule implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.card.close(), this.points.close(), this.dashboard.close()]);
+    await Promise.all([this.card.close(), this.points.close(), this.dashboard.close(), this.webhook.close()]);
   }
 }

@@ -26,3 +26,6 @@ export * from './points/rule.dto';
 export * from './dashboard/dashboard.dto';
 export * from './dashboard/dashboard.view';
 export * from './dashboard/rollup.rules';
+export * from './webhooks/webhook.dto';
+export * from './webhooks/webhook.rules';
+export * from './contracts/webhooks.dto';

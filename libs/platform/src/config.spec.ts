@@ -38,6 +38,11 @@ describe('loadConfig', () => {
       rateLimitAdminPerMin: 600_000,
       rateLimitClientPerMin: 300_000,
       accessLog: true,
+      webhookTimeoutMs: 10_000,
+      webhookAllowPrivateHosts: false,
+      webhookConcurrency: 32,
+      webhookPollMs: 200,
+      webhookEventKeepDays: 30,
       logJson: false,
       logLevel: 'log',
     });
@@ -92,6 +97,11 @@ describe('loadConfig', () => {
       RATE_LIMIT_ADMIN_PER_MIN: '0',
       RATE_LIMIT_CLIENT_PER_MIN: '120',
       ACCESS_LOG: 'false',
+      WEBHOOK_TIMEOUT_MS: '3000',
+      WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true',
+      WEBHOOK_CONCURRENCY: '4',
+      WEBHOOK_POLL_MS: '25',
+      WEBHOOK_EVENT_KEEP_DAYS: '7',
     };
     expect(loadConfig(env, [])).toStrictEqual({
       port: 8080,
@@ -129,6 +139,11 @@ describe('loadConfig', () => {
       rateLimitAdminPerMin: 0,
       rateLimitClientPerMin: 120,
       accessLog: false,
+      webhookTimeoutMs: 3000,
+      webhookAllowPrivateHosts: true,
+      webhookConcurrency: 4,
+      webhookPollMs: 25,
+      webhookEventKeepDays: 7,
       logJson: true,
       logLevel: 'debug',
     });

@@ -68,6 +68,16 @@ export interface AppConfig {
   rateLimitClientPerMin: number;
   /** One access log line per HTTP request at the gateway. */
   accessLog: boolean;
+  /** A webhook attempt gets its whole answer within this long, or counts as failed. */
+  webhookTimeoutMs: number;
+  /** Whether a webhook may point at loopback, private or link-local addresses (off: no reaching into our own network). */
+  webhookAllowPrivateHosts: boolean;
+  /** Webhook deliveries one webhook-service worker has in flight at once, at most. */
+  webhookConcurrency: number;
+  /** How often a webhook-service worker looks for due deliveries when the last look found none. */
+  webhookPollMs: number;
+  /** Events handed to webhook-service are kept this many days (for replays), then deleted. */
+  webhookEventKeepDays: number;
   logJson: boolean;
   logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -153,6 +163,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     rateLimitAdminPerMin: int(env, 'RATE_LIMIT_ADMIN_PER_MIN', 600_000, 0),
     rateLimitClientPerMin: int(env, 'RATE_LIMIT_CLIENT_PER_MIN', 300_000, 0),
     accessLog: bool(env, 'ACCESS_LOG', true),
+    webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000),
+    webhookAllowPrivateHosts: bool(env, 'WEBHOOK_ALLOW_PRIVATE_HOSTS', false),
+    webhookConcurrency: int(env, 'WEBHOOK_CONCURRENCY', 32),
+    webhookPollMs: int(env, 'WEBHOOK_POLL_MS', 200),
+    webhookEventKeepDays: int(env, 'WEBHOOK_EVENT_KEEP_DAYS', 30),
     logJson: oneOf('LOG_FORMAT', text(env, 'LOG_FORMAT') ?? 'text', ['text', 'json']) === 'json',
     logLevel: oneOf('LOG_LEVEL', text(env, 'LOG_LEVEL') ?? 'log', LOG_LEVELS),
   };

@@ -3,7 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } f
 import { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import Redis from 'ioredis';
-import { CardPattern, DashboardPattern, ErrorCode, PingReply, PointsPattern, Service, ServiceName } from '@app/domain';
+import { CardPattern, DashboardPattern, ErrorCode, PingReply, PointsPattern, Service, ServiceName, WebhookPattern } from '@app/domain';
 import { AppConfig, CONFIG, InstanceInfo, liveInstances, RedisStreamsClient, upWithin, watchRedis } from '@app/platform';
 import { lastValueFrom } from 'rxjs';
 import { Public } from '../auth/auth.decorators';
@@ -13,6 +13,7 @@ const PINGS: Array<[ServiceName, string]> = [
   [Service.CARD, CardPattern.PING],
   [Service.POINTS, PointsPattern.PING],
   [Service.DASHBOARD, DashboardPattern.PING],
+  [Service.WEBHOOK, WebhookPattern.PING],
 ];
 
 type Up = 'up' | 'down';
@@ -29,6 +30,7 @@ const HEALTH_EXAMPLE = {
       card: { status: 'up', database: 'up', instances: [instance] },
       points: { status: 'up', database: 'up', instances: [{ ...instance, pid: 4243 }] },
       dashboard: { status: 'up', database: 'up', instances: [{ ...instance, pid: 4244 }] },
+      webhook: { status: 'up', database: 'up', instances: [{ ...instance, pid: 4245 }] },
     },
   },
 };

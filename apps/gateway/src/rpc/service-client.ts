@@ -6,6 +6,7 @@ import { RedisStreamsClient } from '@app/platform';
 export const CARD_CLIENT = Symbol('CARD_CLIENT');
 export const POINTS_CLIENT = Symbol('POINTS_CLIENT');
 export const DASHBOARD_CLIENT = Symbol('DASHBOARD_CLIENT');
+export const WEBHOOK_CLIENT = Symbol('WEBHOOK_CLIENT');
 
 /** Sends a request to one service and always comes back with an envelope. */
 export class ServiceClient {
