@@ -186,14 +186,18 @@ export class DeliveryRepository {
 
   /** A new delivery for each kept event of the range of the subscription's types. */
   async replay(crmId: string, webhookId: string, from: string, to: string, tz: string, now: Date): Promise<number> {
-    const [, count] = await this.db.query(
-      `INSERT INTO webhook.delivery (crm_id, webhook_id, event_id, seq, member_no, next_at, create_time)
+    // An INSERT answers its RETURNING rows (TypeORM gives counts only for UPDATE and DELETE): count them here.
+    const [{ count }] = await this.db.query(
+      `WITH made AS (
+       INSERT INTO webhook.delivery (crm_id, webhook_id, event_id, seq, member_no, next_at, create_time)
        SELECT ev.crm_id, e.webhook_id, ev.event_id, ev.seq, ev.member_no, $6, $6
          FROM webhook.endpoint e
          JOIN webhook.event ev ON ev.crm_id = e.crm_id AND ev.type = ANY (e.events)
         WHERE e.crm_id = $1 AND e.webhook_id = $2
           AND ev.occurred_at >= $3::timestamp AT TIME ZONE $5 AND ev.occurred_at < ($4::timestamp + interval '1 second') AT TIME ZONE $5
-        ORDER BY ev.seq`,
+        ORDER BY ev.seq
+       RETURNING 1)
+       SELECT count(*)::int AS count FROM made`,
       [crmId, webhookId, from, to, tz, now],
     );
     return count;
