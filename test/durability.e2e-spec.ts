@@ -72,9 +72,14 @@ describe('durability: losing Redis delays work, never loses it', () => {
 
   it('(d) repeatable sweep definitions come back after Redis lost them', async () => {
     await s.eventually('every sweep defined', async () => ((await repeatDefinitions()).join() === EVERY_SWEEP.join() ? true : undefined), 20_000);
+    const { readFile } = await import('node:fs/promises');
+    const noticed = async () =>
+      (await readFile(cardWorker.logFile, 'utf8')).includes('recover were gone from Redis: defined again') &&
+      (await readFile(pointsWorker.logFile, 'utf8')).includes('expire-lots, return-transfers were gone from Redis: defined again');
+    expect(await noticed()).toBe(false);
     await s.redis.flushdb();
-    expect(await repeatDefinitions()).toEqual([]);
-    // QUEUE_REPEAT_CHECK_MS = 300: each worker defines its sweeps again, no restart needed.
+    // QUEUE_REPEAT_CHECK_MS = 300: each worker finds its sweeps gone and defines them again, no restart needed.
+    await s.eventually('the workers to notice', async () => ((await noticed()) ? true : undefined), 20_000);
     await s.eventually('every sweep defined again', async () => ((await repeatDefinitions()).join() === EVERY_SWEEP.join() ? true : undefined), 20_000);
   });
 

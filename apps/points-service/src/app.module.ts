@@ -21,6 +21,7 @@ import { EventBatchRepository } from './ledger/event-batch.repository';
 import { EventBatchService } from './ledger/event-batch.service';
 import { PointsExpiryProcessor } from './ledger/points-expiry.processor';
 import { InboxController } from './inbox/inbox.controller';
+import { InboxMetrics } from './inbox/inbox.metrics';
 import { InboxRepository } from './inbox/inbox.repository';
 import { InboxRoutes } from './inbox/inbox.routes';
 import { InboxService } from './inbox/inbox.service';
@@ -64,7 +65,7 @@ export class PointsServiceModule {
         InboxRoutes,
         InboxService,
         InboxSignal,
-        ...(cfg.role !== 'api' ? [PointsExpiryProcessor, InboxWorker] : []),
+        ...(cfg.role !== 'api' ? [PointsExpiryProcessor, InboxWorker, InboxMetrics] : []),
       ],
     };
   }

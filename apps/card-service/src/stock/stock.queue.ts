@@ -24,16 +24,20 @@ export class StockQueue {
   }
 
   /**
-   * For the recovery sweep: queues an unfinished record again. A job of the same id kept
-   * as failed or completed (queued before failed jobs were removed) would make `add` a
-   * no-op for ever: it is removed first.
+   * For the recovery sweep: queues an unfinished record again; answers whether it had to
+   * (false: its job is still waiting, delayed or running). A job of the same id kept as
+   * failed or completed (queued before failed jobs were removed) would make `add` a no-op
+   * for ever: it is removed first.
    */
-  async requeue(payload: CardStockPayload): Promise<void> {
+  async requeue(payload: CardStockPayload): Promise<boolean> {
     const old = await this.queue.getJob(cardStockJobId(payload));
-    if (old && ((await old.isFailed()) || (await old.isCompleted()))) {
+    if (old) {
+      const state = await old.getState();
+      if (state !== 'failed' && state !== 'completed') return false;
       // Already gone (or taken again) meanwhile: then `add` below does the right thing.
       await old.remove().catch(() => undefined);
     }
     await this.enqueue(payload);
+    return true;
   }
 }

@@ -338,19 +338,19 @@ export class StockService {
    * a job still waiting or running makes that a no-op; one Redis lost (a flush, a fresh
    * Redis) or kept as failed or completed is replaced. The job resumes where the record
    * says it stopped (each batch commits with its count), so no code is made twice.
+   * Answers how many were queued again.
    */
   async requeueUnfinished(): Promise<number> {
-    let total = 0;
+    let queued = 0;
     let after: { create_time: Date; crm_id: string; generate_id: string } | null = null;
     const olderThan = new Date(this.clock.now().getTime() - this.cfg.stockRecoverMs);
     for (;;) {
       const rows = await this.repo.unfinished(olderThan, RECOVER_PAGE, after);
-      for (const r of rows) await this.queue.requeue({ crm_id: r.crm_id, generate_id: r.generate_id });
-      total += rows.length;
+      for (const r of rows) if (await this.queue.requeue({ crm_id: r.crm_id, generate_id: r.generate_id })) queued++;
       if (rows.length < RECOVER_PAGE) break;
       after = rows[rows.length - 1];
     }
-    if (total) this.log.log(`checked ${total} unfinished stock job(s) and queued the lost ones again`);
-    return total;
+    if (queued) this.log.warn(`queued ${queued} unfinished stock job(s) again (their queue entry was gone or had ended)`);
+    return queued;
   }
 }

@@ -75,12 +75,12 @@ export class InboxRepository {
 
   /** Deletes up to `limit` rows done before `before`; answers how many. */
   async purge(before: Date, limit: number): Promise<number> {
-    const rows: Row[] = await this.db.query(
+    // TypeORM answers a DELETE with [rows, affected count].
+    const [, deleted] = await this.db.query<[unknown, number]>(
       `DELETE FROM points.inbox WHERE (crm_id, inbox_id) IN (
-         SELECT crm_id, inbox_id FROM points.inbox WHERE done_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
-       RETURNING 1`,
+         SELECT crm_id, inbox_id FROM points.inbox WHERE done_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
       [before, limit],
     );
-    return rows.length;
+    return deleted;
   }
 }

@@ -132,9 +132,15 @@ export class InboxWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const now = this.clock.now().getTime();
     if (now - this.lastPurge < PURGE_EVERY_MS && now >= this.lastPurge) return;
     this.lastPurge = now;
-    const before = new Date(now - this.cfg.pointsInboxKeepHours * 3_600_000);
+    await this.purgeDone();
+  }
+
+  /** Deletes the rows applied more than POINTS_INBOX_KEEP_HOURS ago (service clock); answers how many. */
+  async purgeDone(): Promise<number> {
+    const before = new Date(this.clock.now().getTime() - this.cfg.pointsInboxKeepHours * 3_600_000);
     const n = await drainInBatches(PURGE_BATCH, (size) => this.repo.purge(before, size));
     if (n) this.log.log(`deleted ${n} points events applied before ${before.toISOString()} from the inbox`);
+    return n;
   }
 
   private pause(ms: number): Promise<void> {
