@@ -20,3 +20,4 @@ export * from './observability/metrics';
 export * from './observability/ops-server';
 export * from './repeatable-jobs';
 export * from './outbound';
+export * from './polling-loop';

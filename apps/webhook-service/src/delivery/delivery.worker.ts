@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { isDelivered, retryDelayMs, shouldDisable, WebhookPayload } from '@app/domain';
-import { AppConfig, Clock, CONFIG, drainInBatches } from '@app/platform';
+import { AppConfig, Clock, CONFIG, drainInBatches, PollingLoop } from '@app/platform';
 import { EndpointRepository, EndpointTarget } from '../endpoint/endpoint.repository';
 import { AttemptResult, ClaimedDelivery, DeliveryRepository } from './delivery.repository';
 import { DeliverySignal } from './delivery.signal';
@@ -26,10 +26,7 @@ const PURGE_BATCH = 5_000;
 @Injectable()
 export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger(DeliveryWorker.name);
-  private stopping = false;
-  private loop?: Promise<void>;
-  private wake?: () => void;
-  private woken = false;
+  private readonly loop: PollingLoop;
   private readonly inFlight = new Set<Promise<void>>();
   private lastPurge = 0;
 
@@ -40,43 +37,30 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly signal: DeliverySignal,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
-  ) {}
+  ) {
+    this.loop = new PollingLoop(() => this.pass(), { what: 'taking webhook deliveries', pollMs: () => this.cfg.webhookPollMs, log: this.log });
+  }
 
   onApplicationBootstrap(): void {
-    this.signal.listen(() => {
-      this.woken = true;
-      this.wake?.();
-    });
-    this.loop = this.run();
+    this.signal.listen(() => this.loop.wake());
+    this.loop.start();
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
-    await this.loop;
-    await Promise.all(this.inFlight);
+    await this.loop.stop();
+    await this.settle();
   }
 
-  private async run(): Promise<void> {
-    let failing = false;
-    while (!this.stopping) {
-      let taken = 0;
-      let room = 0;
-      try {
-        this.woken = false;
-        room = this.cfg.webhookConcurrency - this.inFlight.size;
-        if (room > 0) taken = await this.takeAndSend(room);
-        await this.purgeIfDue();
-        if (failing) this.log.log('taking webhook deliveries again');
-        failing = false;
-      } catch (err) {
-        if (!failing) this.log.warn(`taking webhook deliveries failed, they wait for the next pass: ${err instanceof Error ? err.message : String(err)}`);
-        failing = true;
-      }
-      // Full: wait for a slot. Nothing due: wait for the poll or a wake-up. Otherwise go on at once.
-      if (room <= 0 && this.inFlight.size) await Promise.race([...this.inFlight, this.pause(this.cfg.webhookPollMs)]);
-      else if (taken === 0 && !this.woken) await this.pause(this.cfg.webhookPollMs);
+  /** Fills the free slots; answers whether to go on at once (all slots busy: when one frees; a full take: more may be due). */
+  private async pass(): Promise<boolean> {
+    const room = this.cfg.webhookConcurrency - this.inFlight.size;
+    if (room <= 0) {
+      await Promise.race(this.inFlight);
+      return true;
     }
+    const taken = await this.takeAndSend(room);
+    await this.purgeIfDue();
+    return taken === room;
   }
 
   /** Takes up to `room` due deliveries and starts them; answers how many. */
@@ -141,16 +125,5 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const before = new Date(now - this.cfg.webhookEventKeepDays * 86_400_000);
     const n = await drainInBatches(PURGE_BATCH, (size) => this.deliveries.purge(before, size));
     if (n) this.log.log(`deleted ${n} webhook events received before ${before.toISOString()} (and their deliveries)`);
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 }
