@@ -37,6 +37,15 @@ describe('RepeatableJobs', () => {
     expect(await defined()).toEqual(['a@60000', 'other@5000']);
   });
 
+  it('does not fight another worker over the interval once started: the periodic check only adds what is missing', async () => {
+    sweeps = new RepeatableJobs(queue, ['a'], 60_000, 50);
+    await sweeps.start();
+    // Another worker, started later with another setting, replaced the definition.
+    await new RepeatableJobs(queue, ['a'], 30_000, 60_000).ensure();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await defined()).toEqual(['a@30000']);
+  });
+
   it('defines a sweep again within checkEveryMs after Redis lost it', async () => {
     sweeps = new RepeatableJobs(queue, ['a', 'b'], 60_000, 50);
     await sweeps.start();

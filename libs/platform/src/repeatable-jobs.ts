@@ -7,8 +7,10 @@ import { Queue as BullQueue } from 'bull';
  * definition of one of these names with another interval, left from another setting, is
  * removed first; one already there is left alone), and `start` runs it again every
  * `checkEveryMs`, so a definition Redis lost (a flush, a failover, a fresh Redis) comes
- * back within that time instead of never. A failed check is logged once and tried again
- * at the next one.
+ * back within that time instead of never. The periodic check only defines names that have
+ * no definition at all: two workers started with different intervals (a rolling change
+ * of the setting) do not keep replacing each other's. A failed check is logged once and
+ * tried again at the next one.
  */
 export class RepeatableJobs {
   private readonly log: Logger;
@@ -25,14 +27,17 @@ export class RepeatableJobs {
     this.log = new Logger(`RepeatableJobs(${queue.name})`);
   }
 
-  /** Makes every sweep defined at `every` ms; answers the names it had to add. */
-  async ensure(): Promise<string[]> {
+  /**
+   * Makes every sweep defined at `every` ms (`replace`: a definition at another interval is
+   * removed first; without it, any definition of the name will do); answers the names it had to add.
+   */
+  async ensure(replace = true): Promise<string[]> {
     const defined = await this.queue.getRepeatableJobs();
     const ours = new Set(this.names);
     const present = new Set<string>();
     for (const job of defined) {
       if (!ours.has(job.name)) continue;
-      if (Number(job.every) === this.every) present.add(job.name);
+      if (Number(job.every) === this.every || !replace) present.add(job.name);
       else await this.queue.removeRepeatableByKey(job.key);
     }
     const added: string[] = [];
@@ -60,7 +65,7 @@ export class RepeatableJobs {
 
   private async check(): Promise<void> {
     if (this.running) return;
-    this.running = this.ensure()
+    this.running = this.ensure(false)
       .then((added) => {
         if (added.length && !this.failing) this.log.warn(`repeatable sweep(s) ${added.join(', ')} were gone from Redis: defined again`);
         if (this.failing) this.log.log('repeatable sweeps checked again');
