@@ -3,7 +3,7 @@ import { InjectQueue } from '@nestjs/bull';
 import { Job, Queue as BullQueue } from 'bull';
 import { DataSource } from 'typeorm';
 import { CardEventBatch, cardEventBatches, cardEventBatchJobId, Queue } from '@app/domain';
-import { AppConfig, Clock, CONFIG } from '@app/platform';
+import { AppConfig, Clock, CONFIG, PollingLoop } from '@app/platform';
 import { OutboxRepository, RelayedRow } from './outbox.repository';
 
 /** Outbox rows one relay transaction moves at most (in jobs of at most CARD_EVENTS_PER_JOB events of one tenant). */
@@ -52,10 +52,7 @@ export interface Recheck {
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger(OutboxRelay.name);
-  private stopping = false;
-  private loop?: Promise<void>;
-  /** Ends the wait between passes early (on shutdown). */
-  private wake?: () => void;
+  private readonly loop: PollingLoop;
   /** Service-clock time of the last recheck. */
   private lastRecheck = 0;
 
@@ -65,40 +62,30 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
     @InjectQueue(Queue.CARD_EVENTS) private readonly queue: BullQueue<CardEventBatch>,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
-  ) {}
+  ) {
+    this.loop = new PollingLoop(() => this.pass(), { what: 'relaying card events', pollMs: () => this.cfg.outboxPollMs, log: this.log });
+  }
 
   onApplicationBootstrap(): void {
-    this.loop = this.run();
+    this.loop.start();
   }
 
   /** Lets the pass in hand finish (its queue and database are still open: this runs before they close). */
   async onModuleDestroy(): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
-    await this.loop;
+    await this.loop.stop();
   }
 
-  private async run(): Promise<void> {
-    let failing = false;
-    while (!this.stopping) {
-      let moved = 0;
-      try {
-        moved = await this.relayOnce();
-        const now = this.clock.now().getTime();
-        if (now - this.lastRecheck >= this.cfg.outboxRecheckMs || now < this.lastRecheck) {
-          this.lastRecheck = now;
-          const found = await this.recheck();
-          if (found.lost) this.log.warn(`${found.lost} relayed card events were gone from Redis: relaying them again`);
-          if (found.failed) this.log.warn(`${found.failed} relayed card events wait on failed card-events jobs (retry them in the queue console)`);
-        }
-        if (failing) this.log.log('relaying card events again');
-        failing = false;
-      } catch (err) {
-        if (!failing) this.log.warn(`relaying card events failed, the rows stay for the next pass: ${err instanceof Error ? err.message : String(err)}`);
-        failing = true;
-      }
-      if (moved < RELAY_BATCH) await this.pause(this.cfg.outboxPollMs);
+  /** A relay pass, then the recheck when it is due; answers whether a full batch moved (more may wait). */
+  private async pass(): Promise<boolean> {
+    const moved = await this.relayOnce();
+    const now = this.clock.now().getTime();
+    if (now - this.lastRecheck >= this.cfg.outboxRecheckMs || now < this.lastRecheck) {
+      this.lastRecheck = now;
+      const found = await this.recheck();
+      if (found.lost) this.log.warn(`${found.lost} relayed card events were gone from Redis: relaying them again`);
+      if (found.failed) this.log.warn(`${found.failed} relayed card events wait on failed card-events jobs (retry them in the queue console)`);
     }
+    return moved >= RELAY_BATCH;
   }
 
   /** One pass: answers the number of events moved. */
@@ -158,17 +145,6 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
     const state = await job.getState();
     if (state === 'completed') completed.set(id, job);
     return state;
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 }
 

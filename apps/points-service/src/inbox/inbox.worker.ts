@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AppConfig, checkContract, Clock, CONFIG, drainInBatches } from '@app/platform';
+import { AppConfig, checkContract, Clock, CONFIG, drainInBatches, PollingLoop } from '@app/platform';
 import { InboxOutcome, InboxRepository, InboxRow } from './inbox.repository';
 import { BATCHED_KINDS, InboxRoutes } from './inbox.routes';
 import { InboxSignal } from './inbox.signal';
@@ -27,10 +27,7 @@ const MAX_BACKOFF_MS = 10 * 60_000;
 @Injectable()
 export class InboxWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger(InboxWorker.name);
-  private stopping = false;
-  private loop?: Promise<void>;
-  private wake?: () => void;
-  private woken = false;
+  private readonly loop: PollingLoop;
   private lastPurge = 0;
 
   constructor(
@@ -40,40 +37,25 @@ export class InboxWorker implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly signal: InboxSignal,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
-  ) {}
+  ) {
+    this.loop = new PollingLoop(
+      async () => {
+        const taken = await this.passOnce();
+        await this.purgeIfDue();
+        return taken >= this.cfg.pointsBatchMax;
+      },
+      { what: 'applying points events from the inbox', pollMs: () => this.cfg.pointsInboxPollMs, log: this.log },
+    );
+  }
 
   onApplicationBootstrap(): void {
-    this.signal.listen(() => {
-      this.woken = true;
-      this.wake?.();
-    });
-    this.loop = this.run();
+    this.signal.listen(() => this.loop.wake());
+    this.loop.start();
   }
 
   /** Lets the pass in hand finish (its database is still open: this runs before it closes). */
   async onModuleDestroy(): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
-    await this.loop;
-  }
-
-  private async run(): Promise<void> {
-    let failing = false;
-    while (!this.stopping) {
-      let taken = 0;
-      try {
-        this.woken = false;
-        taken = await this.passOnce();
-        await this.purgeIfDue();
-        if (failing) this.log.log('applying points events from the inbox again');
-        failing = false;
-      } catch (err) {
-        if (!failing)
-          this.log.warn(`applying points events from the inbox failed, the rows stay for the next pass: ${err instanceof Error ? err.message : String(err)}`);
-        failing = true;
-      }
-      if (taken < this.cfg.pointsBatchMax && !this.woken) await this.pause(this.cfg.pointsInboxPollMs);
-    }
+    await this.loop.stop();
   }
 
   /** One pass: answers the number of rows claimed. */
@@ -141,16 +123,5 @@ export class InboxWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const n = await drainInBatches(PURGE_BATCH, (size) => this.repo.purge(before, size));
     if (n) this.log.log(`deleted ${n} points events applied before ${before.toISOString()} from the inbox`);
     return n;
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 }
