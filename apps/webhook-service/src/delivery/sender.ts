@@ -73,30 +73,31 @@ export function send(url: string, payload: WebhookPayload, secrets: string[], at
   };
   return new Promise<SendResult>((resolve) => {
     let settled = false;
-    const finish = (r: SendResult) => {
+    /** `cut`: drop the connection (a timeout, an answer too long, an error); an answer read to its end leaves it to the agent's keep-alive. */
+    const finish = (r: SendResult, cut = true) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      req.destroy();
+      if (cut) req.destroy();
       resolve(r);
     };
     const req = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, options, (res) => {
       const status = res.statusCode ?? 0;
       const chunks: Buffer[] = [];
       let size = 0;
-      const done = () => {
+      const done = (cut: boolean) => {
         const ok = status >= 200 && status < 300;
         const text = Buffer.concat(chunks).toString('utf8').slice(0, ERROR_TEXT_CHARS);
         const redirect = status >= 300 && status < 400 ? ` (a redirect to ${res.headers.location ?? '?'}; redirects are not followed)` : '';
-        finish({ status, error: ok ? null : `HTTP ${status}${redirect}${text ? `: ${text}` : ''}` });
+        finish({ status, error: ok ? null : `HTTP ${status}${redirect}${text ? `: ${text}` : ''}` }, cut);
       };
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk);
-        else done(); // enough read: the status decides
+        else done(true); // enough read: the status decides
       });
-      res.on('end', done);
-      res.on('error', done);
+      res.on('end', () => done(false));
+      res.on('error', () => done(true));
     });
     const timer = setTimeout(() => finish({ status: null, error: `no answer within ${opts.timeoutMs} ms` }), opts.timeoutMs);
     req.on('error', (err) => finish({ status: null, error: err instanceof RefusedAddress ? `refused: ${err.message}` : err.message }));
