@@ -28,6 +28,12 @@ import { BatchOutcome, GenerateRecord, NewGenerate, StockRepository, originalGen
 import { StockQueue } from './stock.queue';
 import { CodeFileRefusedError, linesFromUrl } from './code-file';
 
+/*
+ * Over 300 lines on purpose: one use case, filling a card's stock (add_stock, import_codes,
+ * the job that generates or imports, its status), whose steps share the generate record's
+ * life cycle; the file reading is in code-file.ts and the SQL in stock.repository.ts.
+ */
+
 const IMPORT_BATCH = 5_000;
 const MAX_COLLISION_RETRIES = 5;
 /** Unfinished records the recovery sweep reads per query. */

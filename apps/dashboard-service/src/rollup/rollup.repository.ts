@@ -4,6 +4,11 @@ import { ALL_CARDS, CARD_DAY_COUNTERS, chainKey, NO_NEXT_DAY, MemberChain, Membe
 import { num } from '@app/platform';
 import { dayOfSql, READ_SQL, weekOfSql } from './dashboard-reads.sql';
 
+/*
+ * Over 300 lines on purpose: every write of the apply path to the rollup tables (one
+ * transaction per batch and lane); the reads are in dashboard-reads.sql.ts.
+ */
+
 /** A range of days (YYYY-MM-DD, both included) of one tenant, optionally one card. */
 export interface RangeQuery {
   crm_id: string;

@@ -20,6 +20,12 @@ import { ForTenant, ToNumber } from '../validation';
 import { cardRuleViolations } from './card.rules';
 import { CARD_ID_PATTERN } from './card.ids';
 
+/*
+ * Over 300 lines on purpose: the card template contract of the coupon document (its
+ * many fields, their aliases and cross-field rules) in one file; members' routes have
+ * member.dto.ts, stock routes stock.dto.ts.
+ */
+
 export const MAX_TOTAL_QUANTITY = 10_000_000;
 export const MAX_PAGE_SIZE = 100;
 const MONEY = { maxDecimalPlaces: 2, allowNaN: false, allowInfinity: false };

@@ -1,6 +1,12 @@
 import { DateTime } from 'luxon';
 import { CardEvent, CardEventKind } from '../contracts/card-events';
 
+/*
+ * Over 300 lines on purpose: every rule that turns card events into rollup deltas (day
+ * counters, channel counts, member spans and their chains) lives here, because the apply
+ * path and the rebuild must compute exactly the same deltas; split, they could drift.
+ */
+
 /** The counters of one (day, card) row of the dashboard; claim and redeem are net of their reversals. */
 export interface CardDayCounts {
   claim_num: number;

@@ -4,6 +4,12 @@ import { CrossFieldRules, Violation } from '../envelope';
 import { CALLER_ID_PATTERN, ForTenant, ToNumber } from '../validation';
 import { MAX_PAGE_SIZE } from '../card/card.dto';
 
+/*
+ * Over 300 lines on purpose: the contracts of every points route (the fields the documents
+ * name, their aliases and cross-field rules) in one file, so a field's spelling and checks
+ * are found in one place; earning rules have their own file (rule.dto.ts).
+ */
+
 /** Points have 4 decimal places; more is refused, never rounded. */
 const POINTS = { maxDecimalPlaces: 4, allowNaN: false, allowInfinity: false };
 export const MAX_POINTS = 1_000_000_000;
