@@ -19,3 +19,4 @@ export * from './observability/request-id';
 export * from './observability/metrics';
 export * from './observability/ops-server';
 export * from './repeatable-jobs';
+export * from './webhooks/webhook-outbox';
