@@ -7,6 +7,7 @@ import { PointsSchema1732400000000 } from './migrations/1732400000000-points-sch
 import { LedgerSchema1732600000000 } from './migrations/1732600000000-ledger-schema';
 import { EventTransType1733100000000 } from './migrations/1733100000000-event-trans-type';
 import { PointsInbox1733200000000 } from './migrations/1733200000000-points-inbox';
+import { PointsWebhookOutbox1733300000000 } from './migrations/1733300000000-webhook-outbox';
 import { LedgerController } from './ledger/ledger.controller';
 import { LedgerRepository } from './ledger/ledger.repository';
 import { EarnSpendService } from './ledger/earn-spend.service';
@@ -31,7 +32,13 @@ import { RuleRepository } from './rules/rule.repository';
 import { RuleService } from './rules/rule.service';
 
 export const POINTS_SCHEMA = 'points';
-export const POINTS_MIGRATIONS = [PointsSchema1732400000000, LedgerSchema1732600000000, EventTransType1733100000000, PointsInbox1733200000000];
+export const POINTS_MIGRATIONS = [
+  PointsSchema1732400000000,
+  LedgerSchema1732600000000,
+  EventTransType1733100000000,
+  PointsInbox1733200000000,
+  PointsWebhookOutbox1733300000000,
+];
 
 @Module({})
 export class PointsServiceModule {
