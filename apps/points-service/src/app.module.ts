@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BullModule } from '@nestjs/bull';
 import { PointsPattern, Queue, Service } from '@app/domain';
-import { AppConfig, CONFIG, bullRootOptions, clockProvider, dataSourceOptions, instanceId, pingController } from '@app/platform';
+import { AppConfig, CONFIG, bullRootOptions, clockProvider, dataSourceOptions, instanceId, pingController, webhookForwarderProviders } from '@app/platform';
 import { PointsSchema1732400000000 } from './migrations/1732400000000-points-schema';
 import { LedgerSchema1732600000000 } from './migrations/1732600000000-ledger-schema';
 import { EventTransType1733100000000 } from './migrations/1733100000000-event-trans-type';
@@ -71,7 +71,7 @@ export class PointsServiceModule {
         InboxRoutes,
         InboxService,
         InboxSignal,
-        ...(cfg.role !== 'api' ? [PointsExpiryProcessor, InboxWorker] : []),
+        ...(cfg.role !== 'api' ? [PointsExpiryProcessor, InboxWorker, ...webhookForwarderProviders('points')] : []),
       ],
     };
   }

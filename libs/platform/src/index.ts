@@ -20,3 +20,4 @@ export * from './observability/metrics';
 export * from './observability/ops-server';
 export * from './repeatable-jobs';
 export * from './webhooks/webhook-outbox';
+export * from './webhooks/webhook-forwarder';

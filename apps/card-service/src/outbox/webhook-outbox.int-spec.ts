@@ -80,9 +80,10 @@ describe('card webhook outbox on PostgreSQL', () => {
 
   /** Webhook rows written since the last call, in id order. */
   async function written(): Promise<HookRow[]> {
-    const rows = await mid.sql<HookRow>(`SELECT id::text, crm_id, type, member_no, occurred_at, data FROM card.webhook_outbox WHERE id > $1 ORDER BY id`, [
-      last,
-    ]);
+    const rows = await mid.sql<HookRow>(
+      `SELECT id::text, crm_id, type, member_no, occurred_at, data FROM card.webhook_outbox WHERE id > $1 ORDER BY webhook_outbox.id`,
+      [last],
+    );
     if (rows.length) last = rows[rows.length - 1].id;
     return rows;
   }

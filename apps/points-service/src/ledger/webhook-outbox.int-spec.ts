@@ -76,9 +76,10 @@ describe('points webhook outbox on PostgreSQL', () => {
   afterAll(() => mid?.close());
 
   async function written(): Promise<HookRow[]> {
-    const rows = await mid.sql<HookRow>(`SELECT id::text, crm_id, type, member_no, occurred_at, data FROM points.webhook_outbox WHERE id > $1 ORDER BY id`, [
-      last,
-    ]);
+    const rows = await mid.sql<HookRow>(
+      `SELECT id::text, crm_id, type, member_no, occurred_at, data FROM points.webhook_outbox WHERE id > $1 ORDER BY webhook_outbox.id`,
+      [last],
+    );
     if (rows.length) last = rows[rows.length - 1].id;
     return rows;
   }
