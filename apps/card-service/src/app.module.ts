@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BullModule } from '@nestjs/bull';
 import { CardPattern, Queue, Service } from '@app/domain';
-import { AppConfig, CONFIG, bullRootOptions, clockProvider, dataSourceOptions, instanceId, pingController } from '@app/platform';
+import { AppConfig, CONFIG, bullRootOptions, clockProvider, dataSourceOptions, instanceId, pingController, webhookForwarderProviders } from '@app/platform';
 import { CARD_MIGRATIONS } from './migrations';
 import { CardController } from './card/card.controller';
 import { CardRepository } from './card/card.repository';
@@ -64,7 +64,7 @@ export class CardServiceModule {
         StockRepository,
         StockService,
         StockQueue,
-        ...(worker ? [StockProcessor, ExpiryProcessor, OutboxRelay, OutboxMetrics] : []),
+        ...(worker ? [StockProcessor, ExpiryProcessor, OutboxRelay, OutboxMetrics, ...webhookForwarderProviders('card')] : []),
       ],
     };
   }

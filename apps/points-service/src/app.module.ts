@@ -2,11 +2,12 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BullModule } from '@nestjs/bull';
 import { PointsPattern, Queue, Service } from '@app/domain';
-import { AppConfig, CONFIG, bullRootOptions, clockProvider, dataSourceOptions, instanceId, pingController } from '@app/platform';
+import { AppConfig, CONFIG, bullRootOptions, clockProvider, dataSourceOptions, instanceId, pingController, webhookForwarderProviders } from '@app/platform';
 import { PointsSchema1732400000000 } from './migrations/1732400000000-points-schema';
 import { LedgerSchema1732600000000 } from './migrations/1732600000000-ledger-schema';
 import { EventTransType1733100000000 } from './migrations/1733100000000-event-trans-type';
 import { PointsInbox1733200000000 } from './migrations/1733200000000-points-inbox';
+import { PointsWebhookOutbox1733300000000 } from './migrations/1733300000000-webhook-outbox';
 import { LedgerController } from './ledger/ledger.controller';
 import { LedgerRepository } from './ledger/ledger.repository';
 import { EarnSpendService } from './ledger/earn-spend.service';
@@ -32,7 +33,13 @@ import { RuleRepository } from './rules/rule.repository';
 import { RuleService } from './rules/rule.service';
 
 export const POINTS_SCHEMA = 'points';
-export const POINTS_MIGRATIONS = [PointsSchema1732400000000, LedgerSchema1732600000000, EventTransType1733100000000, PointsInbox1733200000000];
+export const POINTS_MIGRATIONS = [
+  PointsSchema1732400000000,
+  LedgerSchema1732600000000,
+  EventTransType1733100000000,
+  PointsInbox1733200000000,
+  PointsWebhookOutbox1733300000000,
+];
 
 @Module({})
 export class PointsServiceModule {
@@ -65,7 +72,7 @@ export class PointsServiceModule {
         InboxRoutes,
         InboxService,
         InboxSignal,
-        ...(cfg.role !== 'api' ? [PointsExpiryProcessor, InboxWorker, InboxMetrics] : []),
+        ...(cfg.role !== 'api' ? [PointsExpiryProcessor, InboxWorker, InboxMetrics, ...webhookForwarderProviders('points')] : []),
       ],
     };
   }

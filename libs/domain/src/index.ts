@@ -7,6 +7,7 @@ export * from './contracts/points-inbox';
 export * from './contracts/card-events';
 export * from './contracts/card-events.dto';
 export * from './contracts/webhooks';
+export * from './contracts/webhook-sources';
 export * from './card/card.rules';
 export * from './card/code.rules';
 export * from './card/card.dto';

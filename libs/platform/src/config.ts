@@ -49,6 +49,8 @@ export interface AppConfig {
   expiryBatchSize: number;
   /** How often card-service's relay looks for card events in its outbox when the last pass found less than a full batch. */
   outboxPollMs: number;
+  /** How often a card or points worker's webhook forwarder looks for events in its webhook outbox (it keeps going while batches come back full). */
+  webhookForwardPollMs: number;
   /** How often card-service's relay checks the card-events jobs of relayed outbox rows (completed: rows deleted; gone from Redis: relayed again). */
   outboxRecheckMs: number;
   /** How often the card-stock recovery sweep queues again the unfinished stock jobs whose Bull job is gone (records at least this old). */
@@ -153,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     expirySweepMs: int(env, 'EXPIRY_SWEEP_MS', 60_000),
     expiryBatchSize: int(env, 'EXPIRY_BATCH_SIZE', 5_000),
     outboxPollMs: int(env, 'OUTBOX_POLL_MS', 200),
+    webhookForwardPollMs: int(env, 'WEBHOOK_FORWARD_POLL_MS', 200),
     outboxRecheckMs: int(env, 'OUTBOX_RECHECK_MS', 10_000),
     stockRecoverMs: int(env, 'STOCK_RECOVER_MS', 60_000),
     queueRepeatCheckMs: int(env, 'QUEUE_REPEAT_CHECK_MS', 30_000),

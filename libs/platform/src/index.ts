@@ -21,3 +21,5 @@ export * from './observability/ops-server';
 export * from './repeatable-jobs';
 export * from './outbound';
 export * from './polling-loop';
+export * from './webhooks/webhook-outbox';
+export * from './webhooks/webhook-forwarder';

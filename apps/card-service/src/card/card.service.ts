@@ -1,7 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CardIdMsg, CardView, CreateCardMsg, Envelope, ErrorCode, fail, GenerateType, ListCardsMsg, newCardId, ok, payloadHash } from '@app/domain';
-import { AppConfig, CONFIG } from '@app/platform';
+import {
+  CardIdMsg,
+  CardView,
+  CreateCardMsg,
+  Envelope,
+  ErrorCode,
+  fail,
+  GenerateType,
+  ListCardsMsg,
+  newCardId,
+  ok,
+  payloadHash,
+  WebhookEventType,
+} from '@app/domain';
+import { AppConfig, Clock, CONFIG, writeWebhookEvents } from '@app/platform';
 import { CardRepository } from './card.repository';
 import { StockService } from '../stock/stock.service';
 import { StockQueue } from '../stock/stock.queue';
@@ -16,6 +29,7 @@ export class CardService {
     private readonly cards: CardRepository,
     private readonly stock: StockService,
     private readonly queue: StockQueue,
+    private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
   ) {}
 
@@ -30,6 +44,27 @@ export class CardService {
     const wantsStock = card.total_quantity > 0;
     await this.db.transaction(async (em) => {
       const created = await this.cards.insert(em, crm_id, cardId, { ...card, total_quantity: 0 });
+      if (created) {
+        await writeWebhookEvents(em, 'card', [
+          {
+            crm_id,
+            type: WebhookEventType.CARD_CREATED,
+            member_no: null,
+            occurred_at: this.clock.now(),
+            data: {
+              card_id: cardId,
+              title: card.title,
+              card_type: card.card_type,
+              date_type: card.date_type,
+              begin_time: card.begin_time ?? null,
+              end_time: card.end_time ?? null,
+              total_quantity: card.total_quantity,
+              generate_type: card.generate_type,
+              generate_id: wantsStock ? generateId : null,
+            },
+          },
+        ]);
+      }
       if (created && wantsStock) {
         const fromFile = card.generate_type === GenerateType.IMPORT;
         await this.stock.schedule(em, {

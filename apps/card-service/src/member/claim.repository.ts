@@ -3,6 +3,7 @@ import { EntityManager } from 'typeorm';
 import { CardEventKind, ClaimedCodeView } from '@app/domain';
 import { fmtTime, num } from '@app/platform';
 import { OUTBOX_COLUMNS } from '../outbox/outbox.repository';
+import { WEBHOOK_OUTBOX_COLUMNS, webhookDataSql, webhookTypeSql } from '../outbox/webhook-outbox.sql';
 
 type Row = Record<string, any>;
 
@@ -164,13 +165,21 @@ export class ClaimRepository {
          UPDATE card.card_code cc SET card_code_status = 1, member_no = w.member_no, update_time = $10
            FROM want w WHERE cc.crm_id = w.crm_id AND cc.card_id = w.card_id AND cc.slot = w.slot
          RETURNING cc.crm_id, cc.card_id, cc.slot, cc.card_code),
-       events AS (
-         INSERT INTO card.outbox (${OUTBOX_COLUMNS})
-         SELECT w.crm_id, $19, w.card_id, c.title, w.member_no, count(*)::int, w.out_str, $10, $10, w.received_id
+       claimed AS (
+         SELECT w.crm_id, w.received_id, w.card_id, w.member_no, w.out_str, c.title, count(*)::int AS n,
+                array_agg(t.card_code ORDER BY w.ord) AS codes, min(w.ord) AS ord
            FROM taken t JOIN want w ON w.crm_id = t.crm_id AND w.card_id = t.card_id AND w.slot = t.slot
            JOIN card.card_info c ON c.crm_id = w.crm_id AND c.card_id = w.card_id
-          GROUP BY w.crm_id, w.received_id, w.card_id, w.member_no, w.out_str, c.title
-          ORDER BY min(w.ord)
+          GROUP BY w.crm_id, w.received_id, w.card_id, w.member_no, w.out_str, c.title),
+       events AS (
+         INSERT INTO card.outbox (${OUTBOX_COLUMNS})
+         SELECT crm_id, $19, card_id, title, member_no, n, out_str, $10, $10, received_id FROM claimed ORDER BY ord
+         RETURNING 1),
+       hooks AS (
+         INSERT INTO card.webhook_outbox (${WEBHOOK_OUTBOX_COLUMNS})
+         SELECT crm_id, ${webhookTypeSql(`'${CardEventKind.CLAIM}'`)}, member_no, $10,
+                ${webhookDataSql({ kind: `'${CardEventKind.CLAIM}'`, card_id: 'card_id', title: 'title', member_no: 'member_no', count: 'n', channel: 'out_str', ref: 'received_id', extra: `jsonb_build_object('codes', to_jsonb(codes))` })}
+           FROM claimed ORDER BY ord
          RETURNING 1)
        INSERT INTO card.member_card_code (crm_id, received_id, card_id, member_no, card_code, begin_time, end_time, discount, out_str,
                                           code_status, received_time, receive_type, create_time, update_time)

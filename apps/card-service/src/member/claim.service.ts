@@ -281,6 +281,7 @@ export class ClaimService {
           occurred_at: now,
           day_of: receipt.received_time,
           ref: m.received_id,
+          codes: back,
         });
       }
       await this.claims.markReversed(em, m.crm_id, m.received_id, now);

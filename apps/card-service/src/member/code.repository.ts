@@ -3,6 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { CardEventKind, CodeStatus, MemberCodeView, Page, PoolCodeView, ReceiveDetailItem } from '@app/domain';
 import { fmtTime, num } from '@app/platform';
 import { OUTBOX_COLUMNS } from '../outbox/outbox.repository';
+import { WEBHOOK_OUTBOX_COLUMNS, webhookDataSql, webhookTypeSql } from '../outbox/webhook-outbox.sql';
 
 type Row = Record<string, any>;
 
@@ -266,12 +267,19 @@ export class CodeRepository {
          UPDATE card.member_card_code m SET code_status = ${CodeStatus.EXPIRED}, expired_time = m.end_time, update_time = $1
            FROM due WHERE m.crm_id = due.crm_id AND m.auto_id = due.auto_id
          RETURNING m.crm_id, m.received_id, m.member_no, m.card_id, m.card_code, m.end_time),
+       expired AS (
+         SELECT d.crm_id, d.card_id, d.member_no, c.title, count(*)::int AS n, array_agg(d.card_code ORDER BY d.card_code) AS codes
+           FROM done d JOIN card.card_info c ON c.crm_id = d.crm_id AND c.card_id = d.card_id
+          GROUP BY d.crm_id, d.card_id, d.member_no, c.title),
        events AS (
          INSERT INTO card.outbox (${OUTBOX_COLUMNS})
-         SELECT d.crm_id, $3, d.card_id, c.title, d.member_no, count(*)::int, NULL, $1, $1, NULL
-           FROM done d JOIN card.card_info c ON c.crm_id = d.crm_id AND c.card_id = d.card_id
-          GROUP BY d.crm_id, d.card_id, d.member_no, c.title
-          ORDER BY d.crm_id, d.card_id, d.member_no
+         SELECT crm_id, $3, card_id, title, member_no, n, NULL, $1, $1, NULL FROM expired ORDER BY crm_id, card_id, member_no
+         RETURNING 1),
+       hooks AS (
+         INSERT INTO card.webhook_outbox (${WEBHOOK_OUTBOX_COLUMNS})
+         SELECT crm_id, ${webhookTypeSql(`'${CardEventKind.EXPIRE}'`)}, member_no, $1,
+                ${webhookDataSql({ kind: `'${CardEventKind.EXPIRE}'`, card_id: 'card_id', title: 'title', member_no: 'member_no', count: 'n', channel: 'NULL', ref: 'NULL', extra: `jsonb_build_object('codes', to_jsonb(codes))` })}
+           FROM expired ORDER BY crm_id, card_id, member_no
          RETURNING 1)
        INSERT INTO card.member_card_expired (crm_id, received_id, member_no, card_id, card_code, expired_time, create_time)
        SELECT crm_id, received_id, member_no, card_id, card_code, end_time, $1 FROM done RETURNING 1`,

@@ -63,6 +63,8 @@ export class CodeService {
             occurred_at: now,
             day_of: now,
             ref: null,
+            codes: [h.card_code],
+            webhook: { operator: m.operator },
           },
         ]);
       }

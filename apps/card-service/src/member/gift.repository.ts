@@ -3,6 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { CardEventKind, CodeStatus, Page, PresentView } from '@app/domain';
 import { fmtTime, num } from '@app/platform';
 import { OUTBOX_COLUMNS } from '../outbox/outbox.repository';
+import { WEBHOOK_OUTBOX_COLUMNS, webhookDataSql, webhookTypeSql } from '../outbox/webhook-outbox.sql';
 import { Holding } from './code.repository';
 
 type Row = Record<string, any>;
@@ -126,7 +127,7 @@ export class GiftRepository {
        back AS (
          UPDATE card.member_present p SET go_back_time = $1, update_time = $1
            FROM due WHERE p.crm_id = due.crm_id AND p.present_id = due.present_id
-         RETURNING p.crm_id, p.from_holder_id, p.present_id, p.card_id, p.from_member_no, p.present_time),
+         RETURNING p.crm_id, p.from_holder_id, p.present_id, p.card_id, p.card_code, p.from_member_no, p.present_time),
        given_back AS (
          UPDATE card.member_card_code m SET code_status = ${CodeStatus.USABLE}, update_time = $1
            FROM back WHERE m.crm_id = back.crm_id AND m.auto_id = back.from_holder_id AND m.code_status = ${CodeStatus.GIFTING}
@@ -134,6 +135,13 @@ export class GiftRepository {
        events AS (
          INSERT INTO card.outbox (${OUTBOX_COLUMNS})
          SELECT b.crm_id, $4, b.card_id, c.title, b.from_member_no, 1, NULL, $1, $1, b.present_id
+           FROM back b JOIN card.card_info c ON c.crm_id = b.crm_id AND c.card_id = b.card_id
+          ORDER BY b.present_time
+         RETURNING 1),
+       hooks AS (
+         INSERT INTO card.webhook_outbox (${WEBHOOK_OUTBOX_COLUMNS})
+         SELECT b.crm_id, ${webhookTypeSql(`'${CardEventKind.GIFT_RETURN}'`)}, b.from_member_no, $1,
+                ${webhookDataSql({ kind: `'${CardEventKind.GIFT_RETURN}'`, card_id: 'b.card_id', title: 'c.title', member_no: 'b.from_member_no', count: '1', channel: 'NULL', ref: 'b.present_id', extra: `jsonb_build_object('card_code', b.card_code)` })}
            FROM back b JOIN card.card_info c ON c.crm_id = b.crm_id AND c.card_id = b.card_id
           ORDER BY b.present_time
          RETURNING 1)

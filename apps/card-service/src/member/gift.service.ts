@@ -64,6 +64,7 @@ export class GiftService {
           occurred_at: now,
           day_of: now,
           ref: presentId,
+          codes: [h.card_code],
         },
       ]);
       return 'done';
@@ -120,6 +121,8 @@ export class GiftService {
           occurred_at: now,
           day_of: now,
           ref: m.present_id,
+          codes: [h.card_code],
+          webhook: { from_member_no: p.from_member_no },
         },
       ]);
       return ok(await this.codes.codeById(em, m.crm_id, rowId, this.cfg.appTz, now), '领取成功');

@@ -76,6 +76,7 @@ export class RedeemService {
           occurred_at: now,
           day_of: now,
           ref: m.redeem_id,
+          codes: [m.card_code],
         },
       ]);
       return 'done';
@@ -120,6 +121,7 @@ export class RedeemService {
           occurred_at: now,
           day_of: r.redeem_time,
           ref: m.redeem_id,
+          codes: [h.card_code],
         },
       ];
       if (expired)
@@ -133,6 +135,7 @@ export class RedeemService {
           occurred_at: now,
           day_of: now,
           ref: null,
+          codes: [h.card_code],
         });
       await this.outbox.add(em, events);
       return null;

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { CardEvent, CardEventKind, CardFact } from '@app/domain';
+import { SINGLE_CODE_KINDS, WEBHOOK_OUTBOX_COLUMNS, webhookDataSql, webhookTypeSql } from './webhook-outbox.sql';
 
 /**
  * One card event as a use case writes it, in the transaction of its change. The outbox
@@ -16,6 +17,10 @@ export interface OutboxEvent {
   occurred_at: Date;
   day_of: Date;
   ref: string | null;
+  /** The codes concerned, for the webhook event (`card_code` when the kind concerns one code, else `codes`). */
+  codes: string[];
+  /** More fields of the webhook event's data (e.g. the operator of a void). */
+  webhook?: Record<string, unknown>;
 }
 
 /** The outbox's columns in insert order, for the statements that write events along with their change (claim batches, sweeps). */
@@ -49,17 +54,29 @@ const toCardEvent = (r: Row): CardEvent => ({ ...toCardFact(r), event_id: String
 /** The card.outbox table: events written with their change, and the relay's and the recheck's queries. */
 @Injectable()
 export class OutboxRepository {
-  /** Writes events in the caller's transaction, in the given order (one statement however many). */
+  /**
+   * Writes events in the caller's transaction, in the given order, in one statement
+   * however many: each event's card.outbox row and its card.webhook_outbox row.
+   */
   async add(em: EntityManager, events: OutboxEvent[]): Promise<void> {
     if (!events.length) return;
-    const rows: Row[] = await em.query(
-      `INSERT INTO card.outbox (${OUTBOX_COLUMNS})
-       SELECT t.crm_id, t.kind, t.card_id, c.title, t.member_no, t.count, t.channel, t.occurred_at, t.day_of, t.ref
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[])
-              WITH ORDINALITY AS t(crm_id, kind, card_id, member_no, count, channel, occurred_at, day_of, ref, ord)
-         JOIN card.card_info c ON c.crm_id = t.crm_id AND c.card_id = t.card_id
-        ORDER BY t.ord
-       RETURNING 1`,
+    const rows: Array<{ n: number; w: number }> = await em.query(
+      `WITH t AS (
+         SELECT t.*, c.title
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[])
+                WITH ORDINALITY AS t(crm_id, kind, card_id, member_no, count, channel, occurred_at, day_of, ref, extra, ord)
+           JOIN card.card_info c ON c.crm_id = t.crm_id AND c.card_id = t.card_id),
+       o AS (
+         INSERT INTO card.outbox (${OUTBOX_COLUMNS})
+         SELECT crm_id, kind, card_id, title, member_no, count, channel, occurred_at, day_of, ref FROM t ORDER BY ord
+         RETURNING 1),
+       w AS (
+         INSERT INTO card.webhook_outbox (${WEBHOOK_OUTBOX_COLUMNS})
+         SELECT crm_id, ${webhookTypeSql('kind')}, member_no, occurred_at,
+                ${webhookDataSql({ kind: 'kind', card_id: 'card_id', title: 'title', member_no: 'member_no', count: 'count', channel: 'channel', ref: 'ref', extra: 'extra::jsonb' })}
+           FROM t ORDER BY ord
+         RETURNING 1)
+       SELECT (SELECT count(*) FROM o)::int AS n, (SELECT count(*) FROM w)::int AS w`,
       [
         events.map((e) => e.crm_id),
         events.map((e) => e.kind),
@@ -70,10 +87,13 @@ export class OutboxRepository {
         events.map((e) => e.occurred_at),
         events.map((e) => e.day_of),
         events.map((e) => e.ref),
+        events.map((e) => JSON.stringify({ ...(SINGLE_CODE_KINDS.includes(e.kind) ? { card_code: e.codes[0] ?? null } : { codes: e.codes }), ...e.webhook })),
       ],
     );
     // Cards are never deleted (removed is a flag): a missing one is a bug, and the change must not commit without its events.
-    if (rows.length !== events.length) throw new Error(`outbox: ${events.length} events but ${rows.length} written (a card is missing)`);
+    const [{ n, w }] = rows;
+    if (n !== events.length || w !== events.length)
+      throw new Error(`outbox: ${events.length} events but ${n} written (${w} webhook events; a card is missing)`);
   }
 
   /** The oldest `limit` rows not yet relayed, all tenants together, in event_id order (the relay's jobs keep it), locked; rows another relay holds are skipped. */

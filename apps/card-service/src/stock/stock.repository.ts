@@ -4,8 +4,9 @@ import { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { GenerateStatus, GenerateView, RejectReason, StockStatusView } from '@app/domain';
+import { GenerateStatus, GenerateView, RejectReason, StockStatusView, WebhookEventType } from '@app/domain';
 import { fmtTime, num } from '@app/platform';
+import { WEBHOOK_OUTBOX_COLUMNS } from '../outbox/webhook-outbox.sql';
 
 /** A stock job record as the worker sees it (locked for the length of a batch). */
 export interface GenerateRecord {
@@ -205,15 +206,23 @@ export class StockRepository {
    * Closes a job. What it did not make (an import with fewer usable codes than asked, a
    * failed job) is taken off the card's total, so total = codes that exist or will.
    */
-  async finish(em: EntityManager, crmId: string, generateId: string, status: GenerateStatus, error: string | null = null): Promise<void> {
-    const rows = await em.query(
-      `UPDATE card.card_generate SET is_generated = true, status = $3, error = $4, update_time = now()
-        WHERE crm_id = $1 AND generate_id = $2 AND NOT is_generated
-        RETURNING card_id, card_num - generated AS shortfall`,
-      [crmId, generateId, status, error],
+  async finish(em: EntityManager, crmId: string, generateId: string, status: GenerateStatus, at: Date, error: string | null = null): Promise<void> {
+    const rows: Array<{ card_id: string; shortfall: string }> = await em.query(
+      `WITH f AS (
+         UPDATE card.card_generate SET is_generated = true, status = $3, error = $4, update_time = now()
+          WHERE crm_id = $1 AND generate_id = $2 AND NOT is_generated
+         RETURNING crm_id, card_id, generate_id, generate_type, status, card_num, generated, rejected, error, card_num - generated AS shortfall),
+       hook AS (
+         INSERT INTO card.webhook_outbox (${WEBHOOK_OUTBOX_COLUMNS})
+         SELECT f.crm_id, '${WebhookEventType.CARD_STOCK_GENERATED}', NULL, $5,
+                jsonb_build_object('card_id', f.card_id, 'title', c.title, 'generate_id', f.generate_id, 'generate_type', f.generate_type,
+                                   'status', f.status, 'card_num', f.card_num, 'count', f.generated, 'rejected', f.rejected, 'error', f.error)
+           FROM f JOIN card.card_info c ON c.crm_id = f.crm_id AND c.card_id = f.card_id
+         RETURNING 1)
+       SELECT card_id, shortfall FROM f`,
+      [crmId, generateId, status, error, at],
     );
-    const [updated] = rows as [Array<{ card_id: string; shortfall: string }>, number];
-    const row = updated?.[0];
+    const row = rows[0];
     if (row && num(row.shortfall) !== 0) await this.addToTotal(em, crmId, row.card_id, -num(row.shortfall));
   }
 

@@ -154,7 +154,7 @@ export class StockService {
           if (!created) return null;
           const g = (await this.repo.lockGenerate(em, m.crm_id, m.generate_id))!;
           await this.importBatch(em, g, card!, /* refusesStock passed: the card exists */ m.codes, m.codes.length);
-          await this.repo.finish(em, m.crm_id, m.generate_id, GenerateStatus.DONE);
+          await this.repo.finish(em, m.crm_id, m.generate_id, GenerateStatus.DONE, this.clock.now());
           return null;
         });
         if (failed) return failed;
@@ -211,7 +211,7 @@ export class StockService {
         }
         const card = await this.repo.lockCard(em, crmId, g.card_id);
         if (!card || card.removed) {
-          await this.repo.finish(em, crmId, generateId, GenerateStatus.FAILED, `card ${g.card_id} was removed`);
+          await this.repo.finish(em, crmId, generateId, GenerateStatus.FAILED, this.clock.now(), `card ${g.card_id} was removed`);
           await runner.commitTransaction();
           return true;
         }
@@ -222,7 +222,7 @@ export class StockService {
           await this.repo.recordBatch(em, g, { inserted: n, rejected: 0, rejected_reasons: {}, rejected_samples: [], lines: 0 });
         }
         const complete = g.generated + n >= g.card_num;
-        if (complete) await this.repo.finish(em, crmId, generateId, GenerateStatus.DONE);
+        if (complete) await this.repo.finish(em, crmId, generateId, GenerateStatus.DONE, this.clock.now());
         await runner.commitTransaction();
         await progress(g.card_num ? (g.generated + n) / g.card_num : 1);
         return complete;
@@ -278,7 +278,7 @@ export class StockService {
           if (!g || g.is_generated) return false;
           const card = await this.repo.lockCard(em, crmId, g.card_id);
           if (!card || card.removed) {
-            await this.repo.finish(em, crmId, generateId, GenerateStatus.FAILED, `card ${g.card_id} was removed`);
+            await this.repo.finish(em, crmId, generateId, GenerateStatus.FAILED, this.clock.now(), `card ${g.card_id} was removed`);
             return false;
           }
           if (g.lines_done !== linesDone) {
@@ -287,7 +287,7 @@ export class StockService {
             );
           }
           if (lines > 0) await this.importBatch(em, g, card, codes, lines);
-          if (last) await this.repo.finish(em, crmId, generateId, GenerateStatus.DONE);
+          if (last) await this.repo.finish(em, crmId, generateId, GenerateStatus.DONE, this.clock.now());
           return true;
         });
       } catch (err) {
@@ -334,7 +334,7 @@ export class StockService {
 
   /** Marks a job that will not be tried again. */
   async markFailed(crmId: string, generateId: string, reason: string): Promise<void> {
-    await this.db.transaction((em) => this.repo.finish(em, crmId, generateId, GenerateStatus.FAILED, reason));
+    await this.db.transaction((em) => this.repo.finish(em, crmId, generateId, GenerateStatus.FAILED, this.clock.now(), reason));
   }
 
   /**

@@ -4,6 +4,7 @@ import { PointsEventView } from '@app/domain';
 import { BatchPlan, LockedMember } from './batch-plan';
 import { EVENT_COLUMNS, NewEvent, toEventView } from './ledger.repository';
 import { spendableLot } from './ledger.sql';
+import { webhookEventsOf } from './webhook-events.sql';
 
 type Row = Record<string, any>;
 
@@ -77,7 +78,8 @@ export class EventBatchRepository {
 
   /**
    * Writes a planned batch in one statement: the journal rows of `events` (the recorded
-   * ones), the new lots, what the spends took from existing lots and from which lots,
+   * ones) and their webhook events (points.webhook_outbox), the new lots, what the spends
+   * took from existing lots and from which lots,
    * the members' counters; and drops the member rows `drop` (created by this batch, with
    * nothing recorded). Answers the journal rows written, formatted in `tz`. Throws
    * EventNoTaken when an event_no was recorded meanwhile (by another member's transaction).
@@ -104,7 +106,12 @@ export class EventBatchRepository {
                                      cost_center, campaign_code, operator, event_desc, order_items, payload_hash, ord)
           ORDER BY t.ord
          ON CONFLICT (crm_id, event_no) DO NOTHING
-         RETURNING ${EVENT_COLUMNS}),
+         RETURNING ${EVENT_COLUMNS}, e.event_at AS event_instant),
+       hook AS (${webhookEventsOf(
+         `(SELECT auto_id, crm_id, member_no, event_no, event_type, points, event_instant AS event_at, action_scene, store_code,
+                                           origin_event_no, from_transfer_no, trans_type FROM ev) AS evh`,
+         '$3',
+       )} RETURNING 1),
        nl AS (
          INSERT INTO points.lot (crm_id, member_no, event_no, amount, remaining, expire_time, unfreeze_time, create_time)
          SELECT $1, t.member_no, t.event_no, t.amount, t.remaining, t.expire_time, t.unfreeze_time, $3
@@ -130,7 +137,7 @@ export class EventBatchRepository {
           WHERE m.crm_id = $1 AND m.member_no = t.member_no
          RETURNING 1),
        dr AS (DELETE FROM points.member m WHERE m.crm_id = $1 AND m.member_no = ANY($35::text[]) RETURNING 1)
-       SELECT ev.*, (SELECT count(*) FROM nl)::int AS n_lots, (SELECT count(*) FROM tk)::int AS n_taken,
+       SELECT ev.*, (SELECT count(*) FROM nl)::int AS n_lots, (SELECT count(*) FROM hook)::int AS n_hooks, (SELECT count(*) FROM tk)::int AS n_taken,
               (SELECT count(*) FROM al)::int AS n_allocs, (SELECT count(*) FROM mb)::int AS n_members, (SELECT count(*) FROM dr)::int AS n_dropped
          FROM ev`,
       [
@@ -173,7 +180,7 @@ export class EventBatchRepository {
     );
     const written = rows.length;
     if (written < events.length) throw new EventNoTaken(`${events.length - written} event_no(s) of the batch were recorded meanwhile`);
-    const counts = rows[0] ?? { n_lots: 0, n_taken: 0, n_allocs: 0, n_members: 0, n_dropped: 0 };
+    const counts = rows[0] ?? { n_lots: 0, n_taken: 0, n_allocs: 0, n_members: 0, n_dropped: 0, n_hooks: 0 };
     const expected = {
       events: events.length,
       n_lots: plan.newLots.length,
@@ -181,6 +188,7 @@ export class EventBatchRepository {
       n_allocs: plan.allocations.length,
       n_members: plan.members.length,
       n_dropped: drop.length,
+      n_hooks: events.length,
     };
     const got = {
       events: written,
@@ -189,13 +197,14 @@ export class EventBatchRepository {
       n_allocs: counts.n_allocs,
       n_members: counts.n_members,
       n_dropped: counts.n_dropped,
+      n_hooks: counts.n_hooks,
     };
     if (events.length && JSON.stringify(expected) !== JSON.stringify(got)) {
       throw new Error(`points batch wrote ${JSON.stringify(got)}, planned ${JSON.stringify(expected)}`);
     }
     return new Map(
       rows.map((r) => {
-        const { n_lots, n_taken, n_allocs, n_members, n_dropped, ...view } = r;
+        const { n_lots, n_taken, n_allocs, n_members, n_dropped, n_hooks, event_instant, ...view } = r;
         return [r.event_no, toEventView(view)];
       }),
     );

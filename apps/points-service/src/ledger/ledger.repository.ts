@@ -3,6 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { PointsEventView } from '@app/domain';
 import { fmtTime, num, numOrNull } from '@app/platform';
 import { LEDGER_SQL } from './ledger.sql';
+import { WEBHOOK_EVENT_COLUMNS, webhookEventsOf } from './webhook-events.sql';
 
 /** A journal row to write. Amounts are decimal text, never binary floating point. */
 export interface NewEvent {
@@ -154,7 +155,8 @@ export class LedgerRepository {
 
   /**
    * Expiry sweep: lots past their expiry with points left get one `expired` history row
-   * each (event_no `exp#<lot_id>`), in a batch; lots another worker holds are skipped.
+   * each (event_no `exp#<lot_id>`) and its webhook event, in a batch; lots another worker
+   * holds are skipped.
    * The points stay in the lot (the summary counts them as expired by time already).
    */
   async expireDue(now: Date, limit: number): Promise<number> {
@@ -165,10 +167,13 @@ export class LedgerRepository {
           ORDER BY expire_time LIMIT $2 FOR UPDATE SKIP LOCKED),
        marked AS (
          UPDATE points.lot l SET expired_at = $1 FROM due WHERE l.crm_id = due.crm_id AND l.lot_id = due.lot_id
-         RETURNING l.crm_id, l.lot_id, l.member_no, l.event_no, l.remaining, l.expire_time)
-       INSERT INTO points.event (crm_id, event_no, member_no, event_type, points, event_at, origin_event_no, payload_hash, create_time, update_time)
-       SELECT crm_id, 'exp#' || lot_id, member_no, 'expired', remaining, expire_time, event_no, '', $1, $1 FROM marked
-       ON CONFLICT (crm_id, event_no) DO NOTHING RETURNING 1`,
+         RETURNING l.crm_id, l.lot_id, l.member_no, l.event_no, l.remaining, l.expire_time),
+       ev AS (
+         INSERT INTO points.event (crm_id, event_no, member_no, event_type, points, event_at, origin_event_no, payload_hash, create_time, update_time)
+         SELECT crm_id, 'exp#' || lot_id, member_no, 'expired', remaining, expire_time, event_no, '', $1, $1 FROM marked
+         ON CONFLICT (crm_id, event_no) DO NOTHING RETURNING ${WEBHOOK_EVENT_COLUMNS}),
+       hook AS (${webhookEventsOf('ev', '$1')} RETURNING 1)
+       SELECT 1 FROM ev`,
       [now, limit],
     );
     return rows.length;

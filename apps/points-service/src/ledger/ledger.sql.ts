@@ -1,3 +1,5 @@
+import { WEBHOOK_EVENT_COLUMNS, webhookEventsOf } from './webhook-events.sql';
+
 /**
  * The ledger's statements that bench/points.js measures as its floor: the repositories run
  * exactly these, and ledger.sql.spec.ts checks that the bench's copies (bench/sql/points-floor.js)
@@ -25,11 +27,15 @@ export const LEDGER_SQL = {
          LEFT JOIN points.lot l ON l.crm_id = m.crm_id AND l.member_no = m.member_no AND ${spendableLot('l', '$3')}
         WHERE m.crm_id = $1 AND m.member_no = $2
         GROUP BY m.debt_points`,
-  insertEvent: `INSERT INTO points.event (crm_id, event_no, member_no, event_type, points, event_at, expire_time, unfreeze_time, action_scene,
+  /** The journal row and, in the same statement, its webhook event (points.webhook_outbox). */
+  insertEvent: `WITH ev AS (
+       INSERT INTO points.event (crm_id, event_no, member_no, event_type, points, event_at, expire_time, unfreeze_time, action_scene,
                                  store_code, cost_center, campaign_code, operator, event_desc, order_items, payload_hash, create_time, update_time,
                                  origin_event_no, from_transfer_no, rule_id, trans_type)
        VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20, $21)
-       ON CONFLICT (crm_id, event_no) DO NOTHING RETURNING auto_id`,
+       ON CONFLICT (crm_id, event_no) DO NOTHING RETURNING ${WEBHOOK_EVENT_COLUMNS}),
+     hook AS (${webhookEventsOf('ev', '$17')} RETURNING 1)
+     SELECT auto_id FROM ev`,
   debtPaid: `SELECT LEAST(debt_points, $3::numeric)::text AS paid FROM points.member WHERE crm_id = $1 AND member_no = $2`,
   insertLot: `INSERT INTO points.lot (crm_id, member_no, event_no, amount, remaining, expire_time, unfreeze_time, create_time)
        VALUES ($1, $2, $3, $4::numeric, $4::numeric - $8::numeric, $5, $6, $7)`,
