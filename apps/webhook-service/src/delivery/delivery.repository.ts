@@ -81,7 +81,8 @@ export class DeliveryRepository {
    * take disjoint deliveries; a member's later delivery is not due while an earlier one is pending.
    */
   async claim(now: Date, leaseUntil: Date, limit: number): Promise<ClaimedDelivery[]> {
-    const rows: Row[] = await this.db.query(
+    // TypeORM answers an UPDATE with [rows, affected], RETURNING or not.
+    const [rows]: [Row[], number] = await this.db.query(
       `WITH due AS (
          SELECT d.crm_id, d.delivery_id
            FROM webhook.delivery d
@@ -115,7 +116,7 @@ export class DeliveryRepository {
       `UPDATE webhook.delivery d
           SET status = CASE r.outcome WHEN 'retry' THEN 'pending' ELSE r.outcome END,
               next_at = COALESCE(r.next_at, d.next_at), last_status = r.status, last_error = r.error,
-              delivered_at = CASE WHEN r.outcome = 'delivered' THEN $7 END
+              delivered_at = CASE WHEN r.outcome = 'delivered' THEN $7::timestamptz END
          FROM unnest($1::text[], $2::bigint[], $3::int[], $4::text[], $5::text[], $6::timestamptz[]) AS r (crm_id, delivery_id, status, error, outcome, next_at)
         WHERE d.crm_id = r.crm_id AND d.delivery_id = r.delivery_id`,
       [col('crm_id'), col('delivery_id'), col('status'), col('error'), col('outcome'), col('next_at'), now],
@@ -156,7 +157,13 @@ export class DeliveryRepository {
   /** A subscription's deliveries, newest first. */
   async list(crmId: string, webhookId: string, status: string | undefined, page: number, size: number, tz: string): Promise<Page<DeliveryView>> {
     const where = `d.crm_id = $1 AND d.webhook_id = $3 AND ($4::text IS NULL OR d.status = $4)`;
-    const [{ total }] = await this.db.query(`SELECT count(*)::int AS total FROM webhook.delivery d WHERE ${where}`, [crmId, tz, webhookId, status ?? null]);
+    // $2 (the zone) is unused by the count: typed, so PostgreSQL accepts the parameter.
+    const [{ total }] = await this.db.query(`SELECT count(*)::int AS total FROM webhook.delivery d WHERE $2::text IS NOT NULL AND ${where}`, [
+      crmId,
+      tz,
+      webhookId,
+      status ?? null,
+    ]);
     const rows: Row[] = await this.db.query(
       `SELECT ${VIEW_COLUMNS} FROM webhook.delivery d JOIN webhook.event ev ON ev.crm_id = d.crm_id AND ev.event_id = d.event_id
         WHERE ${where} ORDER BY d.delivery_id DESC LIMIT $5 OFFSET $6`,
@@ -186,14 +193,18 @@ export class DeliveryRepository {
 
   /** A new delivery for each kept event of the range of the subscription's types. */
   async replay(crmId: string, webhookId: string, from: string, to: string, tz: string, now: Date): Promise<number> {
-    const [, count] = await this.db.query(
-      `INSERT INTO webhook.delivery (crm_id, webhook_id, event_id, seq, member_no, next_at, create_time)
-       SELECT ev.crm_id, e.webhook_id, ev.event_id, ev.seq, ev.member_no, $6, $6
-         FROM webhook.endpoint e
-         JOIN webhook.event ev ON ev.crm_id = e.crm_id AND ev.type = ANY (e.events)
-        WHERE e.crm_id = $1 AND e.webhook_id = $2
-          AND ev.occurred_at >= $3::timestamp AT TIME ZONE $5 AND ev.occurred_at < ($4::timestamp + interval '1 second') AT TIME ZONE $5
-        ORDER BY ev.seq`,
+    // TypeORM answers an INSERT with its rows only (no count): the statement counts them.
+    const [{ count }] = await this.db.query(
+      `WITH made AS (
+         INSERT INTO webhook.delivery (crm_id, webhook_id, event_id, seq, member_no, next_at, create_time)
+         SELECT ev.crm_id, e.webhook_id, ev.event_id, ev.seq, ev.member_no, $6, $6
+           FROM webhook.endpoint e
+           JOIN webhook.event ev ON ev.crm_id = e.crm_id AND ev.type = ANY (e.events)
+          WHERE e.crm_id = $1 AND e.webhook_id = $2
+            AND ev.occurred_at >= $3::timestamp AT TIME ZONE $5 AND ev.occurred_at < ($4::timestamp + interval '1 second') AT TIME ZONE $5
+          ORDER BY ev.seq
+         RETURNING 1)
+       SELECT count(*)::int AS count FROM made`,
       [crmId, webhookId, from, to, tz, now],
     );
     return count;
