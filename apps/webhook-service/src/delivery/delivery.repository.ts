@@ -30,6 +30,8 @@ export interface AttemptResult {
   /** delivered; retry (at next_at); failed (for good). */
   outcome: 'delivered' | 'retry' | 'failed';
   next_at: Date | null;
+  /** When the attempt was taken (its last_attempt_at): a failure streak starts there, so it is not after the delivery's first_attempt_at. */
+  attempted_at: Date;
 }
 
 /** $2 is the zone. */
@@ -107,7 +109,7 @@ export class DeliveryRepository {
 
   /**
    * Writes how the attempts ended and keeps each endpoint's failure streak: a delivered
-   * attempt clears it, a failed one starts it if none runs. One transaction.
+   * attempt clears it, a failed one starts it (at the attempt's start) if none runs. One transaction.
    */
   async finish(em: EntityManager, results: AttemptResult[], now: Date): Promise<void> {
     if (!results.length) return;
@@ -133,10 +135,10 @@ export class DeliveryRepository {
     }
     if (failed.length) {
       await em.query(
-        `UPDATE webhook.endpoint e SET failing_since = $3
-           FROM unnest($1::text[], $2::text[]) AS k (crm_id, webhook_id)
+        `UPDATE webhook.endpoint e SET failing_since = k.since
+           FROM (SELECT crm_id, webhook_id, min(at) AS since FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (crm_id, webhook_id, at) GROUP BY 1, 2) k
           WHERE e.crm_id = k.crm_id AND e.webhook_id = k.webhook_id AND e.failing_since IS NULL`,
-        [failed.map((r) => r.crm_id), failed.map((r) => r.webhook_id), now],
+        [failed.map((r) => r.crm_id), failed.map((r) => r.webhook_id), failed.map((r) => r.attempted_at)],
       );
     }
   }

@@ -86,7 +86,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     if (!claimed.length) return 0;
     const targets = await this.endpoints.targets(claimed, now);
     for (const d of claimed) {
-      const attempt = this.attempt(d, targets.get(`${d.crm_id}/${d.webhook_id}`)).catch((err) =>
+      const attempt = this.attempt(d, targets.get(`${d.crm_id}/${d.webhook_id}`), now).catch((err) =>
         this.log.warn(
           `webhook delivery ${d.crm_id}/${d.delivery_id}: ${err instanceof Error ? err.message : String(err)} (it is attempted again when its lease runs out)`,
         ),
@@ -102,7 +102,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     while (this.inFlight.size) await Promise.all(this.inFlight);
   }
 
-  private async attempt(d: ClaimedDelivery, target: EndpointTarget | undefined): Promise<void> {
+  /** `takenAt`: when the delivery was claimed (its last_attempt_at; first_attempt_at too on its first attempt). */
+  private async attempt(d: ClaimedDelivery, target: EndpointTarget | undefined, takenAt: Date): Promise<void> {
     if (!target) return; // deleted meanwhile: its deliveries went with it
     const payload: WebhookPayload = { id: d.event_id, type: d.type, timestamp: new Date(d.occurred_at).toISOString(), crm_id: d.crm_id, data: d.data };
     const started = process.hrtime.bigint();
@@ -121,6 +122,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       error: res.error,
       outcome: isDelivered(res.status) ? 'delivered' : delay === null ? 'failed' : 'retry',
       next_at: delay === null ? null : new Date(now.getTime() + delay),
+      attempted_at: takenAt,
     };
     await this.db.transaction(async (em) => {
       await this.deliveries.finish(em, [result], now);
