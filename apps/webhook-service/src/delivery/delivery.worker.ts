@@ -73,9 +73,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
         if (!failing) this.log.warn(`taking webhook deliveries failed, they wait for the next pass: ${err instanceof Error ? err.message : String(err)}`);
         failing = true;
       }
-      // Full: wait for a slot. Nothing due: wait for the poll or a wake-up. Otherwise go on at once.
+      // Full: wait for a slot. Nothing due: wait for the poll, a wake-up, or an attempt in hand to end (a
+      // member's next delivery is due once the one before it is delivered). Otherwise go on at once.
       if (room <= 0 && this.inFlight.size) await Promise.race([...this.inFlight, this.pause(this.cfg.webhookPollMs)]);
-      else if (taken === 0 && !this.woken) await this.pause(this.cfg.webhookPollMs);
+      else if (taken === 0 && !this.woken) await Promise.race([...this.inFlight, this.pause(this.cfg.webhookPollMs)]);
     }
   }
 
