@@ -75,8 +75,19 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       }
       // Full: wait for a slot. Nothing due: wait for the poll, a wake-up, or an attempt in hand to end (a
       // member's next delivery is due once the one before it is delivered). Otherwise go on at once.
-      if (room <= 0 && this.inFlight.size) await Promise.race([...this.inFlight, this.pause(this.cfg.webhookPollMs)]);
+      if (room <= 0 && this.inFlight.size) await this.untilFree(Math.ceil(this.cfg.webhookConcurrency / 4));
       else if (taken === 0 && !this.woken) await Promise.race([...this.inFlight, this.pause(this.cfg.webhookPollMs)]);
+    }
+  }
+
+  /**
+   * Waits until `slots` attempts in hand have ended, or the poll interval passed: claims then come in
+   * batches, not one claim statement per ended attempt.
+   */
+  private async untilFree(slots: number): Promise<void> {
+    const until = Date.now() + this.cfg.webhookPollMs;
+    while (!this.stopping && this.inFlight.size > this.cfg.webhookConcurrency - slots && Date.now() < until) {
+      await Promise.race([...this.inFlight, this.pause(until - Date.now())]);
     }
   }
 
