@@ -30,6 +30,8 @@ export interface AttemptResult {
   /** delivered; retry (at next_at); failed (for good). */
   outcome: 'delivered' | 'retry' | 'failed';
   next_at: Date | null;
+  /** When the attempt was taken (its last_attempt_at): a failure streak starts there, so it is not after the delivery's first_attempt_at. */
+  attempted_at: Date;
 }
 
 /** $2 is the zone. */
@@ -81,7 +83,8 @@ export class DeliveryRepository {
    * take disjoint deliveries; a member's later delivery is not due while an earlier one is pending.
    */
   async claim(now: Date, leaseUntil: Date, limit: number): Promise<ClaimedDelivery[]> {
-    const rows: Row[] = await this.db.query(
+    // TypeORM answers an UPDATE with [rows, affected], RETURNING or not.
+    const [rows]: [Row[], number] = await this.db.query(
       `WITH due AS (
          SELECT d.crm_id, d.delivery_id
            FROM webhook.delivery d
@@ -106,7 +109,7 @@ export class DeliveryRepository {
 
   /**
    * Writes how the attempts ended and keeps each endpoint's failure streak: a delivered
-   * attempt clears it, a failed one starts it if none runs. One transaction.
+   * attempt clears it, a failed one starts it (at the attempt's start) if none runs. One transaction.
    */
   async finish(em: EntityManager, results: AttemptResult[], now: Date): Promise<void> {
     if (!results.length) return;
@@ -115,7 +118,7 @@ export class DeliveryRepository {
       `UPDATE webhook.delivery d
           SET status = CASE r.outcome WHEN 'retry' THEN 'pending' ELSE r.outcome END,
               next_at = COALESCE(r.next_at, d.next_at), last_status = r.status, last_error = r.error,
-              delivered_at = CASE WHEN r.outcome = 'delivered' THEN $7 END
+              delivered_at = CASE WHEN r.outcome = 'delivered' THEN $7::timestamptz END
          FROM unnest($1::text[], $2::bigint[], $3::int[], $4::text[], $5::text[], $6::timestamptz[]) AS r (crm_id, delivery_id, status, error, outcome, next_at)
         WHERE d.crm_id = r.crm_id AND d.delivery_id = r.delivery_id`,
       [col('crm_id'), col('delivery_id'), col('status'), col('error'), col('outcome'), col('next_at'), now],
@@ -132,10 +135,10 @@ export class DeliveryRepository {
     }
     if (failed.length) {
       await em.query(
-        `UPDATE webhook.endpoint e SET failing_since = $3
-           FROM unnest($1::text[], $2::text[]) AS k (crm_id, webhook_id)
+        `UPDATE webhook.endpoint e SET failing_since = k.since
+           FROM (SELECT crm_id, webhook_id, min(at) AS since FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (crm_id, webhook_id, at) GROUP BY 1, 2) k
           WHERE e.crm_id = k.crm_id AND e.webhook_id = k.webhook_id AND e.failing_since IS NULL`,
-        [failed.map((r) => r.crm_id), failed.map((r) => r.webhook_id), now],
+        [failed.map((r) => r.crm_id), failed.map((r) => r.webhook_id), failed.map((r) => r.attempted_at)],
       );
     }
   }
@@ -156,7 +159,13 @@ export class DeliveryRepository {
   /** A subscription's deliveries, newest first. */
   async list(crmId: string, webhookId: string, status: string | undefined, page: number, size: number, tz: string): Promise<Page<DeliveryView>> {
     const where = `d.crm_id = $1 AND d.webhook_id = $3 AND ($4::text IS NULL OR d.status = $4)`;
-    const [{ total }] = await this.db.query(`SELECT count(*)::int AS total FROM webhook.delivery d WHERE ${where}`, [crmId, tz, webhookId, status ?? null]);
+    // $2 (the zone) is unused by the count: typed, so PostgreSQL accepts the parameter.
+    const [{ total }] = await this.db.query(`SELECT count(*)::int AS total FROM webhook.delivery d WHERE $2::text IS NOT NULL AND ${where}`, [
+      crmId,
+      tz,
+      webhookId,
+      status ?? null,
+    ]);
     const rows: Row[] = await this.db.query(
       `SELECT ${VIEW_COLUMNS} FROM webhook.delivery d JOIN webhook.event ev ON ev.crm_id = d.crm_id AND ev.event_id = d.event_id
         WHERE ${where} ORDER BY d.delivery_id DESC LIMIT $5 OFFSET $6`,
@@ -186,17 +195,17 @@ export class DeliveryRepository {
 
   /** A new delivery for each kept event of the range of the subscription's types. */
   async replay(crmId: string, webhookId: string, from: string, to: string, tz: string, now: Date): Promise<number> {
-    // An INSERT answers its RETURNING rows (TypeORM gives counts only for UPDATE and DELETE): count them here.
+    // TypeORM answers an INSERT with its rows only (no count): the statement counts them.
     const [{ count }] = await this.db.query(
       `WITH made AS (
-       INSERT INTO webhook.delivery (crm_id, webhook_id, event_id, seq, member_no, next_at, create_time)
-       SELECT ev.crm_id, e.webhook_id, ev.event_id, ev.seq, ev.member_no, $6, $6
-         FROM webhook.endpoint e
-         JOIN webhook.event ev ON ev.crm_id = e.crm_id AND ev.type = ANY (e.events)
-        WHERE e.crm_id = $1 AND e.webhook_id = $2
-          AND ev.occurred_at >= $3::timestamp AT TIME ZONE $5 AND ev.occurred_at < ($4::timestamp + interval '1 second') AT TIME ZONE $5
-        ORDER BY ev.seq
-       RETURNING 1)
+         INSERT INTO webhook.delivery (crm_id, webhook_id, event_id, seq, member_no, next_at, create_time)
+         SELECT ev.crm_id, e.webhook_id, ev.event_id, ev.seq, ev.member_no, $6, $6
+           FROM webhook.endpoint e
+           JOIN webhook.event ev ON ev.crm_id = e.crm_id AND ev.type = ANY (e.events)
+          WHERE e.crm_id = $1 AND e.webhook_id = $2
+            AND ev.occurred_at >= $3::timestamp AT TIME ZONE $5 AND ev.occurred_at < ($4::timestamp + interval '1 second') AT TIME ZONE $5
+          ORDER BY ev.seq
+         RETURNING 1)
        SELECT count(*)::int AS count FROM made`,
       [crmId, webhookId, from, to, tz, now],
     );

@@ -51,16 +51,29 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     await this.settle();
   }
 
-  /** Fills the free slots; answers whether to go on at once (all slots busy: when one frees; a full take: more may be due). */
+  /**
+   * Fills the free slots; answers whether to go on at once. All slots busy: waits until a quarter
+   * of them are free (or the poll passed), so claims come in batches, not one claim per ended attempt.
+   */
   private async pass(): Promise<boolean> {
     const room = this.cfg.webhookConcurrency - this.inFlight.size;
     if (room <= 0) {
-      await Promise.race(this.inFlight);
+      await this.untilFree(Math.ceil(this.cfg.webhookConcurrency / 4));
       return true;
     }
     const taken = await this.takeAndSend(room);
     await this.purgeIfDue();
     return taken === room;
+  }
+
+  /** Waits until `slots` attempts in hand have ended, or the poll interval passed. */
+  private async untilFree(slots: number): Promise<void> {
+    const until = Date.now() + this.cfg.webhookPollMs;
+    while (!this.loop.stopped && this.inFlight.size > this.cfg.webhookConcurrency - slots && Date.now() < until) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([...this.inFlight, new Promise<void>((r) => (timer = setTimeout(r, until - Date.now())))]);
+      clearTimeout(timer);
+    }
   }
 
   /** Takes up to `room` due deliveries and starts them; answers how many. */
@@ -70,13 +83,17 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     if (!claimed.length) return 0;
     const targets = await this.endpoints.targets(claimed, now);
     for (const d of claimed) {
-      const attempt = this.attempt(d, targets.get(`${d.crm_id}/${d.webhook_id}`)).catch((err) =>
+      const attempt = this.attempt(d, targets.get(`${d.crm_id}/${d.webhook_id}`), now).catch((err) =>
         this.log.warn(
           `webhook delivery ${d.crm_id}/${d.delivery_id}: ${err instanceof Error ? err.message : String(err)} (it is attempted again when its lease runs out)`,
         ),
       );
       this.inFlight.add(attempt);
-      void attempt.finally(() => this.inFlight.delete(attempt));
+      // An attempt that ends wakes a waiting loop: the member's next delivery is due once this one is delivered.
+      void attempt.finally(() => {
+        this.inFlight.delete(attempt);
+        this.loop.wake();
+      });
     }
     return claimed.length;
   }
@@ -86,7 +103,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     while (this.inFlight.size) await Promise.all(this.inFlight);
   }
 
-  private async attempt(d: ClaimedDelivery, target: EndpointTarget | undefined): Promise<void> {
+  /** `takenAt`: when the delivery was claimed (its last_attempt_at; first_attempt_at too on its first attempt). */
+  private async attempt(d: ClaimedDelivery, target: EndpointTarget | undefined, takenAt: Date): Promise<void> {
     if (!target) return; // deleted meanwhile: its deliveries went with it
     const payload: WebhookPayload = { id: d.event_id, type: d.type, timestamp: new Date(d.occurred_at).toISOString(), crm_id: d.crm_id, data: d.data };
     const started = process.hrtime.bigint();
@@ -105,6 +123,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       error: res.error,
       outcome: isDelivered(res.status) ? 'delivered' : delay === null ? 'failed' : 'retry',
       next_at: delay === null ? null : new Date(now.getTime() + delay),
+      attempted_at: takenAt,
     };
     await this.db.transaction(async (em) => {
       await this.deliveries.finish(em, [result], now);
