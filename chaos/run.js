@@ -125,6 +125,7 @@ const SCENARIOS = {
       await sleep(1_000);
       await cluster.restart('card-worker');
       const v = await check.stock(cluster, crm, cardId, n, q ? 180_000 : 600_000);
+      stats.lastBadAt = Date.now(); // recovery: until the stock job, taken over, finished
       log(`stock generated after ${((Date.now() - stats.faultAt) / 1000).toFixed(1)} s`);
 
       const load = closedLoop(cluster, stats, 32, () => claimOp(crm, cardId, 5_000));
