@@ -68,7 +68,8 @@ class Cluster {
     await c.startRedis(path.join(dir, 'redis'));
     c.gatewayPort = await freePort();
     for (const label of Object.keys(APPS)) c.spawn(label);
-    await c.waitReady();
+    await c.waitReady(`http://127.0.0.1:${c.gatewayPort}`);
+    c.gateways.unshift(`http://127.0.0.1:${c.gatewayPort}`);
     return c;
   }
 
@@ -206,7 +207,6 @@ class Cluster {
     const child = spawn(process.execPath, [main], { env, stdio: ['ignore', log, log] });
     const proc = { label, child, logFile, port: Number(env.PORT), exited: new Promise((r) => child.once('exit', (code, signal) => r({ code, signal }))) };
     this.procs.set(label, proc);
-    if (app === 'gateway') this.gateways.unshift(`http://127.0.0.1:${env.PORT}`);
     return proc;
   }
 
@@ -227,8 +227,10 @@ class Cluster {
 
   /** A killed process started again, and waited for. */
   async restart(label) {
-    this.spawn(label);
-    await this.waitReady();
+    const p = this.spawn(label);
+    const gateway = APPS[label].app === 'gateway' ? `http://127.0.0.1:${p.port}` : undefined;
+    await this.waitReady(gateway);
+    if (gateway) this.gateways.unshift(gateway);
   }
 
   /**
@@ -238,8 +240,10 @@ class Cluster {
   async replace(label) {
     const old = this.procs.get(label);
     const extra = APPS[label].app === 'gateway' ? { PORT: String((this.gatewayPort = await freePort())) } : {};
-    this.spawn(label, extra);
-    await this.waitReady();
+    const p = this.spawn(label, extra);
+    const gateway = APPS[label].app === 'gateway' ? `http://127.0.0.1:${p.port}` : undefined;
+    await this.waitReady(gateway); // a new gateway joins the balancer's list once it serves
+    if (gateway) this.gateways.unshift(gateway);
     if (old.child.exitCode === null && old.child.signalCode === null) old.child.kill('SIGTERM');
     const timer = setTimeout(() => old.child.kill('SIGKILL'), 60_000);
     const res = await old.exited;
@@ -249,7 +253,7 @@ class Cluster {
   }
 
   /** Until the gateway's /health reports the stores and every service up (2 card api instances and a worker). */
-  async waitReady(limitMs = 120_000) {
+  async waitReady(base = this.base, limitMs = 120_000) {
     const until = Date.now() + limitMs;
     let last = 'no answer';
     while (Date.now() < until) {
@@ -257,7 +261,7 @@ class Cluster {
         if (p.child.exitCode !== null && p.child.exitCode !== 0) throw new Error(`${p.label} exited with ${p.child.exitCode}; log: ${p.logFile}`);
       }
       try {
-        const res = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(3_000) });
+        const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(3_000) });
         const d = (await res.json()).data || {};
         const pids = (s) => new Set(d.services?.[s]?.status === 'up' ? d.services[s].instances.map((i) => i.pid) : []);
         const live = { card: pids('card'), points: pids('points'), dashboard: pids('dashboard') };

@@ -60,6 +60,7 @@ class Stats {
     this.s500 = 0;
     this.other = {}; // "status/code" -> count of other answers
     this.noAnswer = 0; // connection failed, reset or timed out
+    this.noAnswerWhy = {}; // "error code@gateway port" -> count
     this.failed = 0; // operations given up without a definitive answer
     this.ops = 0;
     this.faultAt = null;
@@ -113,8 +114,10 @@ async function send(cluster, stats, op, { once = false, timeoutMs = ATTEMPT_TIME
     let res = null;
     try {
       res = await request(base, 'POST', op.path, op.body, timeoutMs, cluster.rootKey);
-    } catch {
+    } catch (err) {
       stats.noAnswer++;
+      const why = `${err.code || err.message}@${base.slice(-5)}`;
+      stats.noAnswerWhy[why] = (stats.noAnswerWhy[why] || 0) + 1;
       gw++;
     }
     const t1 = Date.now();

@@ -307,6 +307,7 @@ async function main() {
       try {
         const { stats, violations: v } = await s.run(cluster, opts.quick);
         for (const x of v) console.log(`  VIOLATION: ${x}`);
+        if (stats.noAnswer) console.log(`  no answer: ${JSON.stringify(stats.noAnswerWhy)}`);
         violations += v.length;
         line = stats.line(n, s.name, v.length);
       } catch (err) {
@@ -316,7 +317,7 @@ async function main() {
       console.log(line);
       lines.push(line);
       try {
-        await cluster.waitReady(60_000);
+        await cluster.waitReady(undefined, 60_000);
       } catch (err) {
         console.log(`  the cluster did not come back (${err.message}): starting a new one`);
         await stop();
