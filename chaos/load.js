@@ -11,7 +11,8 @@
  */
 const http = require('node:http');
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
+// No cap on sockets: each client of a crowd has its own connection (a capped agent would queue requests inside the client).
+const agent = new http.Agent({ keepAlive: true });
 const ATTEMPT_TIMEOUT_MS = 15_000; // above the gateway's RPC deadline (10 s): its own 503 is seen
 const OP_DEADLINE_MS = 90_000;
 const BUSINESS = new Set([40903, 40904, 40908]); // out of stock, get_limit reached, not enough points
