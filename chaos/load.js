@@ -45,7 +45,9 @@ function request(base, method, path, body, timeoutMs = ATTEMPT_TIMEOUT_MS, key) 
         res.on('error', reject);
       },
     );
-    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+    // A deadline from the start, not an idle timeout: a request that waits for its answer longer is a hang.
+    const timer = setTimeout(() => req.destroy(new Error('timeout')), timeoutMs);
+    req.on('close', () => clearTimeout(timer));
     req.on('error', reject);
     req.end(payload);
   });

@@ -5,7 +5,8 @@ import { AppProcess, cardBody, freePort, Suite } from './support/suite';
  * SIGTERM drains (DRAIN_TIMEOUT_MS): a service replica stops reading requests, answers the
  * ones it took and exits, while the others serve what it never read; a gateway closes its
  * listener, answers its requests in hand, refuses what still arrives with 503 50301 and
- * `Connection: close`, and exits. Real HTTP under concurrent load; nothing fails.
+ * `Connection: close`, and exits. Real HTTP under concurrent load; nothing fails. The same
+ * count of requests in hand refuses an overload at once (HTTP_MAX_IN_FLIGHT).
  */
 describe('SIGTERM drains every process', () => {
   let s: Suite;
@@ -124,5 +125,29 @@ describe('SIGTERM drains every process', () => {
       [crm],
     );
     expect({ n, distinct }).toEqual({ n: 600, distinct: 600 });
+  });
+  it('refuses what is beyond HTTP_MAX_IN_FLIGHT at once with 503 50301, and serves the rest', async () => {
+    const port = await freePort();
+    const gw = s.spawn('gateway', { PORT: String(port), HTTP_MAX_IN_FLIGHT: '4' });
+    const base = `http://127.0.0.1:${port}`;
+    await s.eventually('the capped gateway to listen', async () => ((await fetch(`${base}/health/live`)).status > 0 ? true : undefined));
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const res = await fetch(`${base}/api/crm/points/${crm}/produce/direct`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${s.rootKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ event_no: `busy-${i}`, member_no: 'busy', event_type: 'order', points: 1 }),
+        });
+        return { status: res.status, body: (await res.json()) as { code: number; msg: string }, retryAfter: res.headers.get('retry-after') };
+      }),
+    );
+    await gw.kill('SIGTERM');
+    const refused = answers.filter((a) => a.status === 503);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const a of refused) expect(a).toMatchObject({ body: { code: 50301, msg: 'gateway busy, retry' }, retryAfter: '1' });
+    expect(answers.filter((a) => a.status !== 503 && a.status !== 200)).toEqual([]);
+    const served = answers.filter((a) => a.status === 200).length;
+    const [{ n }] = await s.sql(`SELECT count(*)::int AS n FROM points.event WHERE crm_id = $1 AND event_no LIKE 'busy-%'`, [crm]);
+    expect(n).toBe(served);
   });
 });

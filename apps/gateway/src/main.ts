@@ -30,7 +30,7 @@ async function bootstrap() {
   // Request ids, latency metrics and the access log first, so that every answer has them; then limits, then the queue console.
   const fastify = app.getHttpAdapter().getInstance();
   observeHttp(fastify, cfg.accessLog);
-  const http = drainable(fastify, logger);
+  const http = drainable(fastify, logger, cfg.httpMaxInFlight);
   const auth = app.get(AuthService);
   const rateLimitRedis = await registerRateLimit(fastify, cfg, auth);
   const consoleQueues = await registerQueueConsole(fastify, cfg, auth);

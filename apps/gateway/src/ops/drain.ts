@@ -4,6 +4,8 @@ import { ErrorCode, fail } from '@app/domain';
 
 /** What a request arriving on a kept-alive connection is answered while the gateway drains. */
 export const DRAINING = fail(ErrorCode.SERVICE_UNAVAILABLE, 'gateway stopping, retry');
+/** What a request is answered when HTTP_MAX_IN_FLIGHT requests are in hand already. */
+export const BUSY = fail(ErrorCode.SERVICE_UNAVAILABLE, 'gateway busy, retry');
 
 export interface Drain {
   /** Stops taking requests and waits (at most `timeoutMs`) until the ones in hand are answered; true when none is left. */
@@ -16,8 +18,12 @@ export interface Drain {
  * connection is answered 503 50301 with Retry-After and `Connection: close`, the answers
  * to the requests in hand carry `Connection: close` too, and idle connections are closed.
  * It resolves once every request in hand is answered. Register before listening.
+ *
+ * The same count bounds an overload: with `maxInFlight` requests in hand, another is answered
+ * 503 50301 with Retry-After at once (cheap: before auth, parsing or the transport), so an
+ * overload is refused fast instead of queueing in the gateway beyond the callers' deadlines.
  */
-export function drainable(fastify: FastifyInstance, logger: LoggerService): Drain {
+export function drainable(fastify: FastifyInstance, logger: LoggerService, maxInFlight = Infinity): Drain {
   let draining = false;
   let inHand = 0;
   let settled: (() => void) | undefined;
@@ -25,6 +31,10 @@ export function drainable(fastify: FastifyInstance, logger: LoggerService): Drai
   fastify.addHook('onRequest', (req, reply, done) => {
     if (draining) {
       void reply.code(503).header('connection', 'close').header('retry-after', '1').send(DRAINING);
+      return;
+    }
+    if (inHand >= maxInFlight) {
+      void reply.code(503).header('retry-after', '1').send(BUSY);
       return;
     }
     inHand++;
