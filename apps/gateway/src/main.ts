@@ -13,6 +13,12 @@ import { registerQueueConsole } from './ops/queue-console';
 import { registerRateLimit } from './ops/rate-limit';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+/**
+ * Connections the kernel queues until the gateway accepts them (Node's default is 511; the
+ * kernel caps it at net.core.somaxconn). Beyond it a crowd's connections wait on SYN retries
+ * (a hang of seconds); queued, they are read and, past HTTP_MAX_IN_FLIGHT, refused at once.
+ */
+const LISTEN_BACKLOG = 4096;
 
 async function bootstrap() {
   const cfg = loadConfig();
@@ -60,7 +66,7 @@ async function bootstrap() {
     .build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs-json' });
 
-  await app.listen(cfg.port, cfg.host);
+  await app.listen({ port: cfg.port, host: cfg.host, backlog: LISTEN_BACKLOG });
   await ops?.start();
   const url = `http://127.0.0.1:${cfg.port}`;
   logger.log(`gateway listening on ${url} (API docs at ${url}/docs)`);
