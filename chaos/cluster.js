@@ -64,11 +64,16 @@ class Cluster {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loyalty-chaos-'));
     fs.mkdirSync(path.join(dir, 'logs'));
     const c = new Cluster(dir, opts);
-    await c.startPostgres(true);
-    await c.startRedis(path.join(dir, 'redis'));
-    c.gatewayPort = await freePort();
-    for (const label of Object.keys(APPS)) c.spawn(label);
-    await c.waitReady(`http://127.0.0.1:${c.gatewayPort}`);
+    try {
+      await c.startPostgres(true);
+      await c.startRedis(path.join(dir, 'redis'));
+      c.gatewayPort = await freePort();
+      for (const label of Object.keys(APPS)) c.spawn(label);
+      await c.waitReady(`http://127.0.0.1:${c.gatewayPort}`);
+    } catch (err) {
+      await c.stop({ keep: opts.keep }); // whatever started, stopped; the temp dir removed
+      throw err;
+    }
     c.gateways.unshift(`http://127.0.0.1:${c.gatewayPort}`);
     return c;
   }

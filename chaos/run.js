@@ -293,7 +293,7 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
   console.log(`chaos: scenarios ${opts.scenarios.join(', ')}${opts.quick ? ' (quick)' : ''}, ${new Date().toISOString()}`);
-  let cluster = await Cluster.start();
+  let cluster = await Cluster.start({ keep: opts.keep });
   console.log(`  private PostgreSQL on :${cluster.pgPort}, Redis on :${cluster.redisPort}, gateway on ${cluster.base}; dir ${cluster.dir}`);
   const stop = () => cluster.stop({ keep: opts.keep }).catch(() => undefined);
   for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => void stop().finally(() => process.exit(130)));
@@ -321,7 +321,7 @@ async function main() {
       } catch (err) {
         console.log(`  the cluster did not come back (${err.message}): starting a new one`);
         await stop();
-        cluster = await Cluster.start();
+        cluster = await Cluster.start({ keep: opts.keep });
       }
     }
   } finally {
