@@ -7,11 +7,18 @@ import { ContractPipe, createLogger, dataSourceOptions, loadConfig, migrateSchem
 import { GATEWAY_MIGRATIONS, GATEWAY_SCHEMA, GatewayModule } from './app.module';
 import { AuthService } from './auth/auth.service';
 import { EnvelopeException } from './http/envelope.exception';
+import { drainable } from './ops/drain';
 import { genReqId, observeHttp } from './ops/http-observer';
 import { registerQueueConsole } from './ops/queue-console';
 import { registerRateLimit } from './ops/rate-limit';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+/**
+ * Connections the kernel queues until the gateway accepts them (Node's default is 511; the
+ * kernel caps it at net.core.somaxconn). Beyond it a crowd's connections wait on SYN retries
+ * (a hang of seconds); queued, they are read and, past HTTP_MAX_IN_FLIGHT, refused at once.
+ */
+const LISTEN_BACKLOG = 4096;
 
 async function bootstrap() {
   const cfg = loadConfig();
@@ -29,6 +36,7 @@ async function bootstrap() {
   // Request ids, latency metrics and the access log first, so that every answer has them; then limits, then the queue console.
   const fastify = app.getHttpAdapter().getInstance();
   observeHttp(fastify, cfg.accessLog);
+  const http = drainable(fastify, logger, cfg.httpMaxInFlight);
   const auth = app.get(AuthService);
   const rateLimitRedis = await registerRateLimit(fastify, cfg, auth);
   const consoleQueues = await registerQueueConsole(fastify, cfg, auth);
@@ -58,11 +66,26 @@ async function bootstrap() {
     .build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs-json' });
 
-  app.enableShutdownHooks();
-  await app.listen(cfg.port, cfg.host);
+  await app.listen({ port: cfg.port, host: cfg.host, backlog: LISTEN_BACKLOG });
   await ops?.start();
   const url = `http://127.0.0.1:${cfg.port}`;
   logger.log(`gateway listening on ${url} (API docs at ${url}/docs)`);
+
+  // Drain: the HTTP requests in hand are answered first (their service clients are still
+  // open), then the app closes (clients, pools, Redis); all bounded by DRAIN_TIMEOUT_MS.
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    ops?.markStopping();
+    logger.log(`${signal}: answering the requests in hand (at most ${cfg.drainTimeoutMs} ms), then stopping`);
+    if (!(await http.drain(cfg.drainTimeoutMs))) logger.warn(`requests still in hand after ${cfg.drainTimeoutMs} ms: stopping anyway`);
+    await Promise.race([app.close(), new Promise((r) => setTimeout(r, 5_000).unref())]);
+    logger.log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 bootstrap().catch((err) => {

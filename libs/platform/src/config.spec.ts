@@ -15,6 +15,8 @@ describe('loadConfig', () => {
       rpcClaimIdleMs: 3_000,
       rpcConcurrency: 64,
       rpcMaxPending: 2000,
+      httpMaxInFlight: 1024,
+      drainTimeoutMs: 15_000,
       queueLockMs: 30_000,
       stockBatchSize: 20_000,
       dbPoolSize: 10,
@@ -73,6 +75,8 @@ describe('loadConfig', () => {
       RPC_CLAIM_IDLE_MS: '1000',
       RPC_CONCURRENCY: '8',
       RPC_MAX_PENDING: '300',
+      DRAIN_TIMEOUT_MS: '5000',
+      HTTP_MAX_IN_FLIGHT: '64',
       QUEUE_LOCK_MS: '60000',
       STOCK_BATCH_SIZE: '5000',
       DB_POOL_SIZE: '20',
@@ -118,6 +122,8 @@ describe('loadConfig', () => {
       rpcClaimIdleMs: 1000,
       rpcConcurrency: 8,
       rpcMaxPending: 300,
+      httpMaxInFlight: 64,
+      drainTimeoutMs: 5000,
       queueLockMs: 60_000,
       stockBatchSize: 5000,
       dbPoolSize: 20,
@@ -155,6 +161,7 @@ describe('loadConfig', () => {
   it.each<[string, string, keyof ReturnType<typeof loadConfig>, number]>([
     ['PORT', '', 'port', 3000],
     ['RPC_TIMEOUT_MS', '', 'rpcTimeoutMs', 10_000],
+    ['DRAIN_TIMEOUT_MS', '', 'drainTimeoutMs', 15_000],
     ['STOCK_BATCH_SIZE', '100000', 'stockBatchSize', 100_000],
   ])('%s=%j -> %s %i', (name, raw, key, expected) => {
     expect(loadConfig({ [name]: raw }, [])[key]).toBe(expected);

@@ -25,6 +25,10 @@ export interface AppConfig {
   rpcConcurrency: number;
   /** Requests a gateway keeps waiting on one service at once; more are refused at once (503 50301). */
   rpcMaxPending: number;
+  /** HTTP requests one gateway has in hand at most; more are answered 503 at once. */
+  httpMaxInFlight: number;
+  /** On SIGTERM a process finishes the work in hand for at most this long, then exits (what is unfinished is taken over). */
+  drainTimeoutMs: number;
   /** Bull lock: a worker that dies loses its jobs to another after about this long. */
   queueLockMs: number;
   /** Codes written per transaction by the stock job. */
@@ -142,6 +146,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     rpcClaimIdleMs: int(env, 'RPC_CLAIM_IDLE_MS', 3_000),
     rpcConcurrency: int(env, 'RPC_CONCURRENCY', 64),
     rpcMaxPending: int(env, 'RPC_MAX_PENDING', 2_000),
+    httpMaxInFlight: int(env, 'HTTP_MAX_IN_FLIGHT', 1024),
+    drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 15_000),
     queueLockMs: int(env, 'QUEUE_LOCK_MS', 30_000),
     stockBatchSize: int(env, 'STOCK_BATCH_SIZE', 20_000),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 10),

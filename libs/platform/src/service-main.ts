@@ -52,6 +52,7 @@ export async function runService(def: ServiceDefinition, cfg: AppConfig = loadCo
         consumer: instanceId,
         concurrency: cfg.rpcConcurrency,
         claimIdleMs: cfg.rpcClaimIdleMs,
+        drainTimeoutMs: cfg.drainTimeoutMs,
         onProcessed: () => registry.countProcessed(),
       }),
     });
@@ -63,16 +64,23 @@ export async function runService(def: ServiceDefinition, cfg: AppConfig = loadCo
   registry.start();
   const ops = await observe(app, name, cfg, redis);
 
+  // Drain: the transport stops reading and answers what it took, the outbox relay ends its
+  // pass, Bull queues let their active jobs finish (app.close); all bounded by DRAIN_TIMEOUT_MS.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     ops?.markStopping();
-    logger.log(`${signal}: finishing work in hand, then stopping`);
+    logger.log(`${signal}: finishing work in hand (at most ${cfg.drainTimeoutMs} ms), then stopping`);
     await Promise.race([registry.stop(), new Promise((r) => setTimeout(r, 1_000))]); // Redis may be gone
-    await app.close();
+    const closed = await Promise.race([
+      app.close().then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), cfg.drainTimeoutMs + 2_000).unref()),
+    ]);
+    if (!closed) logger.warn(`work still in hand after ${cfg.drainTimeoutMs} ms: stopping anyway (another instance takes it over)`);
     await ops?.close();
     redis.disconnect();
+    logger.log('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

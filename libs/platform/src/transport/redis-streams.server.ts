@@ -18,9 +18,16 @@ export interface RedisStreamsServerOptions {
   concurrency: number;
   /** Pending requests idle this long (their holder stopped heart-beating) are taken over. */
   claimIdleMs: number;
+  /** On close, requests in hand are finished for at most this long (default 15 s). */
+  drainTimeoutMs?: number;
   /** Called after each request this instance answered. */
   onProcessed?: () => void;
 }
+
+/** How long one read waits for requests: also how long a drain waits for the read under way. */
+const READ_BLOCK_MS = 1_000;
+const DEFAULT_DRAIN_MS = 15_000;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 type StreamEntry = [id: string, fields: string[] | null];
 
@@ -82,17 +89,22 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
   }
 
   /**
-   * Stops taking requests at once, finishes those in hand (up to 5 s), then disconnects.
-   * Whatever is still unanswered stays pending in the group and another instance takes it over.
+   * Drains: stops taking requests (the read under way ends within its BLOCK time, and what it
+   * brought is worked on too), finishes those in hand while still heart-beating them, for up
+   * to drainTimeoutMs, then disconnects. Requests this instance never read stay in the stream
+   * for the other replicas; whatever is still unanswered stays pending and is taken over.
    */
   async close(): Promise<void> {
     this.closing = true;
-    this.timers.forEach(clearInterval);
+    const until = Date.now() + (this.opts.drainTimeoutMs ?? DEFAULT_DRAIN_MS);
+    this.slotWaiters.splice(0).forEach((wake) => wake());
+    await Promise.race([this.loopDone?.catch(() => undefined), sleep(READ_BLOCK_MS + 500)]); // Redis may be gone
     this.reader?.disconnect();
-    await this.loopDone?.catch(() => undefined);
-    const until = Date.now() + 5_000;
-    while (this.inFlight.size && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    await this.cmd?.quit().catch(() => undefined);
+    while (this.inFlight.size && Date.now() < until) await sleep(20);
+    this.timers.forEach(clearInterval);
+    if (this.inFlight.size) this.log.warn(`stopping with ${this.inFlight.size} request(s) unanswered: another instance takes them over`);
+    await Promise.race([this.cmd?.quit().catch(() => undefined), sleep(1_000)]);
+    this.cmd?.disconnect();
   }
 
   /**
@@ -118,6 +130,7 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     while (!this.closing) {
       try {
         await this.freeSlot();
+        if (this.closing) return;
         const free = this.opts.concurrency - this.inFlight.size;
         const res = (await this.reader!.xreadgroup(
           'GROUP',
@@ -126,7 +139,7 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
           'COUNT',
           free,
           'BLOCK',
-          1000,
+          READ_BLOCK_MS,
           'STREAMS',
           this.stream,
           '>',
