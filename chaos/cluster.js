@@ -47,6 +47,7 @@ const APPS = {
   'card-worker': { app: 'card-service', env: { ROLE: 'worker' } },
   points: { app: 'points-service', env: { ROLE: 'both' } },
   dashboard: { app: 'dashboard-service', env: { ROLE: 'both' } },
+  webhook: { app: 'webhook-service', env: { ROLE: 'both' } },
 };
 
 class Cluster {
@@ -269,7 +270,7 @@ class Cluster {
         const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(3_000) });
         const d = (await res.json()).data || {};
         const pids = (s) => new Set(d.services?.[s]?.status === 'up' ? d.services[s].instances.map((i) => i.pid) : []);
-        const live = { card: pids('card'), points: pids('points'), dashboard: pids('dashboard') };
+        const live = { card: pids('card'), points: pids('points'), dashboard: pids('dashboard'), webhook: pids('webhook') };
         const missing = [...this.procs.values()].filter((p) => {
           const service = APPS[p.label].app.replace('-service', '');
           return live[service] && !live[service].has(p.child.pid);

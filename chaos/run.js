@@ -3,7 +3,7 @@
 /**
  * npm run chaos: the suite's fault tolerance, measured (issue 12). Boots the apps from dist/
  * as separate processes (gateway, 2 card-service api replicas, a card-service worker,
- * points-service, dashboard-service) against a private PostgreSQL and a private Redis
+ * points-service, dashboard-service, webhook-service) against a private PostgreSQL and a private Redis
  * (chaos/cluster.js), runs load with retrying clients (chaos/load.js) while faults happen,
  * then checks the invariants (chaos/invariants.js). One line per scenario:
  *

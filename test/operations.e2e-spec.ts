@@ -153,7 +153,14 @@ describe('operations', () => {
       expect(series(points, 'points_batch_size_count')).toBeGreaterThanOrEqual(1);
       expect(points).toMatch(/bull_queue_jobs\{queue="points-expiry",state="failed",app="points-service"\} \d+/);
       const dashboard = await (await raw(opsUrl(servicePorts['dashboard-service'], '/metrics'))).text();
-      for (const [app, t] of Object.entries({ 'card-service': text, 'points-service': points, 'dashboard-service': dashboard })) keep(app, t);
+      const webhook = await (await raw(opsUrl(servicePorts['webhook-service'], '/metrics'))).text();
+      expect(webhook).toMatch(/webhook_deliveries_pending\{app="webhook-service"\} \d+/);
+      expect(webhook).toContain('webhook_delivery_oldest_due_seconds');
+      expect(text).toMatch(/webhook_outbox_rows_waiting\{source="card",app="card-service"\} \d+/);
+      expect(points).toMatch(/webhook_outbox_rows_waiting\{source="points",app="points-service"\} \d+/);
+      expect(points).toMatch(/points_inbox_rows_waiting\{app="points-service"\} \d+/);
+      for (const [app, t] of Object.entries({ 'card-service': text, 'points-service': points, 'dashboard-service': dashboard, 'webhook-service': webhook }))
+        keep(app, t);
       expect(dashboard).toMatch(/bull_queue_jobs\{queue="card-events",state="waiting",app="dashboard-service"\} \d+/);
     });
 
