@@ -47,9 +47,9 @@ export const WEBHOOK_PAYLOAD_EXAMPLE = {
     title: '满100减20',
     member_no: 'ec_18165fd7455_JGhyfyLmX',
     count: 1,
-    out_str: 'mini_program',
+    channel: 'mini_program',
     received_id: 'rcv_20261205_0001',
-    card_codes: ['8812345678901'],
+    codes: ['8812345678901'],
   },
 };
 
