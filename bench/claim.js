@@ -5,7 +5,7 @@
  * the gateway's HTTP API at high concurrency, against the PostgreSQL floor of the same claim.
  *
  *   node bench/claim.js [--codes N] [--members N] [--requests N] [--get-limit N]
- *                       [--connections N] [--floor-claims N] [--card-replicas N] [--plain 0|1]
+ *                       [--connections N] [--floor-claims N] [--card-replicas N] [--plain 0|1] [--webhooks 0|1]
  *   (npm run bench:claim builds dist first, then runs this)
  *   CI smoke: node bench/claim.js --codes 3000 --members 300 --requests 3500 --floor-claims 2000
  *
@@ -38,6 +38,10 @@
  *      (including a load in which no claim succeeded: nothing was measured).
  *
  * claims/s = successful claims / wall time of the load (first request sent to last answer).
+ * --webhooks 1: webhook-service runs too, the tenant subscribes a local receiver to
+ * coupon.claimed, and every claim's event must reach it (counted after the loads): the
+ * claims/s then include the webhooks' whole cost on this machine.
+ *
  * ratio = end-to-end claims/s / floor claims/s (the gateway as deployed);
  * ops cost = 1 - claims/s as deployed / claims/s of the plain gateway, same run.
  *
@@ -65,12 +69,22 @@ const TARGET = { claimsPerS: 2000, p99Ms: 200, ratio: 1.0 };
 // ---------- options ----------
 
 const USAGE =
-  'usage: node bench/claim.js [--codes N] [--members N] [--requests N] [--get-limit N] [--connections N] [--floor-claims N] [--card-replicas N] [--plain 0|1]';
+  'usage: node bench/claim.js [--codes N] [--members N] [--requests N] [--get-limit N] [--connections N] [--floor-claims N] [--card-replicas N] [--plain 0|1] [--webhooks 0|1]';
 
 function parseArgs(argv) {
   const opts = lib.parseOptions(argv, {
     usage: USAGE,
-    defaults: { codes: 100_000, members: 10_000, requests: 110_000, getLimit: 12, connections: 64, floorClaims: 20_000, cardReplicas: 1, plain: 1 },
+    defaults: {
+      codes: 100_000,
+      members: 10_000,
+      requests: 110_000,
+      getLimit: 12,
+      connections: 64,
+      floorClaims: 20_000,
+      cardReplicas: 1,
+      plain: 1,
+      webhooks: 0,
+    },
     flags: {
       '--codes': 'codes',
       '--members': 'members',
@@ -80,6 +94,7 @@ function parseArgs(argv) {
       '--floor-claims': 'floorClaims',
       '--card-replicas': 'cardReplicas',
       '--plain': 'plain',
+      '--webhooks': 'webhooks',
     },
   });
   if (opts.codes > 10_000_000) throw new Error('--codes is at most 10,000,000 (MAX_TOTAL_QUANTITY)');
@@ -88,6 +103,7 @@ function parseArgs(argv) {
   if (opts.connections > opts.requests) throw new Error('--connections cannot be more than --requests');
   if (opts.connections > opts.floorClaims) throw new Error('--connections cannot be more than --floor-claims');
   if (opts.plain !== 0 && opts.plain !== 1) throw new Error('--plain is 0 or 1');
+  if (opts.webhooks !== 0 && opts.webhooks !== 1) throw new Error('--webhooks is 0 or 1');
   return opts;
 }
 
@@ -98,6 +114,25 @@ const resetStores = () => lib.resetStores(DB_NAME, REDIS_URL);
 lib.stopOnSignals();
 
 const { percentiles, ms } = lib;
+
+// ---------- a merchant's webhook endpoint (--webhooks 1) ----------
+
+/** A local endpoint that answers 204 and keeps the distinct webhook-ids it got. */
+async function startReceiver() {
+  const http = require('node:http');
+  const ids = new Set();
+  const state = { ids, posts: 0 };
+  const server = http.createServer((req, res) => {
+    state.posts++;
+    ids.add(req.headers['webhook-id']);
+    req.resume();
+    req.on('end', () => res.writeHead(204).end());
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  state.url = `http://127.0.0.1:${server.address().port}/hook`;
+  state.close = () => server.close();
+  return state;
+}
 
 // ---------- cards through the API ----------
 
@@ -374,11 +409,14 @@ async function main() {
   const cards = [];
   for (let i = 1; i <= opts.cardReplicas; i++)
     cards.push(spawnApp('card-service', env, logDir, opts.cardReplicas === 1 ? 'card-service' : `card-service-${i}`));
-  const procs = [gateway, ...(plain ? [plain] : []), ...cards];
+  const webhookService = opts.webhooks ? spawnApp('webhook-service', { ...env, WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true' }, logDir) : null;
+  const receiver = opts.webhooks ? await startReceiver() : null;
+  const procs = [gateway, ...(plain ? [plain] : []), ...cards, ...(webhookService ? [webhookService] : [])];
   console.log(`dist: gateway ${sha(gateway.main)}, card-service ${sha(cards[0].main)} (sha256 prefix of main.js)`);
   const bootT0 = now();
   await waitForHealth(base, procs, 90_000, { service: 'card', instances: opts.cardReplicas });
   if (plain) await waitForHealth(plainBase, procs, 90_000, { service: 'card', instances: opts.cardReplicas });
+  if (webhookService) await waitForHealth(base, procs, 90_000, { service: 'webhook', instances: 1 });
   console.log(`apps up in ${secs(now() - bootT0)} (${procs.map((p) => `${p.app} pid ${p.child.pid}`).join(', ')})`);
 
   const db = new Client({ connectionString: DATABASE_URL, application_name: 'bench-claim' });
@@ -419,6 +457,10 @@ async function main() {
     const keyRes = await call(base, rootKey, 'POST', `/api/crm/keys/${CRM_ID}`, { scope: 'client' });
     if (keyRes.body.code !== 0) throw new Error(`issuing a client key answered ${JSON.stringify(keyRes.body).slice(0, 300)}`);
     const clientKey = keyRes.body.data.key;
+    if (receiver) {
+      const sub = await call(base, rootKey, 'POST', `/api/crm/webhooks/${CRM_ID}`, { url: receiver.url, events: ['coupon.claimed'] });
+      if (sub.body.code !== 0) throw new Error(`subscribing answered ${JSON.stringify(sub.body).slice(0, 300)}`);
+    }
     // The CI server runs with autovacuum off: give the planner what autoanalyze would have after the codes went in.
     await db.query('ANALYZE');
 
@@ -492,7 +534,19 @@ async function main() {
           expectEmpty: opts.requests - plainRun.load.counts.limit - plainRun.errors >= opts.codes || plainRun.load.counts.outOfStock > 0,
         })
       : null;
-    const invOk = saleInv.ok && floorInv.ok && (plainInv?.ok ?? true);
+    // Every claim through the API is one coupon.claimed event (one card per claim): all must reach the receiver.
+    let hooks = null;
+    if (receiver) {
+      const expected = c.ok + (plainRun ? plainRun.load.counts.ok : 0);
+      const t0 = now();
+      while (receiver.ids.size < expected && now() - t0 < 300_000) await sleep(200);
+      hooks = { expected, delivered: receiver.ids.size, posts: receiver.posts, drainS: (now() - t0) / 1000 };
+      console.log(
+        `webhooks: ${fmt(hooks.delivered)} of ${fmt(expected)} coupon.claimed events delivered (${fmt(hooks.posts)} POSTs), ${hooks.drainS.toFixed(1)} s after the loads`,
+      );
+      receiver.close();
+    }
+    const invOk = saleInv.ok && floorInv.ok && (plainInv?.ok ?? true) && (hooks === null || hooks.delivered === hooks.expected);
 
     // 5. summary
     const ratio = claimsPerS / floor.rate;
@@ -595,7 +649,8 @@ async function main() {
         `claims_per_s=${Math.round(claimsPerS)} requests_per_s=${Math.round(requestsPerS)} p50_ms=${ms(lat.p50)} p95_ms=${ms(lat.p95)} p99_ms=${ms(lat.p99)} ` +
         `ok=${c.ok} out_of_stock=${c.outOfStock} limit=${c.limit} errors=${errors} floor_claims_per_s=${Math.round(floor.rate)} ` +
         `floor_p50_ms=${ms(floor.latency.p50)} floor_p99_ms=${ms(floor.latency.p99)} ratio=${ratio.toFixed(3)} ` +
-        `plain_claims_per_s=${plainRun ? Math.round(plainRun.claimsPerS) : 'n/a'} ops_cost_pct=${opsCost === null ? 'n/a' : (opsCost * 100).toFixed(1)} invariants=${invOk ? 'ok' : 'broken'}`,
+        `plain_claims_per_s=${plainRun ? Math.round(plainRun.claimsPerS) : 'n/a'} ops_cost_pct=${opsCost === null ? 'n/a' : (opsCost * 100).toFixed(1)} webhooks=${opts.webhooks} ` +
+        `webhooks_delivered=${hooks ? hooks.delivered : 'n/a'} invariants=${invOk ? 'ok' : 'broken'}`,
     );
     if (!invOk) return 1;
     if (c.ok === 0 && opts.codes > 0) {
