@@ -1,6 +1,7 @@
 import { LoggerService } from '@nestjs/common';
 import { FastifyInstance } from 'fastify';
 import { ErrorCode, fail } from '@app/domain';
+import { httpErrors } from '@app/platform';
 
 /** What a request arriving on a kept-alive connection is answered while the gateway drains. */
 export const DRAINING = fail(ErrorCode.SERVICE_UNAVAILABLE, 'gateway stopping, retry');
@@ -30,10 +31,12 @@ export function drainable(fastify: FastifyInstance, logger: LoggerService, maxIn
 
   fastify.addHook('onRequest', (req, reply, done) => {
     if (draining) {
+      httpErrors.inc({ code: String(DRAINING.code) });
       void reply.code(503).header('connection', 'close').header('retry-after', '1').send(DRAINING);
       return;
     }
     if (inHand >= maxInFlight) {
+      httpErrors.inc({ code: String(BUSY.code) });
       void reply.code(503).header('retry-after', '1').send(BUSY);
       return;
     }

@@ -224,11 +224,22 @@ export class DeliveryRepository {
     return count;
   }
 
-  /** Pending deliveries and how long the most overdue one has waited (the metrics). */
+  /**
+   * Pending deliveries, and how long the most overdue one a worker may take has waited (the
+   * metrics): one of an enabled subscription, not held behind its member's earlier delivery,
+   * the same test as claim(), so the age grows only when workers fall behind.
+   */
   async backlog(now: Date): Promise<{ pending: number; oldestDueSeconds: number }> {
     const [row] = await this.db.query(
-      `SELECT count(*)::int AS pending, COALESCE(EXTRACT(EPOCH FROM $1 - min(next_at) FILTER (WHERE next_at <= $1)), 0)::float8 AS oldest
-         FROM webhook.delivery WHERE status = 'pending'`,
+      `SELECT (SELECT count(*)::int FROM webhook.delivery WHERE status = 'pending') AS pending,
+              COALESCE((SELECT EXTRACT(EPOCH FROM $1 - min(d.next_at))
+                          FROM webhook.delivery d
+                          JOIN webhook.endpoint e ON e.crm_id = d.crm_id AND e.webhook_id = d.webhook_id AND e.status = 'enabled'
+                         WHERE d.status = 'pending' AND d.next_at <= $1
+                           AND (d.member_no IS NULL OR NOT EXISTS (
+                                 SELECT 1 FROM webhook.delivery p
+                                  WHERE p.crm_id = d.crm_id AND p.webhook_id = d.webhook_id AND p.member_no = d.member_no
+                                    AND p.status = 'pending' AND p.seq < d.seq))), 0)::float8 AS oldest`,
       [now],
     );
     return { pending: row.pending, oldestDueSeconds: Math.max(0, row.oldest) };
