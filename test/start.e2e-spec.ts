@@ -118,7 +118,7 @@ function expectAllUp(health: Health): void {
   for (const service of Object.values(health.body.data.services)) expect(service.status).toBe('up');
 }
 
-const APPS = ['gateway', 'card-service', 'points-service', 'dashboard-service'];
+const APPS = ['gateway', 'card-service', 'points-service', 'dashboard-service', 'webhook-service'];
 const APP_COMMANDS = APPS.map((app) => `dist/apps/${app}/main.js`);
 
 describe('npm start (scripts/start.js)', () => {
@@ -180,11 +180,11 @@ describe('npm start (scripts/start.js)', () => {
 
     expectAllUp(await healthOf(url));
     const children = script.listChildren();
-    expect(children.filter((c) => APP_COMMANDS.some((app) => c.command.includes(app)))).toHaveLength(4);
+    expect(children.filter((c) => APP_COMMANDS.some((app) => c.command.includes(app)))).toHaveLength(APPS.length);
     expect(script.lines).toContain(`[start] initialising a private PostgreSQL in ${dataDir}/postgres`);
     expect(children.some((c) => c.command.includes(`/bin/postgres -D ${dataDir}/postgres`))).toBe(true);
     expect(children.some((c) => c.command.startsWith('redis-server'))).toBe(true);
-    expect(children).toHaveLength(6);
+    expect(children).toHaveLength(APPS.length + 2);
 
     script.signal('SIGINT');
     expect(await script.exited).toBe(0);
