@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { stripVTControlCharacters } from 'node:util';
 import { createConnection, createServer, Server, Socket } from 'node:net';
 import Redis from 'ioredis';
 import { Answer, AppName, freePort, PG_ADMIN_URL, Suite } from './support/suite';
@@ -227,7 +228,17 @@ describe('store outages', () => {
           const text = logOf(app);
           const lost = (text.match(/Redis connection lost/g) ?? []).length;
           const back = (text.match(/Redis connection back/g) ?? []).length;
-          return lost >= 1 && lost === back ? { lost, back } : undefined;
+          if (lost >= 1 && lost === back) return { lost, back };
+          // Which connections are still away, by name, for the failure message.
+          const away = new Map<string, number>();
+          for (const [, name, state] of stripVTControlCharacters(text).matchAll(/(?:\] )([^:\n]+): Redis connection (lost|back)/g))
+            away.set(name, (away.get(name) ?? 0) + (state === 'lost' ? 1 : -1));
+          throw new Error(
+            `${lost} lost, ${back} back; still away: ${[...away]
+              .filter(([, n]) => n !== 0)
+              .map(([name, n]) => `${name} (${n})`)
+              .join(', ')}`,
+          );
         },
         15_000,
         200,

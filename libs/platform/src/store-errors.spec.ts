@@ -1,7 +1,9 @@
+import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
+import type Redis from 'ioredis';
 import { QueryFailedError } from 'typeorm';
 import { ErrorCode } from '@app/domain';
-import { isStoreUnavailable, OutageLog, storeUnavailable } from './store-errors';
+import { isStoreUnavailable, OutageLog, storeUnavailable, watchRedis } from './store-errors';
 
 const pgError = (code: string, message: string) => Object.assign(new Error(message), { code, severity: 'FATAL' });
 const netError = (code: string) => Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), { code, errno: -111, syscall: 'connect' });
@@ -64,5 +66,41 @@ describe('OutageLog', () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toBe('store unavailable, answered 503: ECONNREFUSED connect ECONNREFUSED 127.0.0.1:5432');
     expect(lines[1]).toMatch(/^store unavailable, answered 503: Connection terminated unexpectedly \(and 50 more in the last 15 s\)$/);
+  });
+});
+
+describe('watchRedis', () => {
+  function watched() {
+    const client = new EventEmitter();
+    const lines: string[] = [];
+    watchRedis(client as unknown as Redis, 'replies', { warn: (m: string) => lines.push(`warn ${m}`), log: (m: string) => lines.push(`log ${m}`) });
+    return { client, lines };
+  }
+  const refused = () => netError('ECONNREFUSED');
+
+  it('says once that a ready connection is lost, and once that it is back, whatever the attempts between', () => {
+    const { client, lines } = watched();
+    client.emit('ready');
+    for (let i = 0; i < 5; i++) client.emit('error', refused());
+    client.emit('ready');
+    client.emit('error', refused());
+    client.emit('ready');
+    expect(lines.map((l) => l.replace(/after [\d.]+ s/, 'after N s'))).toEqual([
+      'warn replies: Redis connection lost (ECONNREFUSED connect ECONNREFUSED 127.0.0.1:5432); reconnecting',
+      'log replies: Redis connection back after N s',
+      'warn replies: Redis connection lost (ECONNREFUSED connect ECONNREFUSED 127.0.0.1:5432); reconnecting',
+      'log replies: Redis connection back after N s',
+    ]);
+  });
+
+  it('does not call a first connection that fails "lost": a client that gives up there leaves no "lost" without its "back"', () => {
+    const { client, lines } = watched();
+    client.emit('error', refused());
+    client.emit('error', refused());
+    expect(lines).toEqual(['warn replies: cannot reach Redis (ECONNREFUSED connect ECONNREFUSED 127.0.0.1:5432); retrying']);
+    client.emit('ready');
+    expect(lines[1]).toMatch(/^log replies: Redis reached after [\d.]+ s$/);
+    client.emit('ready');
+    expect(lines).toHaveLength(2);
   });
 });

@@ -106,19 +106,26 @@ function errorText(err: unknown): string {
 /**
  * Gives an ioredis client an `error` listener (without one, ioredis prints "Unhandled
  * error event" with a stack at every reconnect attempt): one warning when the connection
- * is lost, one line when it is back.
+ * is lost, one line when it is back. A client that has not been ready yet says it cannot
+ * reach Redis instead (some give up there, as the RPC client's first connection does), so
+ * every "lost" line is followed by a "back" line once Redis answers again.
  */
 export function watchRedis<T extends Redis>(client: T, what: string, log: Pick<Logger, 'warn' | 'log'> = new Logger('Redis')): T {
-  let lostAt: number | null = null;
+  let everReady = false;
+  let failingSince: number | null = null;
   client.on('error', (err: Error) => {
-    if (lostAt !== null) return;
-    lostAt = Date.now();
-    log.warn(`${what}: Redis connection lost (${errorText(err)}); reconnecting`);
+    if (failingSince !== null) return;
+    failingSince = Date.now();
+    log.warn(`${what}: ${everReady ? 'Redis connection lost' : 'cannot reach Redis'} (${errorText(err)}); ${everReady ? 'reconnecting' : 'retrying'}`);
   });
   client.on('ready', () => {
-    if (lostAt === null) return;
-    log.log(`${what}: Redis connection back after ${((Date.now() - lostAt) / 1000).toFixed(1)} s`);
-    lostAt = null;
+    const since = failingSince;
+    const first = !everReady;
+    everReady = true;
+    failingSince = null;
+    if (since === null) return;
+    const after = `${((Date.now() - since) / 1000).toFixed(1)} s`;
+    log.log(first ? `${what}: Redis reached after ${after}` : `${what}: Redis connection back after ${after}`);
   });
   return client;
 }
