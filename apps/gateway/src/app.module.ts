@@ -2,12 +2,13 @@ import { Module, DynamicModule, OnApplicationShutdown, Inject } from '@nestjs/co
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Service, ServiceName } from '@app/domain';
-import { AppConfig, CONFIG, dataSourceOptions, RedisStreamsClient } from '@app/platform';
+import { AppConfig, CONFIG, clockProvider, dataSourceOptions, instanceId, RedisStreamsClient } from '@app/platform';
 import { ApiKeyRepository } from './auth/api-key.repository';
 import { AuthGuard } from './auth/auth.guard';
 import { AuthService } from './auth/auth.service';
 import { KeysController } from './auth/keys.controller';
 import { CardController } from './card/card.controller';
+import { ConsoleController } from './console/console.controller';
 import { DashboardController } from './dashboard/dashboard.controller';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './ops/metrics.controller';
@@ -50,11 +51,13 @@ export class GatewayModule implements OnApplicationShutdown {
         DashboardController,
         WebhookController,
         KeysController,
+        ConsoleController,
         HealthController,
         MetricsController,
       ],
       providers: [
         { provide: CONFIG, useValue: cfg },
+        clockProvider(cfg, instanceId),
         clientProvider(CARD_CLIENT, Service.CARD),
         clientProvider(POINTS_CLIENT, Service.POINTS),
         clientProvider(DASHBOARD_CLIENT, Service.DASHBOARD),

@@ -11,6 +11,7 @@ import { drainable } from './ops/drain';
 import { genReqId, observeHttp } from './ops/http-observer';
 import { registerQueueConsole } from './ops/queue-console';
 import { registerRateLimit } from './ops/rate-limit';
+import { registerConsole } from './console/console-static';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 /**
@@ -40,6 +41,7 @@ async function bootstrap() {
   const auth = app.get(AuthService);
   const rateLimitRedis = await registerRateLimit(fastify, cfg, auth);
   const consoleQueues = await registerQueueConsole(fastify, cfg, auth);
+  await registerConsole(fastify);
   const db = app.get(DataSource);
   trackPool('gateway', db);
   const ops =

@@ -1,4 +1,5 @@
 import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import type { Caller } from './auth.service';
 
 export const ACCESS = 'loyalty:access';
 
@@ -7,7 +8,7 @@ export const ACCESS = 'loyalty:access';
  * - `key-tenant`: any tenant key, client or admin, for the tenant the key belongs to (the
  *   route names no crm_id); the root key belongs to no tenant and is refused with a 400.
  */
-export type Access = 'public' | 'root' | 'admin' | 'client' | 'key-tenant';
+export type Access = 'public' | 'root' | 'admin' | 'client' | 'key-tenant' | 'any-key';
 
 /** No key needed (health, docs). */
 export const Public = () => SetMetadata(ACCESS, 'public' satisfies Access);
@@ -17,6 +18,8 @@ export const RootOnly = () => SetMetadata(ACCESS, 'root' satisfies Access);
 export const ClientAllowed = () => SetMetadata(ACCESS, 'client' satisfies Access);
 /** A route without crm_id in its path: it acts for the tenant of the key (client or admin). */
 export const ForKeyTenant = () => SetMetadata(ACCESS, 'key-tenant' satisfies Access);
+/** Any known key, root or tenant, client or admin: the handler decides with `CallerKey` (the console's session). */
+export const AnyKey = () => SetMetadata(ACCESS, 'any-key' satisfies Access);
 
 /** Where the guard leaves who called (for the access log): a fingerprint of the key, never the key, and its tenant. */
 export const CALLER = Symbol('loyalty:caller');
@@ -24,6 +27,16 @@ export interface CallerTag {
   key_id: string;
   crm_id?: string;
 }
+
+/** Where the guard leaves the identified key (root, or a tenant key with its scope). */
+export const CALLER_KEY = Symbol('loyalty:caller-key');
+
+/** The key that called, as the guard identified it (only on routes that need a key). */
+export const CallerKey = createParamDecorator((_: unknown, ctx: ExecutionContext): Caller => {
+  const caller = ctx.switchToHttp().getRequest<Record<symbol, Caller | undefined>>()[CALLER_KEY];
+  if (caller === undefined) throw new Error('CallerKey used on a public route');
+  return caller;
+});
 
 /** Where the guard leaves the crm_id of the key on a `key-tenant` route. */
 export const KEY_CRM_ID = Symbol('loyalty:key-crm-id');

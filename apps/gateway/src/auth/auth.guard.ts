@@ -3,7 +3,8 @@ import { Reflector } from '@nestjs/core';
 import { FastifyRequest } from 'fastify';
 import { ErrorCode, fail, invalid } from '@app/domain';
 import { EnvelopeException } from '../http/envelope.exception';
-import { ACCESS, Access, CALLER, CallerTag, KEY_CRM_ID } from './auth.decorators';
+import { ACCESS, Access, CALLER, CALLER_KEY, CallerTag, KEY_CRM_ID } from './auth.decorators';
+import type { Caller } from './auth.service';
 import { AuthService, keyId } from './auth.service';
 
 const deny = (code: ErrorCode, msg: string) => new EnvelopeException(fail(code, msg));
@@ -30,6 +31,8 @@ export class AuthGuard implements CanActivate {
     const caller = await this.auth.identify(match[1]);
     if (!caller) throw deny(ErrorCode.UNAUTHORIZED, 'unknown API key');
     (req as unknown as Record<symbol, CallerTag>)[CALLER] = caller.root ? { key_id: 'root' } : { key_id: keyId(match[1]), crm_id: caller.crm_id };
+    (req as unknown as Record<symbol, Caller>)[CALLER_KEY] = caller;
+    if (access === 'any-key') return true;
     if (access === 'key-tenant') {
       if (caller.root) {
         throw new EnvelopeException(

@@ -7,8 +7,8 @@ import { AuthService, keyId } from '../auth/auth.service';
 import { EnvelopeException } from '../http/envelope.exception';
 
 const WINDOW_MS = 60_000;
-/** Paths no key is needed for (probes, docs, the queue console's own gate): never counted. */
-const UNCOUNTED = /^\/(health|docs|docs-json|metrics|admin\/queues)(\/|$|\?)/;
+/** Paths no key is needed for (probes, docs, the queue console's own gate, the ops console's static files): never counted. */
+const UNCOUNTED = /^\/(health|docs|docs-json|metrics|admin\/queues|console)(\/|$|\?)/;
 
 const bearer = (req: FastifyRequest): string | undefined => /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
 
