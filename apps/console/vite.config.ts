@@ -1,0 +1,27 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+import vue from '@vitejs/plugin-vue';
+
+// The ops console: built into dist/console/ and served by the gateway at /console/.
+// `vite --config apps/console/vite.config.ts` serves it for development, with /api sent to
+// a back end on localhost:3000 (CONSOLE_API to point elsewhere).
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  base: '/console/',
+  plugins: [vue()],
+  define: {
+    // vue-i18n's esm-bundler build: composition API only, no devtools hooks in production.
+    __VUE_I18N_FULL_INSTALL__: true,
+    __VUE_I18N_LEGACY_API__: false,
+    __INTLIFY_PROD_DEVTOOLS__: false,
+  },
+  build: {
+    outDir: fileURLToPath(new URL('../../dist/console', import.meta.url)),
+    emptyOutDir: true,
+    // One chunk of about 800 kB (ECharts most of it): the budget that matters is what the
+    // first load fetches gzipped, under 500 kB (node apps/console/scripts/first-load-size.js).
+    chunkSizeWarningLimit: 1000,
+  },
+  server: { proxy: { '/api': process.env.CONSOLE_API ?? 'http://localhost:3000' } },
+  preview: { proxy: { '/api': process.env.CONSOLE_API ?? 'http://localhost:3000' } },
+});
