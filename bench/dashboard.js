@@ -63,7 +63,6 @@
  * BENCH_REDIS_URL (default redis://127.0.0.1:6379). DB_POOL_SIZE (default 10),
  * DASHBOARD_BATCH_MAX, DASHBOARD_LANES and LOG_LEVEL are passed to the apps (and the builder) when set.
  */
-const { spawn } = require('node:child_process');
 const { createHash, randomBytes } = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -72,8 +71,10 @@ const { Client, Pool } = require('pg');
 const Bull = require('bull');
 const Redis = require('ioredis');
 const lib = require('./lib');
+const seed = require('./dashboard-seed');
 
-const { appEnv, waitForHealth, sleep, now, fmt, secs, freePort, sha, fmtCpu, spawnApp, adoptChild, isGone, pgSettings, call } = lib;
+const { appEnv, waitForHealth, sleep, now, fmt, secs, freePort, sha, fmtCpu, spawnApp, isGone, pgSettings, call } = lib;
+const { DAY_MS, CLAIM_SHARE, CARD_SKEW, CLAIM_CHANNELS, STORES, NO_NEXT_DAY, shanghaiDay, shanghaiTodayStart, addDays, cardId, cardTitle } = seed;
 const DB_NAME = 'bench_dashboard';
 const REDIS_DB = 10;
 const CRM_ID = 'crm_bench_dash';
@@ -81,14 +82,8 @@ const DATABASE_URL = lib.databaseUrl(DB_NAME);
 const REDIS_URL = lib.redisUrl(REDIS_DB);
 const TARGET = { routeP99Ms: 50, eventsPerS: 5_000, latencyP99Ms: 2_000 };
 
-const DAY_MS = 86_400_000;
-/** Asia/Shanghai, the apps' APP_TZ default (this script does not set APP_TZ): UTC+8 all year, no DST. */
-const ZONE_OFFSET_MS = 8 * 3_600_000;
-const CLAIM_SHARE = 0.6;
-const CARD_SKEW = 1.5;
-const CLAIM_CHANNELS = ['wechat', 'alipay', 'mini_program', 'h5', 'app', 'offline'];
-const STORES = Array.from({ length: 10 }, (_v, i) => `store-${String(i + 1).padStart(2, '0')}`);
-const SEED_CHUNK = 500_000;
+// The tenant's distribution, its seed SQL, the builder as a child process and the Shanghai
+// day helpers live in bench/dashboard-seed.js (bench/console.js seeds the same tenant).
 /** Events one relay pass moves (RELAY_BATCH, apps/card-service/src/outbox/outbox.relay.ts): keep in step. */
 const ADD_CHUNK = 1_000;
 /** Events per job at most (CARD_EVENTS_PER_JOB, libs/domain/src/contracts/card-events.ts): keep in step. */
@@ -96,8 +91,6 @@ const EVENTS_PER_JOB = 500;
 /** The steady phase adds what accumulated every this many ms, as a relay polling would. */
 const STEADY_TICK_MS = 50;
 const TOP_LIMIT = 10;
-/** NO_NEXT_DAY (libs/domain/src/dashboard/rollup.rules.ts): keep in step. */
-const NO_NEXT_DAY = '9999-12-31';
 /** Requests per route (and per floor) before the measured ones, not counted. */
 const WARMUP = 20;
 /** The queue, as libs/domain/src/contracts/queues.ts (Queue.CARD_EVENTS) and the apps' Bull prefix. */
@@ -177,20 +170,7 @@ lib.stopOnSignals();
 const { percentiles, ms } = lib;
 const latLine = (l) => `p50 ${ms(l.p50)}  p95 ${ms(l.p95)}  p99 ${ms(l.p99)}  max ${ms(l.max)}`;
 
-// ---------- days (Asia/Shanghai) ----------
-
-/** The Shanghai day (YYYY-MM-DD) of a Unix ms instant. */
-const shanghaiDay = (t) => new Date(t + ZONE_OFFSET_MS).toISOString().slice(0, 10);
-/** The instant (Unix ms) today began in Shanghai. */
-const shanghaiTodayStart = (t = Date.now()) => Math.floor((t + ZONE_OFFSET_MS) / DAY_MS) * DAY_MS - ZONE_OFFSET_MS;
-/** `d` (YYYY-MM-DD) plus `n` days. */
-const addDays = (d, n) => new Date(Date.parse(`${d}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
-
 // ---------- the workload: cards, events ----------
-
-/** Card i's id: 32 lowercase hex (the routes' card_id pattern), md5 of 'bench-card-<i>' (the seed SQL computes the same). */
-const cardId = (i) => createHash('md5').update(`bench-card-${i}`).digest('hex');
-const cardTitle = (i) => `Bench coupon ${i}`;
 
 /**
  * A card event as card-service would send it: claim (60%, 1-3 codes, an out_str channel)
@@ -215,20 +195,6 @@ function drawEvent(opts, cardIds, eventId, at) {
   };
 }
 
-/** The same distribution in SQL, `$6` rows: facts of the seed ($2 cards, $3 members, instants uniform from $4 over $5 days). */
-const SEED_SQL = `
-  INSERT INTO dashboard.rebuild_event (crm_id, kind, card_id, title, member_no, count, channel, occurred_at, day_of)
-  SELECT $1, CASE WHEN r.claim THEN 'claim' ELSE 'redeem' END, md5('bench-card-' || r.card), 'Bench coupon ' || r.card, 'm' || r.member,
-         CASE WHEN r.claim THEN 1 + floor(random() * 3)::int ELSE 1 END,
-         CASE WHEN r.claim THEN ($7::text[])[1 + floor(random() * ${CLAIM_CHANNELS.length})::int]
-              ELSE ($8::text[])[1 + floor(random() * ${STORES.length})::int] END,
-         r.at, r.at
-    FROM (SELECT random() < ${CLAIM_SHARE} AS claim,
-                 floor($2::int * power(random(), ${CARD_SKEW}))::int AS card,
-                 floor(random() * $3::int)::int AS member,
-                 $4::timestamptz + random() * $5::int * interval '1 day' AS at
-            FROM generate_series(1, $6::int)) AS r`;
-
 /** RollupBuilder.stage's statement (apps/dashboard-service/src/rebuild/rollup.builder.ts): the run's queued events staged as facts. */
 async function stageEvents(db, events) {
   for (let i = 0; i < events.length; i += 10_000) {
@@ -246,23 +212,7 @@ async function stageEvents(db, events) {
 // ---------- the builder (dashboard:rebuild) as a child process ----------
 
 /** `node dist/apps/dashboard-service/main.js rebuild --crm-id X --source staged [--apply]`: exit code, output, wall ms. */
-function rebuildCli(env, logDir, label, ...args) {
-  const main = path.join(lib.ROOT, 'dist', 'apps', 'dashboard-service', 'main.js');
-  const logFile = path.join(logDir, `${label}.log`);
-  const child = spawn(process.execPath, [main, 'rebuild', '--crm-id', CRM_ID, '--source', 'staged', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc = adoptChild(label, child, logFile);
-  const t0 = now();
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (b) => (out += b));
-  child.stderr.on('data', (b) => (err += b));
-  return proc.exited.then(({ code, signal }) => {
-    const wallMs = now() - t0;
-    fs.writeFileSync(logFile, `${out}${err ? `\n--- stderr ---\n${err}` : ''}`);
-    const own = /fact\(s\) in ([\d.]+) s/.exec(out);
-    return { code, signal, out, err, wallMs, ownMs: own ? Number(own[1]) * 1000 : null };
-  });
-}
+const rebuildCli = (env, logDir, label, ...args) => seed.rebuildCli({ env, logDir, crmId: CRM_ID }, label, ...args);
 
 // ---------- the routes and their floor ----------
 
@@ -528,13 +478,9 @@ async function main() {
     const todayStart = shanghaiTodayStart();
     const seedFrom = todayStart - opts.days * DAY_MS;
     const seedT0 = now();
-    for (let done = 0; done < opts.events;) {
-      const n = Math.min(SEED_CHUNK, opts.events - done);
-      await db.query(SEED_SQL, [CRM_ID, opts.cards, opts.members, new Date(seedFrom).toISOString(), opts.days, n, CLAIM_CHANNELS, STORES]);
-      done += n;
-      console.log(`seed: ${fmt(done)} / ${fmt(opts.events)} facts staged (${secs(now() - seedT0)})`);
-    }
-    await db.query('ANALYZE dashboard.rebuild_event');
+    await seed.stageSeed(db, { crmId: CRM_ID, events: opts.events, cards: opts.cards, members: opts.members, days: opts.days, from: seedFrom }, (done) =>
+      console.log(`seed: ${fmt(done)} / ${fmt(opts.events)} facts staged (${secs(now() - seedT0)})`),
+    );
     const seedMs = now() - seedT0;
     const mix = (
       await db.query(
@@ -552,20 +498,9 @@ async function main() {
     if (build.code !== 0) throw new Error(`the builder (--apply) exited with ${build.code ?? build.signal}:\n${build.out}\n${build.err}`);
     const floorFactsPerS = opts.events / (build.wallMs / 1000);
     console.log(`${secs(build.wallMs)} (its own count: ${build.ownMs === null ? 'n/a' : secs(build.ownMs)}) -> floor ${fmt(floorFactsPerS)} facts/s`);
-    const tables = [
-      'card_day',
-      'card_week',
-      'tenant_day',
-      'channel_day',
-      'channel_day_all',
-      'member_day',
-      'member_all_day',
-      'member_span',
-      'member_day_count',
-      'card',
-    ];
+    const tables = seed.ROLLUP_TABLES;
     const vacT0 = now();
-    await db.query(`VACUUM (ANALYZE) ${tables.map((t) => `dashboard.${t}`).join(', ')}, dashboard.applied_event`);
+    await seed.vacuumRollups(db);
     const rowCounts = {};
     for (const t of tables) rowCounts[t] = Number((await db.query(`SELECT count(*)::bigint AS n FROM dashboard.${t} WHERE crm_id = $1`, [CRM_ID])).rows[0].n);
     console.log(`rollups: ${tables.map((t) => `${t} ${fmt(rowCounts[t])}`).join(', ')} rows (VACUUM ANALYZE ${secs(now() - vacT0)})`);
