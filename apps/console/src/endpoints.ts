@@ -65,7 +65,7 @@ export async function allCards(crm: string): Promise<CardView[]> {
 
 export const member = {
   codes: (crm: string, memberNo: string, page: number, pageSize: number, codeStatus?: number) =>
-    call<{ total: number; result: MemberCodeView[] }>('GET', `/api/crm/card/${seg(crm)}/card_list`, {
+    call<{ total: number; result: MemberCodeView[] }>('GET', `/api/crm/card/${seg(crm)}/member/card_list`, {
       query: { member_no: memberNo, page_id: page, page_size: pageSize, code_status: codeStatus },
     }),
   pointsSummary: (crm: string, memberNo: string) => call<PointsSummaryView>('GET', `/api/crm/points/${seg(crm)}/summary`, { query: { member_no: memberNo } }),
