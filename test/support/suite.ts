@@ -134,10 +134,16 @@ export class Suite {
     await suite.resetStores();
     suite.port = await freePort();
     const services = opts.services ?? ['card-service', 'points-service', 'dashboard-service', 'webhook-service'];
-    suite.spawn('gateway');
-    for (const s of services) suite.spawn(s);
-    await suite.waitForGateway();
-    for (const s of services) await suite.waitForInstances(s, 1);
+    try {
+      suite.spawn('gateway');
+      for (const s of services) suite.spawn(s);
+      await suite.waitForGateway();
+      for (const s of services) await suite.waitForInstances(s, 1);
+    } catch (e) {
+      // A file whose apps never came up must not keep them running nor hold its Redis db.
+      await suite.stop();
+      throw e;
+    }
     return suite;
   }
 

@@ -24,6 +24,11 @@ export async function registerConsole(fastify: FastifyInstance, dir = CONSOLE_DI
   const built = existsSync(path.join(dir, 'index.html'));
   await fastify.register(
     async (scope) => {
+      // The page's router and its relative paths want the trailing slash: /console is sent to /console/.
+      scope.addHook('onRequest', async (req, reply) => {
+        const [pathname, query] = req.url.split(/\?(.*)/s, 2);
+        if (pathname === '/console') return reply.redirect(query ? `/console/?${query}` : '/console/', 301);
+      });
       scope.addHook('onSend', async (_req, reply, payload) => {
         for (const [name, value] of Object.entries(PAGE_HEADERS)) reply.header(name, value);
         return payload;
@@ -37,6 +42,7 @@ export async function registerConsole(fastify: FastifyInstance, dir = CONSOLE_DI
       await scope.register(fastifyStatic, {
         root: dir,
         wildcard: false,
+        cacheControl: false, // setHeaders says it: a year for hashed assets, no-cache for the page
         index: ['index.html'],
         setHeaders: (res, file) => {
           res.setHeader('cache-control', /[\\/]assets[\\/]/.test(file) ? 'public, max-age=31536000, immutable' : 'no-cache');
@@ -50,5 +56,4 @@ export async function registerConsole(fastify: FastifyInstance, dir = CONSOLE_DI
     },
     { prefix: '/console' },
   );
-  fastify.get('/console', async (_req, reply) => reply.redirect('/console/', 301));
 }
