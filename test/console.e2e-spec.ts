@@ -41,7 +41,7 @@ describe('ops console (headless Chromium)', () => {
     });
     adminKey = (await s.post(`/api/crm/keys/${crm}`, { scope: 'admin' })).body.data.key;
     clientKey = (await s.post(`/api/crm/keys/${crm}`, { scope: 'client' })).body.data.key;
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--lang=zh-CN'] });
   });
   afterAll(async () => {
     await browser?.close();
@@ -163,6 +163,28 @@ describe('ops console (headless Chromium)', () => {
       expect(shown?.trim()).toBe(apiMessage);
       expect(await s.sql(`SELECT count(*)::int AS n FROM card.card_info WHERE crm_id = $1 AND title = '坏折扣'`, [crm])).toEqual([{ n: 0 }]);
       await shot('card-form-error');
+    });
+
+    it("shows a stock job's failure with the API's reason: an imported card's file on a loopback address is refused", async () => {
+      const card = await s.post(`/api/crm/card/${crm}/create`, cardBody({ title: '导入券', generate_type: 2, total_quantity: 0 }), adminKey);
+      expect(card.body).toMatchObject({ code: 0 });
+      const cardId = card.body.data.card_id as string;
+      await signIn(adminKey);
+      await signedIn();
+      await page.getByTestId('nav-stock').click();
+      await page.getByTestId('stock-card').selectOption(cardId);
+      await page.getByTestId('stock-quantity').fill('5');
+      const file = 'http://127.0.0.1:9/codes.csv';
+      await page.getByTestId('stock-file').fill(file);
+      await page.getByTestId('stock-submit').click();
+      const shown = (await page.getByTestId('stock-error').textContent())!.trim();
+      const generateId = (await page.locator('#stock-job-title').textContent())!.trim().split(/\s+/).pop()!;
+      const status = (await s.get(`/api/crm/card/${crm}/stock/status?generate_id=${encodeURIComponent(generateId)}`, adminKey)).body.data;
+      expect(status).toMatchObject({ status: 'failed', generated: 0 });
+      expect(status.error).toMatch(/loopback address/);
+      expect(shown).toBe(`失败：${status.error}`);
+      expect(await page.getByTestId('stock-progress').getAttribute('aria-valuenow')).toBe('0');
+      await shot('stock-failed');
     });
 
     it('creates a card, watches its stock reach 100%, and shows claims and redemptions made through the API exactly on the dashboard and in the member lookup', async () => {
