@@ -147,6 +147,13 @@ function readPage(since) {
     mark: marks.length ? marks[0].startTime : null,
     marks: marks.length,
     dcl: nav ? nav.domContentLoadedEventEnd : null,
+    // The page's milestones (session known, charts' chunk loaded, reads asked and answered): the first of each since `since`.
+    steps: Object.fromEntries(
+      ['console:session', 'console:charts-loaded', 'console:dashboard-asked', 'console:dashboard-answered'].map((n) => {
+        const e = performance.getEntriesByName(n).find((x) => x.startTime >= since);
+        return [n.slice('console:'.length), e ? e.startTime - since : null];
+      }),
+    ),
     resources: performance
       .getEntriesByType('resource')
       .filter((e) => e.startTime >= since)
@@ -363,7 +370,10 @@ async function main() {
           (load.failure
             ? `FAILED: ${load.failure}`
             : `rendered ${ms(f.renderMs)} ms  (${range.viaForm ? 'from the apply' : `scripts ${ms(load.dcl)}`}, data ${ms(f.dataStart)}..${ms(f.dataEnd)}; ` +
-              `${DATA_CALLS.map((n) => `${n} ${ms(f.call[n] && f.call[n].duration)}`).join(', ')})  tiles ${load.receive}/${load.redeem}` +
+              `${DATA_CALLS.map((n) => `${n} ${ms(f.call[n] && f.call[n].duration)}`).join(', ')}; ` +
+              `${Object.entries(load.steps)
+                .map(([k, v]) => `${k} ${ms(v)}`)
+                .join(', ')})  tiles ${load.receive}/${load.redeem}` +
               (load.pageErrors.length ? `  page errors: ${load.pageErrors.length}` : '')),
       );
     }

@@ -6,6 +6,9 @@ type Charts = typeof import('./charts');
 let loading: Promise<Charts> | undefined;
 
 export function loadCharts(): Promise<Charts> {
-  loading ??= import('./charts');
+  loading ??= import('./charts').then((m) => {
+    performance.mark('console:charts-loaded');
+    return m;
+  });
   return loading;
 }

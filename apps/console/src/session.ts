@@ -2,8 +2,11 @@
 // the rest (scope, zone, the server's today) is asked again at each start.
 import { reactive } from 'vue';
 import { useKey, whenUnauthorized } from './api';
+import { askEarly } from './dashboard-data';
+import { last30Days } from './dates';
 import * as endpoints from './endpoints';
 import type { SessionView } from './endpoints';
+import { screen } from './route';
 
 const STORAGE_KEY = 'console.session';
 
@@ -25,7 +28,9 @@ export async function signIn(key: string, crmId: string): Promise<void> {
   const stored: Stored = { key, crm_id: info.crm_id };
   sessionStorage.setItem(STORAGE_KEY, JSON.stringify(stored));
   useKey(key);
+  if (screen.value === 'dashboard') askEarly(info.crm_id, last30Days(info.today));
   session.info = info;
+  performance.mark('console:session');
 }
 
 export function signOut(): void {
