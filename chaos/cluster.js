@@ -196,6 +196,10 @@ class Cluster {
       ACCESS_LOG: 'false',
       RPC_CLAIM_IDLE_MS: '2000',
       QUEUE_LOCK_MS: '10000',
+      // Recovery within a scenario's settle time: the sweeps' definitions checked every 5 s
+      // (they are lost with Redis's data), unfinished stock records swept every 10 s.
+      QUEUE_REPEAT_CHECK_MS: '5000',
+      STOCK_RECOVER_MS: '10000',
       DRAIN_TIMEOUT_MS: '10000',
       ...APPS[label].env,
       ...extra,
