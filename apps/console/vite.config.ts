@@ -2,9 +2,6 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 import vue from '@vitejs/plugin-vue';
 
-// The ops console: built into dist/console/ and served by the gateway at /console/.
-// `vite --config apps/console/vite.config.ts` serves it for development, with /api sent to
-// a back end on localhost:3000 (CONSOLE_API to point elsewhere).
 /**
  * index.html names the ECharts chunk (charts.ts) as a module preload: the page imports it
  * lazily, but the browser fetches it beside the page's own script, not after it has run.
@@ -20,6 +17,9 @@ function preloadCharts(): Plugin {
   };
 }
 
+// The ops console: built into dist/console/ and served by the gateway at /console/.
+// `vite --config apps/console/vite.config.ts` serves it for development, with /api sent to
+// a back end on localhost:3000 (CONSOLE_API to point elsewhere).
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/console/',

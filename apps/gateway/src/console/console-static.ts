@@ -26,8 +26,7 @@ export async function registerConsole(fastify: FastifyInstance, dir = CONSOLE_DI
     async (scope) => {
       // The page's router and its relative paths want the trailing slash: /console is sent to /console/.
       scope.addHook('onRequest', async (req, reply) => {
-        const [pathname, query] = req.url.split(/\?(.*)/s, 2);
-        if (pathname === '/console') return reply.redirect(query ? `/console/?${query}` : '/console/', 301);
+        if (req.url === '/console' || req.url.startsWith('/console?')) return reply.redirect(`/console/${req.url.slice('/console'.length)}`, 301);
       });
       scope.addHook('onSend', async (_req, reply, payload) => {
         for (const [name, value] of Object.entries(PAGE_HEADERS)) reply.header(name, value);
