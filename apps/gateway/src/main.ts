@@ -30,7 +30,9 @@ async function bootstrap() {
   await migrateSchema(ds, GATEWAY_SCHEMA).finally(() => ds.destroy());
 
   startMetrics('gateway');
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, genReqId, requestIdHeader: false });
+  // return503OnClosing off: a request that reaches a closing server on a kept-alive connection
+  // gets the drain's own refusal (503 50301, Connection: close, Retry-After), not Fastify's bare 503.
+  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, genReqId, requestIdHeader: false, return503OnClosing: false });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forConfig(cfg), adapter, { logger });
   app.useGlobalPipes(new ContractPipe((envelope) => new EnvelopeException(envelope)));
 
