@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { Service, WebhookPattern } from '@app/domain';
 import { AppConfig, CONFIG, clockProvider, dataSourceOptions, instanceId, pingController } from '@app/platform';
 import { WebhookSchema1733400000000 } from './migrations/1733400000000-webhook-schema';
+import { WebhookReadyQueue1733500000000 } from './migrations/1733500000000-webhook-ready-queue';
 import { EndpointRepository } from './endpoint/endpoint.repository';
 import { EndpointService } from './endpoint/endpoint.service';
 import { WebhookController } from './endpoint/webhook.controller';
@@ -14,7 +15,7 @@ import { IngestController } from './delivery/ingest.controller';
 import { WebhookMetrics } from './delivery/webhook.metrics';
 
 export const WEBHOOK_SCHEMA = 'webhook';
-export const WEBHOOK_MIGRATIONS = [WebhookSchema1733400000000];
+export const WEBHOOK_MIGRATIONS = [WebhookSchema1733400000000, WebhookReadyQueue1733500000000];
 
 /**
  * webhook-service: api answers the subscription routes and takes the services' events

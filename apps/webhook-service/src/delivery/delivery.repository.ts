@@ -2,14 +2,16 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { DeliveryView, Page, WebhookEventIn, WebhookEventType } from '@app/domain';
 import { fmtTime, num } from '@app/platform';
+import { EndpointTarget } from '../endpoint/endpoint.repository';
 
 type Row = Record<string, any>;
 
-/** A delivery a worker took: what to send. */
+/** A delivery a worker took: what to send, and where. */
 export interface ClaimedDelivery {
   crm_id: string;
   delivery_id: number;
   webhook_id: string;
+  member_no: string | null;
   event_id: string;
   type: WebhookEventType;
   occurred_at: Date;
@@ -17,6 +19,7 @@ export interface ClaimedDelivery {
   /** Attempts including this one. */
   attempts: number;
   first_attempt_at: Date;
+  target: EndpointTarget;
 }
 
 /** How an attempt ended. */
@@ -24,6 +27,7 @@ export interface AttemptResult {
   crm_id: string;
   delivery_id: number;
   webhook_id: string;
+  member_no: string | null;
   /** HTTP status, null when there was no answer. */
   status: number | null;
   error: string | null;
@@ -34,14 +38,53 @@ export interface AttemptResult {
   attempted_at: Date;
 }
 
+/** A member's queue at a subscription. */
+interface QueueKey {
+  crm_id: string;
+  webhook_id: string;
+  member_no: string;
+}
+
 /** $2 is the zone. */
 const VIEW_COLUMNS = `
-  d.delivery_id, d.webhook_id, d.event_id, ev.type, d.member_no, d.status, d.attempts, d.last_status, d.last_error,
+  d.delivery_id, d.webhook_id, d.event_id, d.type, d.member_no, d.status, d.attempts, d.last_status, d.last_error,
   ${fmtTime('d.last_attempt_at', '$2')} AS last_attempt_time,
   CASE WHEN d.status = 'pending' THEN ${fmtTime('d.next_at', '$2')} END AS next_time,
   ${fmtTime('d.delivered_at', '$2')} AS delivered_time, ${fmtTime('d.create_time', '$2')} AS create_time`;
 
 const toView = (r: Row): DeliveryView => ({ ...(r as DeliveryView), delivery_id: num(r.delivery_id) });
+
+const keyOf = (k: QueueKey) => `${k.crm_id}\u0000${k.webhook_id}\u0000${k.member_no}`;
+
+/** The distinct keys (each statement that locks their rows orders them itself). */
+const distinctKeys = (keys: QueueKey[]): QueueKey[] => [...new Map(keys.map((k) => [keyOf(k), k])).values()];
+
+const keyArrays = (keys: QueueKey[]) => [keys.map((k) => k.crm_id), keys.map((k) => k.webhook_id), keys.map((k) => k.member_no)];
+
+/**
+ * New deliveries of `want` (a CTE of rows with crm_id, webhook_id, event_id, seq, member_no,
+ * type, occurred_at, data), counted into their members' queues first: the upsert takes each
+ * queue row's lock (in key order), so a delivery is ready exactly when its member had nothing
+ * pending there and it is the member's earliest of the batch. `now` is the parameter of the time.
+ */
+const insertDeliveries = (now: string) => `
+       ranked AS (
+         SELECT w.*, row_number() OVER (PARTITION BY w.crm_id, w.webhook_id, w.member_no ORDER BY w.seq) AS rank,
+                count(*) OVER (PARTITION BY w.crm_id, w.webhook_id, w.member_no) AS n
+           FROM want w),
+       queued AS (
+         INSERT INTO webhook.member_queue AS m (crm_id, webhook_id, member_no, pending)
+         SELECT crm_id, webhook_id, member_no, n FROM ranked WHERE member_no IS NOT NULL AND rank = 1
+          ORDER BY crm_id, webhook_id, member_no
+         ON CONFLICT (crm_id, webhook_id, member_no) DO UPDATE SET pending = m.pending + excluded.pending
+         RETURNING m.crm_id, m.webhook_id, m.member_no, m.pending),
+       made AS (
+         INSERT INTO webhook.delivery (crm_id, webhook_id, event_id, seq, member_no, type, occurred_at, data, ready, next_at, create_time)
+         SELECT r.crm_id, r.webhook_id, r.event_id, r.seq, r.member_no, r.type, r.occurred_at, r.data,
+                r.member_no IS NULL OR (r.rank = 1 AND q.pending = r.n), ${now}, ${now}
+           FROM ranked r LEFT JOIN queued q ON q.crm_id = r.crm_id AND q.webhook_id = r.webhook_id AND q.member_no = r.member_no
+          ORDER BY r.seq
+         RETURNING 1)`;
 
 /** Every query on events and deliveries. */
 @Injectable()
@@ -64,23 +107,22 @@ export class DeliveryRepository {
          INSERT INTO webhook.event (crm_id, event_id, type, member_no, occurred_at, data, received_at)
          SELECT crm_id, event_id, type, member_no, occurred_at, data, $7 FROM given ORDER BY n
          ON CONFLICT (crm_id, event_id) DO NOTHING
-         RETURNING crm_id, event_id, seq, type, member_no),
-       d AS (
-         INSERT INTO webhook.delivery (crm_id, webhook_id, event_id, seq, member_no, next_at, create_time)
-         SELECT ev.crm_id, e.webhook_id, ev.event_id, ev.seq, ev.member_no, $7, $7
-           FROM ev JOIN webhook.endpoint e ON e.crm_id = ev.crm_id AND e.status = 'enabled' AND ev.type = ANY (e.events)
-         RETURNING 1)
-       SELECT (SELECT count(*) FROM ev)::int AS accepted, (SELECT count(*) FROM d)::int AS deliveries`,
+         RETURNING crm_id, event_id, seq, type, member_no, occurred_at, data),
+       want AS (
+         SELECT ev.crm_id, e.webhook_id, ev.event_id, ev.seq, ev.member_no, ev.type, ev.occurred_at, ev.data
+           FROM ev JOIN webhook.endpoint e ON e.crm_id = ev.crm_id AND e.status = 'enabled' AND ev.type = ANY (e.events)),
+       ${insertDeliveries('$7')}
+       SELECT (SELECT count(*) FROM ev)::int AS accepted, (SELECT count(*) FROM made)::int AS deliveries`,
       [col('crm_id'), col('event_id'), col('type'), col('member_no'), col('occurred_at'), events.map((e) => JSON.stringify(e.data)), now],
     );
     return { accepted: row.accepted, deliveries: row.deliveries };
   }
 
   /**
-   * Takes up to `limit` deliveries that are due, of enabled subscriptions, each the
-   * earliest pending one of its member at its subscription (order per member), and leases
-   * them until `leaseUntil` (a worker that dies lets them come back then). SKIP LOCKED: workers
-   * take disjoint deliveries; a member's later delivery is not due while an earlier one is pending.
+   * Takes up to `limit` ready deliveries that are due, of enabled subscriptions, and leases
+   * them until `leaseUntil` (a worker that dies lets them come back then), with where to send
+   * them. SKIP LOCKED: workers take disjoint deliveries. Ready is a member's earliest pending
+   * delivery at its subscription, so the claim reads only what it may take.
    */
   async claim(now: Date, leaseUntil: Date, limit: number): Promise<ClaimedDelivery[]> {
     // TypeORM answers an UPDATE with [rows, affected], RETURNING or not.
@@ -88,41 +130,66 @@ export class DeliveryRepository {
       `WITH due AS (
          SELECT d.crm_id, d.delivery_id
            FROM webhook.delivery d
-           JOIN webhook.endpoint e ON e.crm_id = d.crm_id AND e.webhook_id = d.webhook_id AND e.status = 'enabled'
-          WHERE d.status = 'pending' AND d.next_at <= $1
-            AND (d.member_no IS NULL OR NOT EXISTS (
-                  SELECT 1 FROM webhook.delivery p
-                   WHERE p.crm_id = d.crm_id AND p.webhook_id = d.webhook_id AND p.member_no = d.member_no
-                     AND p.status = 'pending' AND p.seq < d.seq))
+          WHERE d.status = 'pending' AND d.ready AND d.next_at <= $1
+            AND EXISTS (SELECT 1 FROM webhook.endpoint e WHERE e.crm_id = d.crm_id AND e.webhook_id = d.webhook_id AND e.status = 'enabled')
           ORDER BY d.next_at
           LIMIT $3
           FOR UPDATE OF d SKIP LOCKED)
        UPDATE webhook.delivery d
           SET next_at = $2, attempts = d.attempts + 1, first_attempt_at = COALESCE(d.first_attempt_at, $1), last_attempt_at = $1
-         FROM due, webhook.event ev
-        WHERE d.crm_id = due.crm_id AND d.delivery_id = due.delivery_id AND ev.crm_id = d.crm_id AND ev.event_id = d.event_id
-       RETURNING d.crm_id, d.delivery_id, d.webhook_id, d.event_id, ev.type, ev.occurred_at, ev.data, d.attempts, d.first_attempt_at`,
+         FROM due, webhook.endpoint e
+        WHERE d.crm_id = due.crm_id AND d.delivery_id = due.delivery_id AND e.crm_id = d.crm_id AND e.webhook_id = d.webhook_id
+       RETURNING d.crm_id, d.delivery_id, d.webhook_id, d.member_no, d.event_id, d.type, d.occurred_at, d.data, d.attempts, d.first_attempt_at,
+                 e.url, e.secret, CASE WHEN e.previous_secret_until > $1 THEN e.previous_secret END AS previous_secret`,
       [now, leaseUntil, limit],
     );
-    return rows.map((r) => ({ ...(r as ClaimedDelivery), delivery_id: num(r.delivery_id) }));
+    return rows.map((r) => ({
+      crm_id: r.crm_id,
+      delivery_id: num(r.delivery_id),
+      webhook_id: r.webhook_id,
+      member_no: r.member_no,
+      event_id: r.event_id,
+      type: r.type,
+      occurred_at: r.occurred_at,
+      data: r.data,
+      attempts: r.attempts,
+      first_attempt_at: r.first_attempt_at,
+      target: { crm_id: r.crm_id, webhook_id: r.webhook_id, url: r.url, secrets: [r.secret, ...(r.previous_secret ? [r.previous_secret] : [])] },
+    }));
   }
 
   /**
-   * Writes how the attempts ended and keeps each endpoint's failure streak: a delivered
-   * attempt clears it, a failed one starts it (at the attempt's start) if none runs. One transaction.
+   * Writes how the attempts ended, in the caller's transaction: a delivery that is no longer
+   * pending leaves its member's queue and makes the member's next one ready; each endpoint's
+   * failure streak is kept (a delivered attempt clears it, a failed one starts it at the
+   * attempt's start if none runs). An outcome for a delivery that is no longer pending (its
+   * lease ran out and another attempt ended first) changes nothing.
    */
   async finish(em: EntityManager, results: AttemptResult[], now: Date): Promise<void> {
     if (!results.length) return;
+    const leaving = distinctKeys(results.filter((r) => r.outcome !== 'retry' && r.member_no !== null) as QueueKey[]);
+    // The queue rows' locks first, in key order (ingest takes them in the same order), so
+    // the next ready delivery is chosen from what ingest has committed.
+    if (leaving.length) {
+      await em.query(
+        `SELECT 1 FROM webhook.member_queue m JOIN unnest($1::text[], $2::text[], $3::text[]) AS k (crm_id, webhook_id, member_no) USING (crm_id, webhook_id, member_no)
+          ORDER BY m.crm_id, m.webhook_id, m.member_no FOR UPDATE OF m`,
+        keyArrays(leaving),
+      );
+    }
     const col = <K extends keyof AttemptResult>(k: K) => results.map((r) => r[k]);
-    await em.query(
+    const [left]: [Row[], number] = await em.query(
       `UPDATE webhook.delivery d
           SET status = CASE r.outcome WHEN 'retry' THEN 'pending' ELSE r.outcome END,
               next_at = COALESCE(r.next_at, d.next_at), last_status = r.status, last_error = r.error,
               delivered_at = CASE WHEN r.outcome = 'delivered' THEN $7::timestamptz END
          FROM unnest($1::text[], $2::bigint[], $3::int[], $4::text[], $5::text[], $6::timestamptz[]) AS r (crm_id, delivery_id, status, error, outcome, next_at)
-        WHERE d.crm_id = r.crm_id AND d.delivery_id = r.delivery_id`,
+        WHERE d.crm_id = r.crm_id AND d.delivery_id = r.delivery_id AND d.status = 'pending'
+       RETURNING d.crm_id, d.webhook_id, d.member_no, d.status`,
       [col('crm_id'), col('delivery_id'), col('status'), col('error'), col('outcome'), col('next_at'), now],
     );
+    const gone = left.filter((r) => r.status !== 'pending' && r.member_no !== null) as QueueKey[];
+    if (gone.length) await this.leaveQueues(em, gone);
     const delivered = results.filter((r) => r.outcome === 'delivered');
     const failed = results.filter((r) => r.outcome !== 'delivered');
     if (delivered.length) {
@@ -143,17 +210,54 @@ export class DeliveryRepository {
     }
   }
 
+  /**
+   * One delivery per key (with repeats) left pending: the queues count them off, the next
+   * delivery of a queue still holding some becomes ready, an empty queue's row goes. The
+   * caller holds the queue rows' locks.
+   */
+  private async leaveQueues(em: EntityManager, gone: QueueKey[]): Promise<void> {
+    const [left]: [Row[], number] = await em.query(
+      `UPDATE webhook.member_queue m SET pending = m.pending - g.n
+         FROM (SELECT crm_id, webhook_id, member_no, count(*)::int AS n FROM unnest($1::text[], $2::text[], $3::text[]) AS u (crm_id, webhook_id, member_no) GROUP BY 1, 2, 3) g
+        WHERE m.crm_id = g.crm_id AND m.webhook_id = g.webhook_id AND m.member_no = g.member_no
+       RETURNING m.crm_id, m.webhook_id, m.member_no, m.pending`,
+      keyArrays(gone),
+    );
+    const waiting = left.filter((r) => r.pending > 0) as QueueKey[];
+    if (waiting.length) {
+      await em.query(
+        `UPDATE webhook.delivery d SET ready = true
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS k (crm_id, webhook_id, member_no)
+          WHERE d.crm_id = k.crm_id
+            AND d.delivery_id = (SELECT p.delivery_id FROM webhook.delivery p
+                                  WHERE p.crm_id = k.crm_id AND p.webhook_id = k.webhook_id AND p.member_no = k.member_no AND p.status = 'pending'
+                                  ORDER BY p.seq, p.delivery_id LIMIT 1)
+            AND NOT d.ready`,
+        keyArrays(waiting),
+      );
+    }
+    if (waiting.length < left.length) {
+      await em.query(
+        `DELETE FROM webhook.member_queue m USING unnest($1::text[], $2::text[], $3::text[]) AS k (crm_id, webhook_id, member_no)
+          WHERE m.crm_id = k.crm_id AND m.webhook_id = k.webhook_id AND m.member_no = k.member_no AND m.pending = 0`,
+        keyArrays(left.filter((r) => r.pending === 0) as QueueKey[]),
+      );
+    }
+  }
+
   /** The failure streak of an endpoint (null: none), read in the transaction that may disable it. */
   async failingSince(em: EntityManager, crmId: string, webhookId: string): Promise<Date | null> {
     const [row] = await em.query('SELECT failing_since FROM webhook.endpoint WHERE crm_id = $1 AND webhook_id = $2 FOR UPDATE', [crmId, webhookId]);
     return row?.failing_since ?? null;
   }
 
-  async disable(em: EntityManager, crmId: string, webhookId: string, reason: string, now: Date): Promise<void> {
-    await em.query(
+  /** False when it was disabled already. */
+  async disable(em: EntityManager, crmId: string, webhookId: string, reason: string, now: Date): Promise<boolean> {
+    const [, affected]: [unknown, number] = await em.query(
       `UPDATE webhook.endpoint SET status = 'disabled', disabled_reason = $3, update_time = $4 WHERE crm_id = $1 AND webhook_id = $2 AND status = 'enabled'`,
       [crmId, webhookId, reason, now],
     );
+    return affected > 0;
   }
 
   /** A subscription's deliveries, newest first. */
@@ -167,7 +271,7 @@ export class DeliveryRepository {
       status ?? null,
     ]);
     const rows: Row[] = await this.db.query(
-      `SELECT ${VIEW_COLUMNS} FROM webhook.delivery d JOIN webhook.event ev ON ev.crm_id = d.crm_id AND ev.event_id = d.event_id
+      `SELECT ${VIEW_COLUMNS} FROM webhook.delivery d
         WHERE ${where} ORDER BY d.delivery_id DESC LIMIT $5 OFFSET $6`,
       [crmId, tz, webhookId, status ?? null, size, (page - 1) * size],
     );
@@ -176,49 +280,84 @@ export class DeliveryRepository {
 
   async find(crmId: string, webhookId: string, deliveryId: number, tz: string): Promise<DeliveryView | null> {
     const [row] = await this.db.query(
-      `SELECT ${VIEW_COLUMNS} FROM webhook.delivery d JOIN webhook.event ev ON ev.crm_id = d.crm_id AND ev.event_id = d.event_id
+      `SELECT ${VIEW_COLUMNS} FROM webhook.delivery d
         WHERE d.crm_id = $1 AND d.webhook_id = $3 AND d.delivery_id = $4`,
       [crmId, tz, webhookId, deliveryId],
     );
     return row ? toView(row) : null;
   }
 
-  /** Due now again, with a whole schedule of attempts ahead (whatever its state); false when there is no such delivery. */
+  /**
+   * Due now again, with a whole schedule of attempts ahead (whatever its state); false when
+   * there is no such delivery. One that had left pending joins its member's queue again: ready
+   * when nothing else of the member is pending there, else after what is (in event order).
+   */
   async retry(crmId: string, webhookId: string, deliveryId: number, now: Date): Promise<boolean> {
-    const [, affected] = await this.db.query(
-      `UPDATE webhook.delivery SET status = 'pending', attempts = 0, first_attempt_at = NULL, next_at = $4, delivered_at = NULL
-        WHERE crm_id = $1 AND webhook_id = $2 AND delivery_id = $3`,
-      [crmId, webhookId, deliveryId, now],
-    );
-    return affected > 0;
+    return this.db.transaction(async (em) => {
+      const [found] = await em.query('SELECT member_no FROM webhook.delivery WHERE crm_id = $1 AND webhook_id = $2 AND delivery_id = $3', [
+        crmId,
+        webhookId,
+        deliveryId,
+      ]);
+      if (!found) return false;
+      // The queue row's lock before the delivery's, as finish() takes them.
+      if (found.member_no !== null) {
+        await em.query(
+          `INSERT INTO webhook.member_queue AS m (crm_id, webhook_id, member_no, pending) VALUES ($1, $2, $3, 0)
+           ON CONFLICT (crm_id, webhook_id, member_no) DO UPDATE SET pending = m.pending`,
+          [crmId, webhookId, found.member_no],
+        );
+      }
+      const [[row]]: [Row[], number] = await em.query(
+        `WITH was AS (SELECT status FROM webhook.delivery WHERE crm_id = $1 AND webhook_id = $2 AND delivery_id = $3 FOR UPDATE)
+         UPDATE webhook.delivery d SET status = 'pending', attempts = 0, first_attempt_at = NULL, next_at = $4, delivered_at = NULL
+           FROM was WHERE d.crm_id = $1 AND d.webhook_id = $2 AND d.delivery_id = $3
+         RETURNING was.status AS was`,
+        [crmId, webhookId, deliveryId, now],
+      );
+      if (!row) return false;
+      if (row.was === 'pending') return true;
+      if (found.member_no === null) {
+        await em.query('UPDATE webhook.delivery SET ready = true WHERE crm_id = $1 AND delivery_id = $2', [crmId, deliveryId]);
+        return true;
+      }
+      const [[queue]]: [Row[], number] = await em.query(
+        `UPDATE webhook.member_queue SET pending = pending + 1 WHERE crm_id = $1 AND webhook_id = $2 AND member_no = $3 RETURNING pending`,
+        [crmId, webhookId, found.member_no],
+      );
+      await em.query('UPDATE webhook.delivery SET ready = $3 WHERE crm_id = $1 AND delivery_id = $2', [crmId, deliveryId, queue.pending === 1]);
+      return true;
+    });
   }
 
-  /** A new delivery for each kept event of the range of the subscription's types. */
+  /** A new delivery for each kept event of the range of the subscription's types, queued behind its member's pending ones. */
   async replay(crmId: string, webhookId: string, from: string, to: string, tz: string, now: Date): Promise<number> {
     // TypeORM answers an INSERT with its rows only (no count): the statement counts them.
     const [{ count }] = await this.db.query(
-      `WITH made AS (
-         INSERT INTO webhook.delivery (crm_id, webhook_id, event_id, seq, member_no, next_at, create_time)
-         SELECT ev.crm_id, e.webhook_id, ev.event_id, ev.seq, ev.member_no, $6, $6
+      `WITH want AS (
+         SELECT ev.crm_id, e.webhook_id, ev.event_id, ev.seq, ev.member_no, ev.type, ev.occurred_at, ev.data
            FROM webhook.endpoint e
            JOIN webhook.event ev ON ev.crm_id = e.crm_id AND ev.type = ANY (e.events)
           WHERE e.crm_id = $1 AND e.webhook_id = $2
-            AND ev.occurred_at >= $3::timestamp AT TIME ZONE $5 AND ev.occurred_at < ($4::timestamp + interval '1 second') AT TIME ZONE $5
-          ORDER BY ev.seq
-         RETURNING 1)
+            AND ev.occurred_at >= $3::timestamp AT TIME ZONE $5 AND ev.occurred_at < ($4::timestamp + interval '1 second') AT TIME ZONE $5),
+       ${insertDeliveries('$6')}
        SELECT count(*)::int AS count FROM made`,
       [crmId, webhookId, from, to, tz, now],
     );
     return count;
   }
 
-  /** Deletes up to `limit` events received before `before` (their deliveries go with them): answers how many. */
+  /** Deletes up to `limit` events received before `before`, with their deliveries (none pending): answers how many. */
   async purge(before: Date, limit: number): Promise<number> {
-    const [, count] = await this.db.query(
-      `DELETE FROM webhook.event ev USING (
-         SELECT crm_id, event_id FROM webhook.event WHERE received_at < $1 ORDER BY received_at LIMIT $2) old
-        WHERE ev.crm_id = old.crm_id AND ev.event_id = old.event_id
-          AND NOT EXISTS (SELECT 1 FROM webhook.delivery d WHERE d.crm_id = ev.crm_id AND d.event_id = ev.event_id AND d.status = 'pending')`,
+    const [{ count }] = await this.db.query(
+      `WITH old AS (
+         SELECT ev.crm_id, ev.event_id FROM webhook.event ev
+          WHERE ev.received_at < $1
+            AND NOT EXISTS (SELECT 1 FROM webhook.delivery d WHERE d.crm_id = ev.crm_id AND d.event_id = ev.event_id AND d.status = 'pending')
+          ORDER BY ev.received_at LIMIT $2),
+       deliveries AS (DELETE FROM webhook.delivery d USING old WHERE d.crm_id = old.crm_id AND d.event_id = old.event_id),
+       events AS (DELETE FROM webhook.event ev USING old WHERE ev.crm_id = old.crm_id AND ev.event_id = old.event_id RETURNING 1)
+       SELECT count(*)::int AS count FROM events`,
       [before, limit],
     );
     return count;
@@ -226,20 +365,16 @@ export class DeliveryRepository {
 
   /**
    * Pending deliveries, and how long the most overdue one a worker may take has waited (the
-   * metrics): one of an enabled subscription, not held behind its member's earlier delivery,
-   * the same test as claim(), so the age grows only when workers fall behind.
+   * metrics): a ready one of an enabled subscription, the same test as claim(), so the age
+   * grows only when workers fall behind.
    */
   async backlog(now: Date): Promise<{ pending: number; oldestDueSeconds: number }> {
     const [row] = await this.db.query(
       `SELECT (SELECT count(*)::int FROM webhook.delivery WHERE status = 'pending') AS pending,
               COALESCE((SELECT EXTRACT(EPOCH FROM $1 - min(d.next_at))
                           FROM webhook.delivery d
-                          JOIN webhook.endpoint e ON e.crm_id = d.crm_id AND e.webhook_id = d.webhook_id AND e.status = 'enabled'
-                         WHERE d.status = 'pending' AND d.next_at <= $1
-                           AND (d.member_no IS NULL OR NOT EXISTS (
-                                 SELECT 1 FROM webhook.delivery p
-                                  WHERE p.crm_id = d.crm_id AND p.webhook_id = d.webhook_id AND p.member_no = d.member_no
-                                    AND p.status = 'pending' AND p.seq < d.seq))), 0)::float8 AS oldest`,
+                         WHERE d.status = 'pending' AND d.ready AND d.next_at <= $1
+                           AND EXISTS (SELECT 1 FROM webhook.endpoint e WHERE e.crm_id = d.crm_id AND e.webhook_id = d.webhook_id AND e.status = 'enabled')), 0)::float8 AS oldest`,
       [now],
     );
     return { pending: row.pending, oldestDueSeconds: Math.max(0, row.oldest) };

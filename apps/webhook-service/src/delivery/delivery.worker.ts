@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { isDelivered, retryDelayMs, shouldDisable, WebhookPayload } from '@app/domain';
 import { AppConfig, Clock, CONFIG, drainInBatches, PollingLoop } from '@app/platform';
-import { EndpointRepository, EndpointTarget } from '../endpoint/endpoint.repository';
 import { AttemptResult, ClaimedDelivery, DeliveryRepository } from './delivery.repository';
 import { DeliverySignal } from './delivery.signal';
 import { send } from './sender';
@@ -12,28 +11,39 @@ import { webhookAttemptDuration, webhookAttempts } from './webhook.metrics';
 const LEASE_SLACK_MS = 30_000;
 const PURGE_EVERY_MS = 10 * 60_000;
 const PURGE_BATCH = 5_000;
+/** Outcomes written per transaction. */
+const FINISH_BATCH = 500;
+
+/** An attempt that ended, waiting to be written. */
+interface Outcome {
+  result: AttemptResult;
+  firstAttemptAt: Date;
+}
 
 /**
- * Delivers due webhooks, WEBHOOK_CONCURRENCY at a time per process. Each delivery is
- * claimed from PostgreSQL with a lease (SKIP LOCKED: workers take disjoint ones; a member's
- * later event waits for the earlier one), POSTed, signed, and its outcome written with the
- * endpoint's failure streak: delivered; failed and due again per the retry schedule; or
- * failed for good, which disables an endpoint that answered nothing but failures since
- * the delivery's first attempt. A worker that dies loses nothing: its leases run out and
- * another worker attempts them again (at least once; receivers drop duplicates by
- * webhook-id). On SIGTERM it takes nothing new and finishes the attempts in hand.
+ * Delivers due webhooks, WEBHOOK_CONCURRENCY at a time per process. Deliveries are claimed
+ * from PostgreSQL in batches with a lease (SKIP LOCKED: workers take disjoint ones; a
+ * member's later event is not ready while the earlier one is pending), POSTed, signed, and
+ * their outcomes written in batches (one transaction for the attempts that ended since the
+ * last pass), with each endpoint's failure streak: delivered; failed and due again per the
+ * retry schedule; or failed for good, which disables an endpoint that answered nothing but
+ * failures since the delivery's first attempt. A worker that dies loses nothing: its leases
+ * run out and another worker attempts them again (at least once; receivers drop duplicates
+ * by webhook-id). On SIGTERM it takes nothing new, finishes the attempts in hand and writes
+ * their outcomes.
  */
 @Injectable()
 export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger(DeliveryWorker.name);
   private readonly loop: PollingLoop;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Ended attempts whose outcome is not written yet (the next pass writes them, before it claims). */
+  private outcomes: Outcome[] = [];
   private lastPurge = 0;
 
   constructor(
     private readonly db: DataSource,
     private readonly deliveries: DeliveryRepository,
-    private readonly endpoints: EndpointRepository,
     private readonly signal: DeliverySignal,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly cfg: AppConfig,
@@ -56,6 +66,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
    * of them are free (or the poll passed), so claims come in batches, not one claim per ended attempt.
    */
   private async pass(): Promise<boolean> {
+    await this.writeOutcomes();
     const room = this.cfg.webhookConcurrency - this.inFlight.size;
     if (room <= 0) {
       await this.untilFree(Math.ceil(this.cfg.webhookConcurrency / 4));
@@ -80,16 +91,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   async takeAndSend(room: number): Promise<number> {
     const now = this.clock.now();
     const claimed = await this.deliveries.claim(now, new Date(now.getTime() + this.cfg.webhookTimeoutMs + LEASE_SLACK_MS), room);
-    if (!claimed.length) return 0;
-    const targets = await this.endpoints.targets(claimed, now);
     for (const d of claimed) {
-      const attempt = this.attempt(d, targets.get(`${d.crm_id}/${d.webhook_id}`), now).catch((err) =>
+      const attempt = this.attempt(d, now).catch((err) =>
         this.log.warn(
           `webhook delivery ${d.crm_id}/${d.delivery_id}: ${err instanceof Error ? err.message : String(err)} (it is attempted again when its lease runs out)`,
         ),
       );
       this.inFlight.add(attempt);
-      // An attempt that ends wakes a waiting loop: the member's next delivery is due once this one is delivered.
+      // An attempt that ends wakes a waiting loop: its outcome is written, and the member's next delivery is ready once this one is delivered.
       void attempt.finally(() => {
         this.inFlight.delete(attempt);
         this.loop.wake();
@@ -98,14 +107,15 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     return claimed.length;
   }
 
-  /** Waits for every attempt started (tests: one pass, then its outcomes written). */
+  /** Waits for every attempt started and writes their outcomes (tests: one pass, then its outcomes written). */
   async settle(): Promise<void> {
     while (this.inFlight.size) await Promise.all(this.inFlight);
+    await this.writeOutcomes();
   }
 
   /** `takenAt`: when the delivery was claimed (its last_attempt_at; first_attempt_at too on its first attempt). */
-  private async attempt(d: ClaimedDelivery, target: EndpointTarget | undefined, takenAt: Date): Promise<void> {
-    if (!target) return; // deleted meanwhile: its deliveries went with it
+  private async attempt(d: ClaimedDelivery, takenAt: Date): Promise<void> {
+    const target = d.target;
     const payload: WebhookPayload = { id: d.event_id, type: d.type, timestamp: new Date(d.occurred_at).toISOString(), crm_id: d.crm_id, data: d.data };
     const started = process.hrtime.bigint();
     const res = await send(target.url, payload, target.secrets, this.clock.now(), {
@@ -119,22 +129,51 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       crm_id: d.crm_id,
       delivery_id: d.delivery_id,
       webhook_id: d.webhook_id,
+      member_no: d.member_no,
       status: res.status,
       error: res.error,
       outcome: isDelivered(res.status) ? 'delivered' : delay === null ? 'failed' : 'retry',
       next_at: delay === null ? null : new Date(now.getTime() + delay),
       attempted_at: takenAt,
     };
-    await this.db.transaction(async (em) => {
-      await this.deliveries.finish(em, [result], now);
-      if (result.outcome !== 'failed') return;
-      const since = await this.deliveries.failingSince(em, d.crm_id, d.webhook_id);
-      if (!shouldDisable(since, new Date(d.first_attempt_at))) return;
-      const reason = `disabled: every attempt failed from ${since!.toISOString()} to ${now.toISOString()}; the last: ${res.error ?? 'no answer'}`;
-      await this.deliveries.disable(em, d.crm_id, d.webhook_id, reason, now);
-      this.log.warn(`webhook ${d.crm_id}/${d.webhook_id} ${reason}`);
-    });
-    webhookAttempts.inc({ outcome: result.outcome });
+    this.outcomes.push({ result, firstAttemptAt: new Date(d.first_attempt_at) });
+  }
+
+  /**
+   * Writes the ended attempts' outcomes, FINISH_BATCH per transaction; a delivery failed for
+   * good disables its endpoint when every attempt since its first one failed. Outcomes that
+   * cannot be written are dropped with a warning: their leases run out and they are attempted
+   * again (at least once).
+   */
+  private async writeOutcomes(): Promise<void> {
+    while (this.outcomes.length) {
+      const batch = this.outcomes.splice(0, FINISH_BATCH);
+      const now = this.clock.now();
+      try {
+        await this.db.transaction(async (em) => {
+          await this.deliveries.finish(
+            em,
+            batch.map((o) => o.result),
+            now,
+          );
+          for (const o of batch.filter((x) => x.result.outcome === 'failed')) await this.disableIfFailing(em, o, now);
+        });
+      } catch (err) {
+        this.log.warn(
+          `${batch.length} webhook attempt outcome(s) not written: ${err instanceof Error ? err.message : String(err)} (they are attempted again when their leases run out)`,
+        );
+        continue;
+      }
+      for (const o of batch) webhookAttempts.inc({ outcome: o.result.outcome });
+    }
+  }
+
+  private async disableIfFailing(em: EntityManager, o: Outcome, now: Date): Promise<void> {
+    const { crm_id, webhook_id, error } = o.result;
+    const since = await this.deliveries.failingSince(em, crm_id, webhook_id);
+    if (!shouldDisable(since, o.firstAttemptAt)) return;
+    const reason = `disabled: every attempt failed from ${since!.toISOString()} to ${now.toISOString()}; the last: ${error ?? 'no answer'}`;
+    if (await this.deliveries.disable(em, crm_id, webhook_id, reason, now)) this.log.warn(`webhook ${crm_id}/${webhook_id} ${reason}`);
   }
 
   private async purgeIfDue(): Promise<void> {

@@ -88,20 +88,4 @@ export class EndpointRepository {
     const [, affected] = await this.db.query('DELETE FROM webhook.endpoint WHERE crm_id = $1 AND webhook_id = $2', [crmId, webhookId]);
     return affected > 0;
   }
-
-  /** Where to send, for deliveries of these subscriptions (one query per batch of deliveries). */
-  async targets(keys: Array<{ crm_id: string; webhook_id: string }>, now: Date): Promise<Map<string, EndpointTarget>> {
-    if (!keys.length) return new Map();
-    const rows: Row[] = await this.db.query(
-      `SELECT e.crm_id, e.webhook_id, e.url, e.secret, CASE WHEN e.previous_secret_until > $3 THEN e.previous_secret END AS previous_secret
-         FROM webhook.endpoint e JOIN unnest($1::text[], $2::text[]) AS k (crm_id, webhook_id) USING (crm_id, webhook_id)`,
-      [keys.map((k) => k.crm_id), keys.map((k) => k.webhook_id), now],
-    );
-    return new Map(
-      rows.map((r) => [
-        `${r.crm_id}/${r.webhook_id}`,
-        { crm_id: r.crm_id, webhook_id: r.webhook_id, url: r.url, secrets: [r.secret, ...(r.previous_secret ? [r.previous_secret] : [])] },
-      ]),
-    );
-  }
 }

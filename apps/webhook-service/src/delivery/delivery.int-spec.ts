@@ -1,0 +1,189 @@
+import { WebhookEventIn } from '@app/domain';
+import { Middle, startMiddle } from '../../../../test/support/middle';
+import { WEBHOOK_MIGRATIONS } from '../app.module';
+import { EndpointRepository } from '../endpoint/endpoint.repository';
+import { WebhookSchema1733400000000 } from '../migrations/1733400000000-webhook-schema';
+import { WebhookReadyQueue1733500000000 } from '../migrations/1733500000000-webhook-ready-queue';
+import { AttemptResult, ClaimedDelivery, DeliveryRepository } from './delivery.repository';
+
+/**
+ * The delivery queue on PostgreSQL, in-process: a delivery is taken only when it is its
+ * member's earliest pending one at its subscription, while events keep arriving and several
+ * workers finish deliveries at the same time; member_queue counts what each member has pending.
+ */
+describe('webhook deliveries on PostgreSQL', () => {
+  let mid: Middle;
+  let deliveries: DeliveryRepository;
+  const lease = () => new Date(mid.clock.now().getTime() + 40_000);
+  let n = 0;
+
+  const subscribe = async (crm: string, webhookId: string) => {
+    await mid
+      .get(EndpointRepository)
+      .insert(crm, webhookId, { url: 'https://example.com/hook', events: ['coupon.claimed'], description: '' }, 'whsec_x', 'UTC', mid.clock.now());
+  };
+  const event = (crm: string, member: string | null, k: number): WebhookEventIn => ({
+    crm_id: crm,
+    event_id: `${member ?? 'none'}-${k}-${++n}`,
+    type: 'coupon.claimed',
+    member_no: member,
+    occurred_at: mid.clock.now().toISOString(),
+    data: { k },
+  });
+  const delivered = (d: ClaimedDelivery): AttemptResult => ({
+    crm_id: d.crm_id,
+    delivery_id: d.delivery_id,
+    webhook_id: d.webhook_id,
+    member_no: d.member_no,
+    status: 204,
+    error: null,
+    outcome: 'delivered',
+    next_at: null,
+    attempted_at: mid.clock.now(),
+  });
+  const finish = (results: AttemptResult[]) => mid.db.transaction((em) => deliveries.finish(em, results, mid.clock.now()));
+  const ready = (crm: string) =>
+    mid.sql<{ member_no: string; k: number }>(
+      `SELECT member_no, (data->>'k')::int AS k FROM webhook.delivery WHERE crm_id = $1 AND status = 'pending' AND ready ORDER BY member_no, seq`,
+      [crm],
+    );
+
+  beforeAll(async () => {
+    mid = await startMiddle({
+      name: 'webhook_delivery',
+      schema: 'webhook',
+      migrations: WEBHOOK_MIGRATIONS,
+      providers: [DeliveryRepository, EndpointRepository],
+    });
+    deliveries = mid.get(DeliveryRepository);
+  });
+  afterAll(() => mid?.close());
+
+  it("events arriving while 3 workers finish deliveries: each member's go one at a time, in order, and none is left behind", async () => {
+    const crm = 'mid_race';
+    await subscribe(crm, 'wh_race');
+    const members = Array.from({ length: 12 }, (_, i) => `m${i}`);
+    const perMember = 60;
+    // 3 forwarders, each with its own members (a member's events come in order from one of them), in batches of 1 to 5 per member.
+    const forwarder = async (own: string[]) => {
+      for (let k = 0; k < perMember;) {
+        const size = 1 + (k % 5);
+        const batch = own.flatMap((m) => Array.from({ length: Math.min(size, perMember - k) }, (_, j) => event(crm, m, k + j)));
+        await deliveries.ingest(batch, mid.clock.now());
+        k += size;
+      }
+    };
+    const total = members.length * perMember;
+    const sent = new Map<string, number[]>(members.map((m) => [m, []]));
+    const inFlight = new Set<string>();
+    let done = 0;
+    let forwarding = true;
+    let idleRounds = 0;
+    const problems: string[] = [];
+    const worker = async () => {
+      while (done < total) {
+        const claimed = await deliveries.claim(mid.clock.now(), lease(), 4);
+        if (!claimed.length) {
+          // Nothing ready: only while events are still arriving or another worker holds a delivery.
+          if (!forwarding && !inFlight.size && ++idleRounds > 200) throw new Error(`stuck: ${total - done} deliveries never became ready`);
+          await new Promise((r) => setImmediate(r));
+          continue;
+        }
+        idleRounds = 0;
+        for (const d of claimed) {
+          if (inFlight.has(d.member_no!)) problems.push(`${d.member_no} taken twice at once`);
+          inFlight.add(d.member_no!);
+          sent.get(d.member_no!)!.push(d.data.k as number);
+        }
+        await finish(claimed.map(delivered));
+        for (const d of claimed) inFlight.delete(d.member_no!);
+        done += claimed.length;
+      }
+    };
+    const workers = [worker(), worker(), worker()];
+    await Promise.all([0, 1, 2].map((f) => forwarder(members.filter((_, i) => i % 3 === f))));
+    forwarding = false;
+    await Promise.all(workers);
+
+    expect(problems).toEqual([]);
+    for (const m of members) expect(sent.get(m)).toEqual(Array.from({ length: perMember }, (_, k) => k));
+    expect(await mid.sql(`SELECT status, count(*)::int AS n FROM webhook.delivery WHERE crm_id = $1 GROUP BY 1`, [crm])).toEqual([
+      { status: 'delivered', n: total },
+    ]);
+    expect(await mid.sql('SELECT * FROM webhook.member_queue WHERE crm_id = $1', [crm])).toEqual([]);
+  });
+
+  it('one ready delivery per member; events without a member are all ready; the queue counts what is pending', async () => {
+    const crm = 'mid_ready';
+    await subscribe(crm, 'wh_ready');
+    await deliveries.ingest([event(crm, 'a', 0), event(crm, 'a', 1), event(crm, 'b', 0), event(crm, null, 0), event(crm, null, 1)], mid.clock.now());
+    await deliveries.ingest([event(crm, 'a', 2), event(crm, 'b', 1)], mid.clock.now());
+    expect(await ready(crm)).toEqual([
+      { member_no: 'a', k: 0 },
+      { member_no: 'b', k: 0 },
+      { member_no: null, k: 0 },
+      { member_no: null, k: 1 },
+    ]);
+    expect(await mid.sql('SELECT member_no, pending FROM webhook.member_queue WHERE crm_id = $1 ORDER BY 1', [crm])).toEqual([
+      { member_no: 'a', pending: 3 },
+      { member_no: 'b', pending: 2 },
+    ]);
+  });
+
+  it('an outcome for a delivery no longer pending (its lease ran out and another attempt ended first) changes nothing', async () => {
+    const crm = 'mid_stale';
+    await subscribe(crm, 'wh_stale');
+    await deliveries.ingest([event(crm, 'a', 0), event(crm, 'a', 1), event(crm, 'a', 2)], mid.clock.now());
+    const [first] = (await deliveries.claim(mid.clock.now(), lease(), 10)).filter((d) => d.crm_id === crm);
+    await finish([delivered(first)]);
+    await finish([delivered(first)]); // the same outcome again, late
+    expect(await ready(crm)).toEqual([{ member_no: 'a', k: 1 }]);
+    expect(await mid.sql('SELECT pending FROM webhook.member_queue WHERE crm_id = $1', [crm])).toEqual([{ pending: 2 }]);
+  });
+
+  it('a delivered delivery retried while its member has others pending waits behind the one in flight, then goes first', async () => {
+    const crm = 'mid_retry';
+    await subscribe(crm, 'wh_retry');
+    await deliveries.ingest([event(crm, 'a', 0), event(crm, 'a', 1), event(crm, 'a', 2)], mid.clock.now());
+    const take = async () => (await deliveries.claim(mid.clock.now(), lease(), 10)).filter((d) => d.crm_id === crm);
+    const [k0] = await take();
+    await finish([delivered(k0)]);
+    const [k1] = await take(); // in flight
+    expect(await deliveries.retry(crm, 'wh_retry', k0.delivery_id, mid.clock.now())).toBe(true);
+    expect(await ready(crm)).toEqual([{ member_no: 'a', k: 1 }]);
+    expect(await take()).toEqual([]);
+    await finish([delivered(k1)]);
+    expect((await take()).map((d) => d.data.k)).toEqual([0]);
+    expect(await mid.sql('SELECT pending FROM webhook.member_queue WHERE crm_id = $1', [crm])).toEqual([{ pending: 2 }]);
+  });
+
+  it('the migration makes ready the earliest pending delivery of each member and counts the queues of deliveries made before it', async () => {
+    const old = await startMiddle({ name: 'webhook_migrate', schema: 'webhook', migrations: [WebhookSchema1733400000000], providers: [] });
+    try {
+      const q = (text: string) => old.sql(text);
+      await q(`INSERT INTO webhook.endpoint (crm_id, webhook_id, url, events, secret, create_time, update_time)
+               VALUES ('c', 'w', 'https://example.com', '{coupon.claimed}', 's', now(), now())`);
+      await q(`INSERT INTO webhook.event (crm_id, event_id, type, member_no, occurred_at, data, received_at)
+               SELECT 'c', 'e' || i, 'coupon.claimed', CASE WHEN i < 5 THEN 'a' WHEN i < 7 THEN 'b' END, now(), jsonb_build_object('k', i), now()
+                 FROM generate_series(1, 8) i`);
+      // a's first delivered; a's 2-4, b's 5-6 and two without a member pending
+      await q(`INSERT INTO webhook.delivery (crm_id, webhook_id, event_id, seq, member_no, status, next_at, create_time)
+               SELECT 'c', 'w', event_id, seq, member_no, CASE WHEN event_id = 'e1' THEN 'delivered' ELSE 'pending' END, now(), now() FROM webhook.event`);
+      const runner = old.db.createQueryRunner();
+      await new WebhookReadyQueue1733500000000().up(runner);
+      await runner.release();
+      expect(await q(`SELECT event_id, ready, type, (data->>'k')::int AS k FROM webhook.delivery WHERE status = 'pending' AND ready ORDER BY seq`)).toEqual([
+        { event_id: 'e2', ready: true, type: 'coupon.claimed', k: 2 },
+        { event_id: 'e5', ready: true, type: 'coupon.claimed', k: 5 },
+        { event_id: 'e7', ready: true, type: 'coupon.claimed', k: 7 },
+        { event_id: 'e8', ready: true, type: 'coupon.claimed', k: 8 },
+      ]);
+      expect(await q('SELECT member_no, pending FROM webhook.member_queue ORDER BY 1')).toEqual([
+        { member_no: 'a', pending: 3 },
+        { member_no: 'b', pending: 2 },
+      ]);
+    } finally {
+      await old.close();
+    }
+  });
+});
