@@ -95,8 +95,11 @@ describe('webhook deliveries on PostgreSQL', () => {
           inFlight.add(d.member_no!);
           sent.get(d.member_no!)!.push(d.data.k as number);
         }
-        await finish(claimed.map(delivered));
-        for (const d of claimed) inFlight.delete(d.member_no!);
+        // Released inside the transaction, before its commit: the member's next delivery cannot be ready before then.
+        await mid.db.transaction(async (em) => {
+          await deliveries.finish(em, claimed.map(delivered), mid.clock.now());
+          for (const d of claimed) inFlight.delete(d.member_no!);
+        });
         done += claimed.length;
       }
     };

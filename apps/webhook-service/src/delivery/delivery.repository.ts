@@ -310,17 +310,14 @@ export class DeliveryRepository {
       }
       const [[row]]: [Row[], number] = await em.query(
         `WITH was AS (SELECT status FROM webhook.delivery WHERE crm_id = $1 AND webhook_id = $2 AND delivery_id = $3 FOR UPDATE)
-         UPDATE webhook.delivery d SET status = 'pending', attempts = 0, first_attempt_at = NULL, next_at = $4, delivered_at = NULL
+         UPDATE webhook.delivery d SET status = 'pending', attempts = 0, first_attempt_at = NULL, next_at = $4, delivered_at = NULL,
+                ready = d.ready OR d.member_no IS NULL
            FROM was WHERE d.crm_id = $1 AND d.webhook_id = $2 AND d.delivery_id = $3
          RETURNING was.status AS was`,
         [crmId, webhookId, deliveryId, now],
       );
       if (!row) return false;
-      if (row.was === 'pending') return true;
-      if (found.member_no === null) {
-        await em.query('UPDATE webhook.delivery SET ready = true WHERE crm_id = $1 AND delivery_id = $2', [crmId, deliveryId]);
-        return true;
-      }
+      if (row.was === 'pending' || found.member_no === null) return true;
       const [[queue]]: [Row[], number] = await em.query(
         `UPDATE webhook.member_queue SET pending = pending + 1 WHERE crm_id = $1 AND webhook_id = $2 AND member_no = $3 RETURNING pending`,
         [crmId, webhookId, found.member_no],

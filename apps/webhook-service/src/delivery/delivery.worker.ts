@@ -115,10 +115,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** `takenAt`: when the delivery was claimed (its last_attempt_at; first_attempt_at too on its first attempt). */
   private async attempt(d: ClaimedDelivery, takenAt: Date): Promise<void> {
-    const target = d.target;
     const payload: WebhookPayload = { id: d.event_id, type: d.type, timestamp: new Date(d.occurred_at).toISOString(), crm_id: d.crm_id, data: d.data };
     const started = process.hrtime.bigint();
-    const res = await send(target.url, payload, target.secrets, this.clock.now(), {
+    const res = await send(d.target.url, payload, d.target.secrets, this.clock.now(), {
       timeoutMs: this.cfg.webhookTimeoutMs,
       allowPrivateHosts: this.cfg.webhookAllowPrivateHosts,
     });
