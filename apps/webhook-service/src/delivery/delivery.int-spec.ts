@@ -160,6 +160,25 @@ describe('webhook deliveries on PostgreSQL', () => {
     expect(await mid.sql('SELECT pending FROM webhook.member_queue WHERE crm_id = $1', [crm])).toEqual([{ pending: 2 }]);
   });
 
+  it('a batch where an endpoint failed, then delivered, leaves no failure streak; delivered, then failed, starts one at the failure', async () => {
+    const crm = 'mid_streak';
+    await subscribe(crm, 'wh_streak');
+    await deliveries.ingest([event(crm, 'a', 0), event(crm, 'b', 0)], mid.clock.now());
+    const [a, b] = (await deliveries.claim(mid.clock.now(), lease(), 10)).filter((d) => d.crm_id === crm);
+    const failedAt = (d: ClaimedDelivery, at: string): AttemptResult => ({
+      ...delivered(d),
+      status: 500,
+      outcome: 'retry',
+      next_at: new Date(at),
+      attempted_at: new Date(at),
+    });
+    const streak = async () => (await mid.sql('SELECT failing_since FROM webhook.endpoint WHERE crm_id = $1', [crm]))[0].failing_since;
+    await finish([failedAt(a, '2026-06-15T03:00:00Z'), delivered(b)]);
+    expect(await streak()).toBeNull();
+    await finish([delivered(b), failedAt(a, '2026-06-15T03:30:00Z')]);
+    expect(await streak()).toEqual(new Date('2026-06-15T03:30:00Z'));
+  });
+
   it('the migration makes ready the earliest pending delivery of each member and counts the queues of deliveries made before it', async () => {
     const old = await startMiddle({ name: 'webhook_migrate', schema: 'webhook', migrations: [WebhookSchema1733400000000], providers: [] });
     try {

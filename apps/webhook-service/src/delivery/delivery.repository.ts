@@ -163,7 +163,7 @@ export class DeliveryRepository {
    * pending leaves its member's queue and makes the member's next one ready; each endpoint's
    * failure streak is kept (a delivered attempt clears it, a failed one starts it at the
    * attempt's start if none runs). An outcome for a delivery that is no longer pending (its
-   * lease ran out and another attempt ended first) changes nothing.
+   * lease ran out and another attempt ended first) changes nothing. `results` in the order the attempts ended.
    */
   async finish(em: EntityManager, results: AttemptResult[], now: Date): Promise<void> {
     if (!results.length) return;
@@ -190,8 +190,11 @@ export class DeliveryRepository {
     );
     const gone = left.filter((r) => r.status !== 'pending' && r.member_no !== null) as QueueKey[];
     if (gone.length) await this.leaveQueues(em, gone);
+    // The streak is what follows an endpoint's last delivered attempt: failures before it in the batch do not count.
+    const endpointOf = (r: AttemptResult) => `${r.crm_id}\u0000${r.webhook_id}`;
+    const lastDelivered = new Map(results.flatMap((r, i) => (r.outcome === 'delivered' ? [[endpointOf(r), i] as const] : [])));
     const delivered = results.filter((r) => r.outcome === 'delivered');
-    const failed = results.filter((r) => r.outcome !== 'delivered');
+    const failed = results.filter((r, i) => r.outcome !== 'delivered' && i > (lastDelivered.get(endpointOf(r)) ?? -1));
     if (delivered.length) {
       await em.query(
         `UPDATE webhook.endpoint e SET failing_since = NULL
