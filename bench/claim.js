@@ -5,7 +5,7 @@
  * the gateway's HTTP API at high concurrency, against the PostgreSQL floor of the same claim.
  *
  *   node bench/claim.js [--codes N] [--members N] [--requests N] [--get-limit N]
- *                       [--connections N] [--floor-claims N] [--card-replicas N] [--plain 0|1] [--webhooks 0|1]
+ *                       [--connections N] [--floor-claims N] [--card-replicas N] [--plain 0|1] [--webhooks 0|1|2]
  *   (npm run bench:claim builds dist first, then runs this)
  *   CI smoke: node bench/claim.js --codes 3000 --members 300 --requests 3500 --floor-claims 2000
  *
@@ -41,6 +41,12 @@
  * --webhooks 1: webhook-service runs too, the tenant subscribes a local receiver to
  * coupon.claimed, and every claim's event must reach it (counted after the loads): the
  * claims/s then include the webhooks' whole cost on this machine.
+ * --webhooks 2: the same, but with the delivery workers elsewhere: during the loads
+ * webhook-service runs only its api role (the forwarded events are ingested, each event
+ * and its delivery written in PostgreSQL), and a worker-role webhook-service is started
+ * after the loads to deliver them all. The claims/s then include what the sale itself
+ * pays for webhooks (the outbox rows, the forwarding, the ingest), not the deliveries,
+ * whose workers scale out on machines of their own.
  *
  * ratio = end-to-end claims/s / floor claims/s (the gateway as deployed);
  * ops cost = 1 - claims/s as deployed / claims/s of the plain gateway, same run.
@@ -69,7 +75,7 @@ const TARGET = { claimsPerS: 2000, p99Ms: 200, ratio: 1.0 };
 // ---------- options ----------
 
 const USAGE =
-  'usage: node bench/claim.js [--codes N] [--members N] [--requests N] [--get-limit N] [--connections N] [--floor-claims N] [--card-replicas N] [--plain 0|1] [--webhooks 0|1]';
+  'usage: node bench/claim.js [--codes N] [--members N] [--requests N] [--get-limit N] [--connections N] [--floor-claims N] [--card-replicas N] [--plain 0|1] [--webhooks 0|1|2]';
 
 function parseArgs(argv) {
   const opts = lib.parseOptions(argv, {
@@ -103,7 +109,7 @@ function parseArgs(argv) {
   if (opts.connections > opts.requests) throw new Error('--connections cannot be more than --requests');
   if (opts.connections > opts.floorClaims) throw new Error('--connections cannot be more than --floor-claims');
   if (opts.plain !== 0 && opts.plain !== 1) throw new Error('--plain is 0 or 1');
-  if (opts.webhooks !== 0 && opts.webhooks !== 1) throw new Error('--webhooks is 0 or 1');
+  if (![0, 1, 2].includes(opts.webhooks)) throw new Error('--webhooks is 0, 1 or 2');
   return opts;
 }
 
@@ -409,7 +415,8 @@ async function main() {
   const cards = [];
   for (let i = 1; i <= opts.cardReplicas; i++)
     cards.push(spawnApp('card-service', env, logDir, opts.cardReplicas === 1 ? 'card-service' : `card-service-${i}`));
-  const webhookService = opts.webhooks ? spawnApp('webhook-service', { ...env, WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true' }, logDir) : null;
+  const webhookEnv = { ...env, WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true' };
+  const webhookService = opts.webhooks ? spawnApp('webhook-service', opts.webhooks === 2 ? { ...webhookEnv, ROLE: 'api' } : webhookEnv, logDir) : null;
   const receiver = opts.webhooks ? await startReceiver() : null;
   const procs = [gateway, ...(plain ? [plain] : []), ...cards, ...(webhookService ? [webhookService] : [])];
   console.log(`dist: gateway ${sha(gateway.main)}, card-service ${sha(cards[0].main)} (sha256 prefix of main.js)`);
@@ -538,6 +545,10 @@ async function main() {
     let hooks = null;
     if (receiver) {
       const expected = c.ok + (plainRun ? plainRun.load.counts.ok : 0);
+      if (opts.webhooks === 2) {
+        procs.push(spawnApp('webhook-service', { ...webhookEnv, ROLE: 'worker' }, logDir, 'webhook-worker'));
+        console.log(`webhooks: ${fmt(receiver.ids.size)} delivered during the loads; the worker starts now`);
+      }
       const t0 = now();
       while (receiver.ids.size < expected && now() - t0 < 300_000) await sleep(200);
       hooks = { expected, delivered: receiver.ids.size, posts: receiver.posts, drainS: (now() - t0) / 1000 };
