@@ -1,9 +1,5 @@
+// Times in the tenant's zone, for the forms and lists (luxon: loaded with the screens that use it).
 import { DateTime } from 'luxon';
-
-/** The default dashboard range: the 30 days ending `today` (the server's today in the tenant's zone), both counted. */
-export function last30Days(today: string): { start_date: string; end_date: string } {
-  return { start_date: DateTime.fromISO(today).minus({ days: 29 }).toISODate()!, end_date: today };
-}
 
 /** `YYYY-MM-DDTHH:mm` of a datetime-local input, read in the tenant's zone, as Unix seconds; undefined when empty. */
 export function localToUnix(text: string, zone: string): number | undefined {

@@ -3,7 +3,7 @@
 import { reactive } from 'vue';
 import { useKey, whenUnauthorized } from './api';
 import { askEarly } from './dashboard-data';
-import { last30Days } from './dates';
+import { last30Days } from './days';
 import * as endpoints from './endpoints';
 import type { SessionView } from './endpoints';
 import { screen } from './route';
