@@ -48,7 +48,8 @@
  * Target (issue): the dashboard rendered in under 1 s (p95) for the 5M-fact tenant.
  *
  * Environment: BENCH_PG_ADMIN_URL, BENCH_REDIS_URL (bench/lib.js), CHROMIUM_PATH (default
- * /usr/bin/chromium); DB_POOL_SIZE (default 10) and LOG_LEVEL are passed to the apps when set.
+ * /usr/bin/chromium); CONSOLE_TRACE=file: one more load after the measured ones, not counted,
+ * recorded with Chromium's tracing into that file (where the page's main thread spends it); DB_POOL_SIZE (default 10) and LOG_LEVEL are passed to the apps when set.
  */
 const { randomBytes } = require('node:crypto');
 const fs = require('node:fs');
@@ -81,6 +82,19 @@ const WARMUP = 3;
 /** A load that has not marked by then is a failure. */
 const LOAD_TIMEOUT_MS = 30_000;
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+/** CONSOLE_TRACE=file: after the measured loads, one more (not counted) traced by Chromium into that file. */
+const TRACE_PATH = process.env.CONSOLE_TRACE || null;
+/** What DevTools' Performance panel records, with the JS sampling profiler (call stacks). */
+const TRACE_CATEGORIES = [
+  'toplevel',
+  'devtools.timeline',
+  'disabled-by-default-devtools.timeline',
+  'disabled-by-default-devtools.timeline.frame',
+  'v8.execute',
+  'blink.user_timing',
+  'loading',
+  'disabled-by-default-v8.cpu_profiler',
+];
 const CONSOLE_INDEX = path.join(lib.ROOT, 'dist', 'console', 'index.html');
 /** The page's calls, by a piece of their path. */
 const CALLS = [
@@ -168,7 +182,7 @@ function readPage(since) {
  * One load in a fresh context (empty cache), signed in by `stored` (the sessionStorage
  * entries the form left): the page read at its mark, plus the page errors seen.
  */
-async function loadOnce(browser, base, stored, range) {
+async function loadOnce(browser, base, stored, range, tracePath = null) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'zh-CN' });
   try {
     await context.addInitScript((entries) => {
@@ -179,8 +193,10 @@ async function loadOnce(browser, base, stored, range) {
     const pageErrors = [];
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('console', (m) => m.type() === 'error' && pageErrors.push(`console: ${m.text()}`));
+    if (tracePath) await browser.startTracing(page, { path: tracePath, screenshots: true, categories: TRACE_CATEGORIES });
     await page.goto(`${base}/console/`, { waitUntil: 'commit' });
     await page.waitForFunction((m) => performance.getEntriesByName(m).length > 0, MARK, { timeout: LOAD_TIMEOUT_MS, polling: 20 });
+    if (tracePath) await browser.stopTracing();
     let since = 0;
     if (range.viaForm) {
       await page.getByTestId('dash-start').fill(range.start);
@@ -376,6 +392,11 @@ async function main() {
                 .join(', ')})  tiles ${load.receive}/${load.redeem}` +
               (load.pageErrors.length ? `  page errors: ${load.pageErrors.length}` : '')),
       );
+    }
+    if (TRACE_PATH) {
+      // One more load, not counted: Chromium's own trace of it (open it in chrome://tracing, DevTools' Performance panel or ui.perfetto.dev).
+      const traced = await loadOnce(browser, base, stored, range, TRACE_PATH);
+      console.log(`  traced     rendered ${ms(traced.mark - traced.since)} ms; Chromium trace written to ${TRACE_PATH}`);
     }
     const good = loads.filter((l) => !l.failure && l.f.renderMs !== null);
     const render = percentiles(good.map((l) => l.f.renderMs));
