@@ -102,6 +102,7 @@ function parseArgs(argv) {
       '--plain': 'plain',
       '--webhooks': 'webhooks',
     },
+    counts: ['plain', 'webhooks'], // 0 is a choice here
   });
   if (opts.codes > 10_000_000) throw new Error('--codes is at most 10,000,000 (MAX_TOTAL_QUANTITY)');
   if (Math.ceil(opts.floorClaims * 1.1) > 10_000_000) throw new Error('--floor-claims is at most 9,000,000');

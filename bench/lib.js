@@ -58,10 +58,10 @@ const machineLine = () =>
 /**
  * Parses `--flag N` / `--flag=N` options: `flags` maps each flag to its key in `defaults`;
  * every value must be a positive whole number, except the keys of `fractions` (a number
- * from 0 to 1). `--help` prints `usage` and exits. Answers a copy of `defaults` with the
+ * from 0 to 1) and of `counts` (a whole number, 0 allowed). `--help` prints `usage` and exits. Answers a copy of `defaults` with the
  * values given; the caller checks what depends on several options.
  */
-function parseOptions(argv, { defaults, flags, usage, fractions = [] }) {
+function parseOptions(argv, { defaults, flags, usage, fractions = [], counts = [] }) {
   const opts = { ...defaults };
   for (let i = 0; i < argv.length; i++) {
     let [flag, value] = argv[i].split('=', 2);
@@ -75,6 +75,8 @@ function parseOptions(argv, { defaults, flags, usage, fractions = [] }) {
     const n = Number(value);
     if (fractions.includes(key)) {
       if (value === undefined || value === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new Error(`${flag} needs a number from 0 to 1, got "${value}"`);
+    } else if (counts.includes(key)) {
+      if (value === undefined || value === '' || !Number.isInteger(n) || n < 0) throw new Error(`${flag} needs a whole number (0 or more), got "${value}"`);
     } else if (!Number.isInteger(n) || n <= 0) {
       throw new Error(`${flag} needs a positive whole number, got "${value}"`);
     }
