@@ -121,6 +121,27 @@ describe('ops console (headless Chromium)', () => {
       expect(await page.evaluate(() => Object.keys(sessionStorage).length)).toBe(0);
     });
 
+    it("says so, and reloads, when a screen's script cannot be fetched (a page older than the console deployed)", async () => {
+      await signIn(adminKey);
+      await signedIn();
+      // The cards screen is fetched when first shown: its file answers 404, as a removed build's would.
+      let refused = 0;
+      await page.route(/\/console\/assets\/CardsView-[^/]+\.js$/, (route) => {
+        refused++;
+        return route.fulfill({ status: 404, contentType: 'text/plain', body: 'not found' });
+      });
+      await page.getByTestId('nav-cards').click();
+      await expect(page.getByTestId('screen-failed').textContent()).resolves.toMatch(/无法加载此页面/);
+      expect(refused).toBe(1);
+      expect(await page.getByTestId('cards-table').count()).toBe(0);
+      // Reload, with the file there again: the cards screen, still signed in.
+      await page.unroute(/\/console\/assets\/CardsView-[^/]+\.js$/);
+      await page.getByTestId('screen-reload').click();
+      await page.getByTestId('cards-table').waitFor();
+      expect(await page.getByTestId('screen-failed').count()).toBe(0);
+      expect(await page.getByTestId('current-crm').textContent()).toContain(crm);
+    });
+
     it('signs in with the keyboard alone (Tab to the fields, Enter submits), in Chinese by default, and switches to English', async () => {
       await open();
       await page.getByTestId('signin-key').focus();

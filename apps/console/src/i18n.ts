@@ -19,6 +19,8 @@ const zh = {
     close: '关闭',
     cancel: '取消',
     tableView: '表格视图',
+    screenFailed: '无法加载此页面（运营台可能已更新），请刷新。',
+    reload: '刷新',
   },
   signin: {
     title: '登录',
@@ -197,6 +199,8 @@ const en: Messages = {
     close: 'Close',
     cancel: 'Cancel',
     tableView: 'Table view',
+    screenFailed: 'This screen could not be loaded (the console may have been updated): reload the page.',
+    reload: 'Reload',
   },
   signin: {
     title: 'Sign in',
