@@ -551,7 +551,7 @@ async function main() {
         console.log(`webhooks: ${fmt(receiver.ids.size)} delivered during the loads; the worker starts now`);
       }
       const t0 = now();
-      while (receiver.ids.size < expected && now() - t0 < 300_000) await sleep(200);
+      while (receiver.ids.size < expected && now() - t0 < 300_000 && !procs.some(isGone)) await sleep(200);
       hooks = { expected, delivered: receiver.ids.size, posts: receiver.posts, drainS: (now() - t0) / 1000 };
       console.log(
         `webhooks: ${fmt(hooks.delivered)} of ${fmt(expected)} coupon.claimed events delivered (${fmt(hooks.posts)} POSTs), ${hooks.drainS.toFixed(1)} s after the loads`,

@@ -58,8 +58,9 @@ const machineLine = () =>
 /**
  * Parses `--flag N` / `--flag=N` options: `flags` maps each flag to its key in `defaults`;
  * every value must be a positive whole number, except the keys of `fractions` (a number
- * from 0 to 1) and of `counts` (a whole number, 0 allowed). `--help` prints `usage` and exits. Answers a copy of `defaults` with the
- * values given; the caller checks what depends on several options.
+ * from 0 to 1) and of `counts` (a whole number, 0 allowed). `--help` prints `usage` and
+ * exits. Answers a copy of `defaults` with the values given; the caller checks what
+ * depends on several options.
  */
 function parseOptions(argv, { defaults, flags, usage, fractions = [], counts = [] }) {
   const opts = { ...defaults };
