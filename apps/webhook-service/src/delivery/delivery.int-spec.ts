@@ -1,10 +1,14 @@
-import { WebhookEventIn } from '@app/domain';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { WEBHOOK_MAX_ATTEMPTS, WebhookEventIn } from '@app/domain';
 import { Middle, startMiddle } from '../../../../test/support/middle';
 import { WEBHOOK_MIGRATIONS } from '../app.module';
 import { EndpointRepository } from '../endpoint/endpoint.repository';
 import { WebhookSchema1733400000000 } from '../migrations/1733400000000-webhook-schema';
 import { WebhookReadyQueue1733500000000 } from '../migrations/1733500000000-webhook-ready-queue';
 import { AttemptResult, ClaimedDelivery, DeliveryRepository } from './delivery.repository';
+import { DeliverySignal } from './delivery.signal';
+import { DeliveryWorker } from './delivery.worker';
 
 /**
  * The delivery queue on PostgreSQL, in-process: a delivery is taken only when it is its
@@ -207,5 +211,88 @@ describe('webhook deliveries on PostgreSQL', () => {
     } finally {
       await old.close();
     }
+  });
+});
+
+/**
+ * The worker against a receiver that answers only 500: a delivery failed for good disables
+ * its endpoint when nothing but failures came back since that delivery's first attempt, and
+ * only then; each endpoint is judged once per batch of outcomes.
+ */
+describe('webhook worker: deliveries failed for good', () => {
+  let mid: Middle;
+  let receiver: Server;
+  let posts = 0;
+
+  beforeAll(async () => {
+    mid = await startMiddle({ name: 'webhook_worker', schema: 'webhook', migrations: WEBHOOK_MIGRATIONS, providers: [DeliveryRepository, EndpointRepository] });
+    receiver = createServer((req, res) => {
+      posts++;
+      req.resume().on('end', () => res.writeHead(500).end('down'));
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => receiver?.close(resolve));
+    await mid?.close();
+  });
+
+  it('disables the endpoint whose streak covers the delivery (once, with the reason), not the one whose streak began after it', async () => {
+    const { port } = receiver.address() as AddressInfo;
+    const endpoints = mid.get(EndpointRepository);
+    const deliveries = mid.get(DeliveryRepository);
+    const now = mid.clock.now();
+    const crm = 'mid_worker';
+    for (const id of ['wh_down', 'wh_flaky'])
+      await endpoints.insert(
+        crm,
+        id,
+        { url: `http://127.0.0.1:${port}/${id}`, events: ['coupon.claimed'], description: '' },
+        'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+        'UTC',
+        now,
+      );
+    await deliveries.ingest(
+      ['a', 'b', 'c'].map((m) => ({
+        crm_id: crm,
+        event_id: `ev-${m}`,
+        type: 'coupon.claimed' as const,
+        member_no: m,
+        occurred_at: now.toISOString(),
+        data: { m },
+      })),
+      now,
+    );
+    // Every delivery at its last attempt. wh_down's were never tried (their first attempt is this one, when its
+    // streak starts); wh_flaky's were first tried an hour ago, and it has failed only since now.
+    await mid.sql(`UPDATE webhook.delivery SET attempts = $2, first_attempt_at = NULL WHERE crm_id = $1`, [crm, WEBHOOK_MAX_ATTEMPTS - 1]);
+    await mid.sql(`UPDATE webhook.delivery SET first_attempt_at = $2 WHERE crm_id = $1 AND webhook_id = 'wh_flaky'`, [
+      crm,
+      new Date(now.getTime() - 3_600_000),
+    ]);
+
+    const worker = new DeliveryWorker(mid.db, deliveries, new DeliverySignal(), mid.clock, {
+      ...mid.cfg,
+      webhookAllowPrivateHosts: true,
+      webhookTimeoutMs: 5_000,
+    });
+    expect(await worker.takeAndSend(32)).toBe(6);
+    await worker.settle();
+
+    expect(posts).toBe(6);
+    expect(await mid.sql(`SELECT webhook_id, status, count(*)::int AS n FROM webhook.delivery WHERE crm_id = $1 GROUP BY 1, 2 ORDER BY 1`, [crm])).toEqual([
+      { webhook_id: 'wh_down', status: 'failed', n: 3 },
+      { webhook_id: 'wh_flaky', status: 'failed', n: 3 },
+    ]);
+    const state = await mid.sql(`SELECT webhook_id, status, disabled_reason FROM webhook.endpoint WHERE crm_id = $1 ORDER BY 1`, [crm]);
+    expect(state).toEqual([
+      {
+        webhook_id: 'wh_down',
+        status: 'disabled',
+        disabled_reason: expect.stringMatching(/^disabled: every attempt failed from .*; the last: HTTP 500: down$/),
+      },
+      { webhook_id: 'wh_flaky', status: 'enabled', disabled_reason: null },
+    ]);
+    expect(await mid.sql('SELECT count(*)::int AS n FROM webhook.member_queue WHERE crm_id = $1', [crm])).toEqual([{ n: 0 }]);
   });
 });

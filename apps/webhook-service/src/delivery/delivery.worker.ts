@@ -20,6 +20,17 @@ interface Outcome {
   firstAttemptAt: Date;
 }
 
+/** The outcomes failed for good, grouped by endpoint (in the order they ended). */
+function failedByEndpoint(batch: Outcome[]): Outcome[][] {
+  const groups = new Map<string, Outcome[]>();
+  for (const o of batch) {
+    if (o.result.outcome !== 'failed') continue;
+    const key = `${o.result.crm_id}\u0000${o.result.webhook_id}`;
+    groups.set(key, [...(groups.get(key) ?? []), o]);
+  }
+  return [...groups.values()];
+}
+
 /**
  * Delivers due webhooks, WEBHOOK_CONCURRENCY at a time per process. Deliveries are claimed
  * from PostgreSQL in batches with a lease (SKIP LOCKED: workers take disjoint ones; a
@@ -155,7 +166,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
             batch.map((o) => o.result),
             now,
           );
-          for (const o of batch.filter((x) => x.result.outcome === 'failed')) await this.disableIfFailing(em, o, now);
+          for (const failed of failedByEndpoint(batch)) await this.disableIfFailing(em, failed, now);
         });
       } catch (err) {
         this.log.warn(
@@ -167,11 +178,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private async disableIfFailing(em: EntityManager, o: Outcome, now: Date): Promise<void> {
-    const { crm_id, webhook_id, error } = o.result;
+  /** `failed`: one endpoint's deliveries failed for good in this batch; its streak is read once. */
+  private async disableIfFailing(em: EntityManager, failed: Outcome[], now: Date): Promise<void> {
+    const { crm_id, webhook_id } = failed[0].result;
     const since = await this.deliveries.failingSince(em, crm_id, webhook_id);
-    if (!shouldDisable(since, o.firstAttemptAt)) return;
-    const reason = `disabled: every attempt failed from ${since!.toISOString()} to ${now.toISOString()}; the last: ${error ?? 'no answer'}`;
+    const o = failed.find((x) => shouldDisable(since, x.firstAttemptAt));
+    if (!o) return;
+    const reason = `disabled: every attempt failed from ${since!.toISOString()} to ${now.toISOString()}; the last: ${o.result.error ?? 'no answer'}`;
     if (await this.deliveries.disable(em, crm_id, webhook_id, reason, now)) this.log.warn(`webhook ${crm_id}/${webhook_id} ${reason}`);
   }
 
