@@ -178,6 +178,24 @@ describe('webhook forwarder (card) over the Redis transport', () => {
     expect(taken.map((e) => e.event_id)).toEqual(expected);
   });
 
+  it('holds neither a transaction id nor a snapshot while it waits on webhook-service (dead rows can still be removed meanwhile)', async () => {
+    await addEvents(3);
+    const f = forwarder(20, 2_000);
+    const pass = f.forwardOnce();
+    // Its backend, idle in its transaction after reading the rows, while the request waits for an answer that does not come.
+    let backend: { backend_xid: string | null; backend_xmin: string | null } | undefined;
+    await until(async () => {
+      [backend] = await mid.sql<{ backend_xid: string | null; backend_xmin: string | null }>(
+        `SELECT backend_xid::text, backend_xmin::text FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction' AND query LIKE '%FROM card.webhook_outbox ORDER BY id%'`,
+      );
+      return backend !== undefined;
+    });
+    expect(backend).toEqual({ backend_xid: null, backend_xmin: null });
+    await expect(pass).rejects.toThrow(/no answer within 2000 ms/);
+    expect(await waiting()).toBe(3);
+  });
+
   it('runs on its own: one warning per outage, backs off, then catches up in batches of 500 without waiting', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     try {

@@ -28,10 +28,15 @@ export class WebhookForwardError extends Error {}
  * transaction-scoped advisory lock per source (a forwarder that does not get it lets this
  * pass go: one forwarder of a service works at a time, so events leave in id order, and a
  * member's in the order of their changes), up to WEBHOOK_EVENTS_PER_INGEST of the oldest
- * rows in id order FOR UPDATE, one `webhook.ingest` request to webhook-service, and the
- * rows deleted in the same transaction once it answered code 0 (it has committed them:
- * delivery is at least once, and webhook-service drops an event_id it has). Any other
- * outcome rolls back: the rows stay for the next pass. After a full pass the next one
+ * rows in id order, one `webhook.ingest` request to webhook-service, and the rows deleted
+ * in the same transaction once it answered code 0 (it has committed them: delivery is at
+ * least once, and webhook-service drops an event_id it has). Any other outcome rolls back:
+ * the rows stay for the next pass. The rows are read without row locks (the advisory lock
+ * keeps the service's other forwarders out and nothing else deletes them) and by a statement
+ * that leaves no snapshot behind: while it waits on webhook-service the transaction holds
+ * neither a transaction id nor an xmin, so a slow or absent webhook-service (each pass waits
+ * up to the RPC timeout) does not hold back PostgreSQL's removal of dead rows for every
+ * other transaction. After a full pass the next one
  * starts at once; otherwise it waits WEBHOOK_FORWARD_POLL_MS, and after a failure twice
  * as long per failure in a row, up to 5 s. One warning per outage, one line when it ends.
  * The change that wrote a row never waits on any of this.
@@ -90,9 +95,13 @@ export class WebhookForwarder implements OnApplicationBootstrap, OnModuleDestroy
         `webhook-forward:${this.source}`,
       ]);
       if (!locked) return 0;
+      // No parameters, so node-postgres sends it by the simple protocol: a statement sent by the
+      // extended one leaves its portal open, whose snapshot holds back the xmin horizon until the
+      // next statement, here for as long as webhook-service takes to answer.
+      if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive whole number, not ${limit}`);
       const rows = await em.query<
         Array<{ crm_id: string; id: string; type: WebhookEventType; member_no: string | null; occurred_at: Date; data: Record<string, unknown> }>
-      >(`SELECT crm_id, id, type, member_no, occurred_at, data FROM ${table(this.source)} ORDER BY id LIMIT $1 FOR UPDATE`, [limit]);
+      >(`SELECT crm_id, id, type, member_no, occurred_at, data FROM ${table(this.source)} ORDER BY id LIMIT ${limit}`);
       if (!rows.length) return 0;
       const msg: WebhookIngestMsg = {
         source: this.source,
