@@ -334,7 +334,7 @@ function floorEvents(count, members, prefix) {
     type: TYPES[i % 2],
     member_no: `m${i % members}`,
     occurred_at: new Date().toISOString(),
-    data: { member_no: `m${i % members}`, n: i + 1, points: '10.0000' },
+    data_json: JSON.stringify({ member_no: `m${i % members}`, n: i + 1, points: '10.0000' }),
   }));
 }
 
@@ -358,7 +358,7 @@ async function measureFloor(db, opts, named) {
       col('type'),
       col('member_no'),
       col('occurred_at'),
-      part.map((e) => JSON.stringify(e.data)),
+      col('data_json'),
       farAway,
     ]);
   }
@@ -550,7 +550,7 @@ async function main() {
       type: TYPES[i % 2],
       member_no: `m${i % opts.members}`,
       occurred_at: new Date().toISOString(),
-      data: { member_no: `m${i % opts.members}`, n: i + 1, points: '10.0000' },
+      data_json: JSON.stringify({ member_no: `m${i % opts.members}`, n: i + 1, points: '10.0000' }),
     }));
     const committedAt = new Array(opts.events);
     const sent = { accepted: 0, deliveries: 0, ids: events.map((e) => e.event_id), batches: 0 };

@@ -161,7 +161,7 @@ describe('webhooks', () => {
     type,
     member_no: member,
     occurred_at: new Date().toISOString(),
-    data: { member_no: member, n: eventNo },
+    data_json: JSON.stringify({ member_no: member, n: eventNo }),
     ...over,
   });
 
@@ -291,9 +291,9 @@ describe('webhooks', () => {
       r = await receiver();
       hook = await subscribe(crm, r.url, ['coupon.claimed', 'points.earned']);
       const events = [
-        event(crm, 'coupon.claimed', 'm1', { data: { card_id: 'c1', code: 'X1', member_no: 'm1' } }),
+        event(crm, 'coupon.claimed', 'm1', { data_json: JSON.stringify({ card_id: 'c1', code: 'X1', member_no: 'm1' }) }),
         event(crm, 'points.spent', 'm1'),
-        event(crm, 'points.earned', 'm2', { data: { member_no: 'm2', points: '10.0000' } }),
+        event(crm, 'points.earned', 'm2', { data_json: JSON.stringify({ member_no: 'm2', points: '10.0000' }) }),
         event('wh_nobody', 'coupon.claimed', 'm1'), // a tenant without subscriptions: not kept
       ];
       expect(await ingest(events)).toEqual({ accepted: 3, deliveries: 2 });
@@ -305,7 +305,7 @@ describe('webhooks', () => {
         const sent = events.find((e) => e.event_id === got.id)!;
         expect(() => wh.verify(got.raw, got.headers)).not.toThrow();
         expect(got.headers['content-type']).toMatch(/^application\/json/);
-        expect(got.body).toEqual({ id: sent.event_id, type: sent.type, timestamp: sent.occurred_at, crm_id: crm, data: sent.data });
+        expect(got.body).toEqual({ id: sent.event_id, type: sent.type, timestamp: sent.occurred_at, crm_id: crm, data: JSON.parse(sent.data_json) });
         expect(Number(got.headers['webhook-timestamp'])).toBeCloseTo(Date.now() / 1000 + offset / 1000, -1);
       }
       first = r.got[0];

@@ -144,8 +144,9 @@ describe('webhook forwarder (card) over the Redis transport', () => {
       type: 'coupon.claimed',
       member_no: rows[0].member_no,
       occurred_at: mid.clock.now().toISOString(),
-      data: rows[0].data,
+      data_json: expect.any(String),
     });
+    expect(JSON.parse(taken[0].data_json)).toEqual(rows[0].data);
     expect(taken[4].crm_id).toBe('fw_b');
     expect(seenWhileAnswering).toEqual([5]);
     expect(await waiting()).toBe(0);

@@ -32,7 +32,7 @@ describe('webhook deliveries on PostgreSQL', () => {
     type: 'coupon.claimed',
     member_no: member,
     occurred_at: mid.clock.now().toISOString(),
-    data: { k },
+    data_json: JSON.stringify({ k }),
   });
   const delivered = (d: ClaimedDelivery): AttemptResult => ({
     crm_id: d.crm_id,
@@ -259,7 +259,7 @@ describe('webhook worker: deliveries failed for good', () => {
         type: 'coupon.claimed' as const,
         member_no: m,
         occurred_at: now.toISOString(),
-        data: { m },
+        data_json: JSON.stringify({ m }),
       })),
       now,
     );

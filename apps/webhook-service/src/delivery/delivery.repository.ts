@@ -121,7 +121,7 @@ export class DeliveryRepository {
            FROM ev JOIN webhook.endpoint e ON e.crm_id = ev.crm_id AND e.status = 'enabled' AND ev.type = ANY (e.events)),
        ${insertDeliveries('$7')}
        SELECT (SELECT count(*) FROM ev)::int AS accepted, (SELECT count(*) FROM made)::int AS deliveries`,
-      [col('crm_id'), col('event_id'), col('type'), col('member_no'), col('occurred_at'), events.map((e) => JSON.stringify(e.data)), now],
+      [col('crm_id'), col('event_id'), col('type'), col('member_no'), col('occurred_at'), col('data_json'), now],
     );
     return { accepted: row.accepted, deliveries: row.deliveries };
   }

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsISO8601, IsObject, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsISO8601, IsJSON, IsOptional, IsString, Matches, MaxLength, MinLength, NotContains, ValidateNested } from 'class-validator';
 import { CRM_ID_PATTERN } from '../validation';
 import { WEBHOOK_EVENT_TYPES, WEBHOOK_EVENTS_PER_INGEST, WebhookEventIn, WebhookEventType, WebhookIngestMsg, WebhookSource } from './webhooks';
 
@@ -25,8 +25,12 @@ export class WebhookEventInDto implements WebhookEventIn {
   @IsISO8601({ strict: true })
   occurred_at!: string;
 
-  @IsObject()
-  data!: Record<string, unknown>;
+  @IsString()
+  @Matches(/^\{[\s\S]*\}$/, { message: 'data_json must be the JSON text of an object' })
+  @IsJSON({ message: 'data_json must be the JSON text of an object' })
+  // PostgreSQL's jsonb has no place for the NUL character: one would fail the whole batch.
+  @NotContains('\\u0000', { message: 'data_json must not contain the NUL character (\\u0000)' })
+  data_json!: string;
 }
 
 /** `webhook.ingest`: the events of one service's outbox, oldest first. */

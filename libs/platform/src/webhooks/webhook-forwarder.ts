@@ -100,8 +100,8 @@ export class WebhookForwarder implements OnApplicationBootstrap, OnModuleDestroy
       // next statement, here for as long as webhook-service takes to answer.
       if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive whole number, not ${limit}`);
       const rows = await em.query<
-        Array<{ crm_id: string; id: string; type: WebhookEventType; member_no: string | null; occurred_at: Date; data: Record<string, unknown> }>
-      >(`SELECT crm_id, id, type, member_no, occurred_at, data FROM ${table(this.source)} ORDER BY id LIMIT ${limit}`);
+        Array<{ crm_id: string; id: string; type: WebhookEventType; member_no: string | null; occurred_at: Date; data_json: string }>
+      >(`SELECT crm_id, id, type, member_no, occurred_at, data::text AS data_json FROM ${table(this.source)} ORDER BY id LIMIT ${limit}`);
       if (!rows.length) return 0;
       const msg: WebhookIngestMsg = {
         source: this.source,
@@ -111,7 +111,7 @@ export class WebhookForwarder implements OnApplicationBootstrap, OnModuleDestroy
           type: r.type,
           member_no: r.member_no,
           occurred_at: r.occurred_at.toISOString(),
-          data: r.data,
+          data_json: r.data_json,
         })),
       };
       let answer: unknown;
