@@ -38,6 +38,11 @@
  *      (including a load in which no claim succeeded: nothing was measured).
  *
  * claims/s = successful claims / wall time of the load (first request sent to last answer).
+ * --webhooks 0 (default): no webhook-service. Each claim still writes its webhook outbox row,
+ * and card-service's forwarder fails to hand them over every few seconds (it holds nothing
+ * in PostgreSQL while it waits): the webhooks' cost is the outbox row alone. For the cost
+ * against the code before webhooks existed, run this script of commit d215973 (a worktree,
+ * `npm ci && npm run build`) alternately with this one (docs/benchmarks.md).
  * --webhooks 1: webhook-service runs too, the tenant subscribes a local receiver to
  * coupon.claimed, and every claim's event must reach it (counted after the loads): the
  * claims/s then include the webhooks' whole cost on this machine.
