@@ -352,15 +352,7 @@ async function measureFloor(db, opts, named) {
   for (let i = 0; i < events.length; i += BATCH) {
     const part = events.slice(i, i + BATCH);
     const col = (k) => part.map((e) => e[k]);
-    await db.query(INGEST_SQL, [
-      col('crm_id'),
-      col('event_id'),
-      col('type'),
-      col('member_no'),
-      col('occurred_at'),
-      col('data_json'),
-      farAway,
-    ]);
+    await db.query(INGEST_SQL, [col('crm_id'), col('event_id'), col('type'), col('member_no'), col('occurred_at'), col('data_json'), farAway]);
   }
   await db.query('ANALYZE webhook.endpoint, webhook.event, webhook.delivery');
   await db.query('CHECKPOINT');

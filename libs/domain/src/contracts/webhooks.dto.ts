@@ -1,5 +1,18 @@
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsISO8601, IsJSON, IsOptional, IsString, Matches, MaxLength, MinLength, NotContains, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsISO8601,
+  IsJSON,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  MinLength,
+  NotContains,
+  ValidateNested,
+} from 'class-validator';
 import { CRM_ID_PATTERN } from '../validation';
 import { WEBHOOK_EVENT_TYPES, WEBHOOK_EVENTS_PER_INGEST, WebhookEventIn, WebhookEventType, WebhookIngestMsg, WebhookSource } from './webhooks';
 
