@@ -325,6 +325,10 @@ async function rawRate(port, count, concurrency, body) {
   return { wallMs: wall, rate: count / (wall / 1000) };
 }
 
+/** A webhook.ingest message of these events: one array per field (webhookIngestMsg in libs/domain/src/contracts/webhooks.ts). */
+const INGEST_FIELDS = ['crm_id', 'event_id', 'type', 'member_no', 'occurred_at', 'data_json'];
+const ingestMsg = (source, events) => ({ source, ...Object.fromEntries(INGEST_FIELDS.map((f) => [f, events.map((e) => e[f])])) });
+
 // ---------- the floor ----------
 
 function floorEvents(count, members, prefix) {
@@ -552,7 +556,7 @@ async function main() {
     const ingestLat = [];
     for (let i = 0; i < events.length; i += BATCH) {
       const s = now();
-      const reply = await transport.send('webhook.ingest', { source: 'points', events: events.slice(i, i + BATCH) });
+      const reply = await transport.send('webhook.ingest', ingestMsg('points', events.slice(i, i + BATCH)));
       if (!reply || reply.code !== 0) throw new Error(`webhook.ingest answered ${JSON.stringify(reply)}`);
       const at = now();
       ingestLat.push(at - s);

@@ -3,7 +3,7 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo } from 'node:net';
 import { lastValueFrom } from 'rxjs';
 import { Webhook } from 'standardwebhooks';
-import { Envelope, Service, WebhookEventIn, WebhookEventType, WebhookIngestReply, WebhookPattern } from '@app/domain';
+import { Envelope, Service, WebhookEventIn, WebhookEventType, webhookIngestMsg, WebhookIngestReply, WebhookPattern } from '@app/domain';
 import { RedisStreamsClient } from '@app/platform';
 import { Suite } from './support/suite';
 import { expectError, expectInvalid } from './support/expect';
@@ -166,7 +166,7 @@ describe('webhooks', () => {
   });
 
   const ingest = async (events: WebhookEventIn[]): Promise<WebhookIngestReply> => {
-    const answer = await lastValueFrom(client.send<Envelope<WebhookIngestReply>>(WebhookPattern.INGEST, { source: 'points', events }));
+    const answer = await lastValueFrom(client.send<Envelope<WebhookIngestReply>>(WebhookPattern.INGEST, webhookIngestMsg('points', events)));
     expect(answer.code).toBe(0);
     return answer.data!;
   };

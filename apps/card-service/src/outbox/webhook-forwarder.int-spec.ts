@@ -1,7 +1,19 @@
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { register } from 'prom-client';
-import { Envelope, ErrorCode, fail, ok, Service, WebhookEventIn, WebhookEventType, WebhookIngestMsg, WebhookIngestReply, WebhookPattern } from '@app/domain';
+import {
+  Envelope,
+  ErrorCode,
+  fail,
+  ok,
+  Service,
+  WebhookEventIn,
+  WebhookEventType,
+  webhookIngestEvents,
+  WebhookIngestMsg,
+  WebhookIngestReply,
+  WebhookPattern,
+} from '@app/domain';
 import { RedisStreamsClient, RedisStreamsServer, trackWebhookOutbox, WebhookForwarder, writeWebhookEvents } from '@app/platform';
 import { Middle, startMiddle } from '../../../../test/support/middle';
 import { REDIS_BASE_URL } from '../../../../test/support/suite';
@@ -73,8 +85,8 @@ describe('webhook forwarder (card) over the Redis transport', () => {
       seenWhileAnswering.push(n);
       if (mode === 'error') return fail(ErrorCode.SERVICE_UNAVAILABLE, 'stand-in refuses');
       expect(msg.source).toBe('card');
-      taken.push(...msg.events);
-      return ok({ accepted: msg.events.length, deliveries: 0 });
+      taken.push(...webhookIngestEvents(msg));
+      return ok({ accepted: msg.event_id.length, deliveries: 0 });
     });
     await new Promise<void>(
       (resolve, reject) => void server!.listen((err?: unknown) => (err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve())),

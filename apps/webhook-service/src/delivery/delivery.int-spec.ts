@@ -1,6 +1,6 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { WEBHOOK_MAX_ATTEMPTS, WebhookEventIn } from '@app/domain';
+import { WEBHOOK_MAX_ATTEMPTS, WebhookEventIn, webhookIngestMsg } from '@app/domain';
 import { Middle, startMiddle } from '../../../../test/support/middle';
 import { WEBHOOK_MIGRATIONS } from '../app.module';
 import { EndpointRepository } from '../endpoint/endpoint.repository';
@@ -26,6 +26,8 @@ describe('webhook deliveries on PostgreSQL', () => {
       .get(EndpointRepository)
       .insert(crm, webhookId, { url: 'https://example.com/hook', events: ['coupon.claimed'], description: '' }, 'whsec_x', 'UTC', mid.clock.now());
   };
+  /** DeliveryRepository.ingest of these events, as a webhook.ingest message carries them. */
+  const ingest = (events: WebhookEventIn[], now: Date) => deliveries.ingest(webhookIngestMsg('card', events), now);
   const event = (crm: string, member: string | null, k: number): WebhookEventIn => ({
     crm_id: crm,
     event_id: `${member ?? 'none'}-${k}-${++n}`,
@@ -73,7 +75,7 @@ describe('webhook deliveries on PostgreSQL', () => {
       for (let k = 0; k < perMember;) {
         const size = 1 + (k % 5);
         const batch = own.flatMap((m) => Array.from({ length: Math.min(size, perMember - k) }, (_, j) => event(crm, m, k + j)));
-        await deliveries.ingest(batch, mid.clock.now());
+        await ingest(batch, mid.clock.now());
         k += size;
       }
     };
@@ -123,8 +125,8 @@ describe('webhook deliveries on PostgreSQL', () => {
   it('one ready delivery per member; events without a member are all ready; the queue counts what is pending', async () => {
     const crm = 'mid_ready';
     await subscribe(crm, 'wh_ready');
-    await deliveries.ingest([event(crm, 'a', 0), event(crm, 'a', 1), event(crm, 'b', 0), event(crm, null, 0), event(crm, null, 1)], mid.clock.now());
-    await deliveries.ingest([event(crm, 'a', 2), event(crm, 'b', 1)], mid.clock.now());
+    await ingest([event(crm, 'a', 0), event(crm, 'a', 1), event(crm, 'b', 0), event(crm, null, 0), event(crm, null, 1)], mid.clock.now());
+    await ingest([event(crm, 'a', 2), event(crm, 'b', 1)], mid.clock.now());
     expect(await ready(crm)).toEqual([
       { member_no: 'a', k: 0 },
       { member_no: 'b', k: 0 },
@@ -140,7 +142,7 @@ describe('webhook deliveries on PostgreSQL', () => {
   it('an outcome for a delivery no longer pending (its lease ran out and another attempt ended first) changes nothing', async () => {
     const crm = 'mid_stale';
     await subscribe(crm, 'wh_stale');
-    await deliveries.ingest([event(crm, 'a', 0), event(crm, 'a', 1), event(crm, 'a', 2)], mid.clock.now());
+    await ingest([event(crm, 'a', 0), event(crm, 'a', 1), event(crm, 'a', 2)], mid.clock.now());
     const [first] = (await deliveries.claim(mid.clock.now(), lease(), 10)).filter((d) => d.crm_id === crm);
     await finish([delivered(first)]);
     await finish([delivered(first)]); // the same outcome again, late
@@ -151,7 +153,7 @@ describe('webhook deliveries on PostgreSQL', () => {
   it('a delivered delivery retried while its member has others pending waits behind the one in flight, then goes first', async () => {
     const crm = 'mid_retry';
     await subscribe(crm, 'wh_retry');
-    await deliveries.ingest([event(crm, 'a', 0), event(crm, 'a', 1), event(crm, 'a', 2)], mid.clock.now());
+    await ingest([event(crm, 'a', 0), event(crm, 'a', 1), event(crm, 'a', 2)], mid.clock.now());
     const take = async () => (await deliveries.claim(mid.clock.now(), lease(), 10)).filter((d) => d.crm_id === crm);
     const [k0] = await take();
     await finish([delivered(k0)]);
@@ -167,7 +169,7 @@ describe('webhook deliveries on PostgreSQL', () => {
   it('a batch where an endpoint failed, then delivered, leaves no failure streak; delivered, then failed, starts one at the failure', async () => {
     const crm = 'mid_streak';
     await subscribe(crm, 'wh_streak');
-    await deliveries.ingest([event(crm, 'a', 0), event(crm, 'b', 0)], mid.clock.now());
+    await ingest([event(crm, 'a', 0), event(crm, 'b', 0)], mid.clock.now());
     const [a, b] = (await deliveries.claim(mid.clock.now(), lease(), 10)).filter((d) => d.crm_id === crm);
     const failedAt = (d: ClaimedDelivery, at: string): AttemptResult => ({
       ...delivered(d),
@@ -253,14 +255,17 @@ describe('webhook worker: deliveries failed for good', () => {
         now,
       );
     await deliveries.ingest(
-      ['a', 'b', 'c'].map((m) => ({
-        crm_id: crm,
-        event_id: `ev-${m}`,
-        type: 'coupon.claimed' as const,
-        member_no: m,
-        occurred_at: now.toISOString(),
-        data_json: JSON.stringify({ m }),
-      })),
+      webhookIngestMsg(
+        'card',
+        ['a', 'b', 'c'].map((m) => ({
+          crm_id: crm,
+          event_id: `ev-${m}`,
+          type: 'coupon.claimed' as const,
+          member_no: m,
+          occurred_at: now.toISOString(),
+          data_json: JSON.stringify({ m }),
+        })),
+      ),
       now,
     );
     // Every delivery at its last attempt. wh_down's were never tried (their first attempt is this one, when its

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { DeliveryView, Page, WebhookEventIn, WebhookEventType } from '@app/domain';
+import { DeliveryView, Page, WebhookEventType, WebhookIngestMsg } from '@app/domain';
 import { fmtTime, num } from '@app/platform';
 import { EndpointTarget } from '../endpoint/endpoint.repository';
 
@@ -102,9 +102,9 @@ export class DeliveryRepository {
   /**
    * Records the events new to us, of tenants that have a subscription (others' are not
    * kept), and a pending delivery for each enabled subscription of its type; one statement.
+   * `events`: one array per field, as `webhook.ingest` carries them.
    */
-  async ingest(events: WebhookEventIn[], now: Date): Promise<{ accepted: number; deliveries: number }> {
-    const col = <K extends keyof WebhookEventIn>(k: K) => events.map((e) => e[k]);
+  async ingest(events: Omit<WebhookIngestMsg, 'source'>, now: Date): Promise<{ accepted: number; deliveries: number }> {
     const [row] = await this.db.query(
       `WITH given AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[])
@@ -121,7 +121,7 @@ export class DeliveryRepository {
            FROM ev JOIN webhook.endpoint e ON e.crm_id = ev.crm_id AND e.status = 'enabled' AND ev.type = ANY (e.events)),
        ${insertDeliveries('$7')}
        SELECT (SELECT count(*) FROM ev)::int AS accepted, (SELECT count(*) FROM made)::int AS deliveries`,
-      [col('crm_id'), col('event_id'), col('type'), col('member_no'), col('occurred_at'), col('data_json'), now],
+      [events.crm_id, events.event_id, events.type, events.member_no, events.occurred_at, events.data_json, now],
     );
     return { accepted: row.accepted, deliveries: row.deliveries };
   }

@@ -31,8 +31,8 @@ export class DeliveryService {
 
   /** Committed before the answer: the forwarder deletes its outbox rows only after it. Sending the same events again adds nothing. */
   async ingest(m: WebhookIngestMsg): Promise<Envelope<WebhookIngestReply>> {
-    if (!m.events.length) return ok({ accepted: 0, deliveries: 0 });
-    const reply = await this.deliveries.ingest(m.events, this.clock.now());
+    if (!m.event_id.length) return ok({ accepted: 0, deliveries: 0 });
+    const reply = await this.deliveries.ingest(m, this.clock.now());
     if (reply.deliveries) this.signal.wake();
     return ok(reply);
   }

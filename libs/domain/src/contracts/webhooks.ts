@@ -59,10 +59,51 @@ export interface WebhookEventIn {
 /** Events one `webhook.ingest` request carries at most. */
 export const WEBHOOK_EVENTS_PER_INGEST = 500;
 
-/** `webhook.ingest`: events of one service's outbox, oldest first; answered once committed. */
+/**
+ * `webhook.ingest`: events of one service's outbox, oldest first; answered once committed.
+ * One array per field of WebhookEventIn, event i being element i of each: what the ingest
+ * statement takes, and checking six arrays costs webhook-service a fraction of checking
+ * 500 objects (17 against 41 us per event; most of its CPU during a sale). Made by
+ * webhookIngestMsg.
+ */
 export interface WebhookIngestMsg {
   source: WebhookSource;
-  events: WebhookEventIn[];
+  crm_id: string[];
+  event_id: string[];
+  type: WebhookEventType[];
+  member_no: Array<string | null>;
+  occurred_at: string[];
+  data_json: string[];
+}
+
+/** The per-event fields of `webhook.ingest`, one array each. */
+export const WEBHOOK_INGEST_FIELDS = ['crm_id', 'event_id', 'type', 'member_no', 'occurred_at', 'data_json'] as const satisfies ReadonlyArray<
+  keyof WebhookEventIn
+>;
+
+/** The `webhook.ingest` message of these events. */
+export function webhookIngestMsg(source: WebhookSource, events: WebhookEventIn[]): WebhookIngestMsg {
+  return {
+    source,
+    crm_id: events.map((e) => e.crm_id),
+    event_id: events.map((e) => e.event_id),
+    type: events.map((e) => e.type),
+    member_no: events.map((e) => e.member_no),
+    occurred_at: events.map((e) => e.occurred_at),
+    data_json: events.map((e) => e.data_json),
+  };
+}
+
+/** The events a `webhook.ingest` message carries, in order. */
+export function webhookIngestEvents(m: WebhookIngestMsg): WebhookEventIn[] {
+  return m.event_id.map((event_id, i) => ({
+    crm_id: m.crm_id[i],
+    event_id,
+    type: m.type[i],
+    member_no: m.member_no[i],
+    occurred_at: m.occurred_at[i],
+    data_json: m.data_json[i],
+  }));
 }
 export interface WebhookIngestReply {
   /** Events new to webhook-service (the rest it had already: a forwarder that sent again). */

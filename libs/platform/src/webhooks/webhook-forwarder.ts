@@ -9,7 +9,7 @@ import {
   webhookEventId,
   WebhookEventIn,
   WebhookEventType,
-  WebhookIngestMsg,
+  webhookIngestMsg,
   WebhookPattern,
   WebhookSource,
 } from '@app/domain';
@@ -103,9 +103,9 @@ export class WebhookForwarder implements OnApplicationBootstrap, OnModuleDestroy
         Array<{ crm_id: string; id: string; type: WebhookEventType; member_no: string | null; occurred_at: Date; data_json: string }>
       >(`SELECT crm_id, id, type, member_no, occurred_at, data::text AS data_json FROM ${table(this.source)} ORDER BY id LIMIT ${limit}`);
       if (!rows.length) return 0;
-      const msg: WebhookIngestMsg = {
-        source: this.source,
-        events: rows.map((r): WebhookEventIn => ({
+      const msg = webhookIngestMsg(
+        this.source,
+        rows.map((r): WebhookEventIn => ({
           crm_id: r.crm_id,
           event_id: webhookEventId(this.source, r.id),
           type: r.type,
@@ -113,7 +113,7 @@ export class WebhookForwarder implements OnApplicationBootstrap, OnModuleDestroy
           occurred_at: r.occurred_at.toISOString(),
           data_json: r.data_json,
         })),
-      };
+      );
       let answer: unknown;
       try {
         answer = await lastValueFrom(this.client.send(WebhookPattern.INGEST, msg), { defaultValue: undefined });
