@@ -42,6 +42,8 @@ function run(cfg) {
   let firstAt = null;
   let lastOkAt = null;
   let t0 = null;
+  /** When the last answer or error came: autocannon calls back only at its next 1 s tick after it, so its own end is up to a second late. */
+  let endAt = null;
 
   const classify = (status, body) => {
     let code;
@@ -94,7 +96,7 @@ function run(cfg) {
         process.send({ type: 'error', message: err.message || String(err) }, () => process.exit(2));
         return;
       }
-      const wallMs = t1 - t0;
+      const wallMs = (endAt ?? t1) - t0;
       process.send(
         {
           type: 'result',
@@ -119,6 +121,7 @@ function run(cfg) {
 
   instance.on('response', (_client, _status, _bytes, responseTime) => {
     const at = performance.now();
+    endAt = at;
     if (firstAt === null) firstAt = at;
     lat.all[nAll++] = responseTime;
     const cls = lastClass || 'otherAnswers';
@@ -133,6 +136,7 @@ function run(cfg) {
     }
   });
   instance.on('reqError', (err) => {
+    endAt = performance.now();
     counts.noAnswer++;
     const k = (err && (err.code || err.message)) || 'error';
     noAnswerReasons[k] = (noAnswerReasons[k] || 0) + 1;

@@ -50,6 +50,8 @@ function run(cfg) {
   let firstAt = null;
   let lastAnswerAt = null;
   let t0 = null;
+  /** When the last answer or error came: autocannon calls back only at its next 1 s tick after it, so its own end is up to a second late. */
+  let endAt = null;
 
   const classify = (status, body, ctx) => {
     let code;
@@ -121,7 +123,7 @@ function run(cfg) {
       process.send(
         {
           type: 'result',
-          wallMs: t1 - t0,
+          wallMs: (endAt ?? t1) - t0,
           firstAnswerMs: firstAt === null ? null : firstAt - t0,
           lastAnswerMs: lastAnswerAt === null ? null : lastAnswerAt - t0,
           counts,
@@ -146,6 +148,7 @@ function run(cfg) {
 
   instance.on('response', (_client, _status, _bytes, responseTime) => {
     const at = performance.now();
+    endAt = at;
     if (firstAt === null) firstAt = at;
     lat.all[n.all++] = responseTime;
     const cls = last || 'otherAnswers';
@@ -160,6 +163,7 @@ function run(cfg) {
     }
   });
   instance.on('reqError', (err) => {
+    endAt = performance.now();
     counts.noAnswer++;
     const k = (err && (err.code || err.message)) || 'error';
     noAnswerReasons[k] = (noAnswerReasons[k] || 0) + 1;
