@@ -124,13 +124,13 @@ const INGEST_SQL = `WITH given AS (
     ORDER BY crm_id, webhook_id, member_no
    ON CONFLICT (crm_id, webhook_id, member_no) DO UPDATE SET pending = m.pending + excluded.pending
    RETURNING m.crm_id, m.webhook_id, m.member_no, m.pending),
- pending AS MATERIALIZED (
+ queue_counts AS MATERIALIZED (
    SELECT jsonb_object_agg(crm_id || '/' || webhook_id || '/' || member_no, pending) AS of FROM queued),
  made AS (
    INSERT INTO webhook.delivery (crm_id, webhook_id, event_id, seq, member_no, type, occurred_at, data, ready, next_at, create_time)
    SELECT r.crm_id, r.webhook_id, r.event_id, r.seq, r.member_no, r.type, r.occurred_at, r.data,
           r.member_no IS NULL OR (r.rank = 1 AND (p.of ->> (r.crm_id || '/' || r.webhook_id || '/' || r.member_no))::int = r.n), $7, $7
-     FROM ranked r CROSS JOIN pending p
+     FROM ranked r CROSS JOIN queue_counts p
     ORDER BY r.seq
    RETURNING 1)
  SELECT (SELECT count(*) FROM ev)::int AS accepted, (SELECT count(*) FROM made)::int AS deliveries`;

@@ -67,11 +67,11 @@ const keyArrays = (keys: QueueKey[]) => [keys.map((k) => k.crm_id), keys.map((k)
  * queue row's lock (in key order), so a delivery is ready exactly when its member had nothing
  * pending there and it is the member's earliest of the batch. `now` is the parameter of the time.
  *
- * The queues' counts reach the deliveries as one jsonb object keyed by queue (`pending`), not
- * by a join of `ranked` with `queued`: the planner estimates a row or two for these CTEs
- * (it cannot see through unnest and the tenant filter) and joined them by a nested loop, a
- * key comparison per pair of rows, two thirds of an ingest of 500 events. crm_id and
- * webhook_id hold no '/', so the key is unambiguous.
+ * The queues' counts reach the deliveries as one jsonb object keyed by queue
+ * (`queue_counts`), not by a join of `ranked` with `queued`: the planner estimates a row or
+ * two for these CTEs (it cannot see through unnest and the tenant filter) and joined them by
+ * a nested loop, a key comparison per pair of rows, two thirds of an ingest of 500 events.
+ * crm_id and webhook_id hold no '/', so the key is unambiguous.
  */
 const insertDeliveries = (now: string) => `
        ranked AS (
@@ -84,13 +84,13 @@ const insertDeliveries = (now: string) => `
           ORDER BY crm_id, webhook_id, member_no
          ON CONFLICT (crm_id, webhook_id, member_no) DO UPDATE SET pending = m.pending + excluded.pending
          RETURNING m.crm_id, m.webhook_id, m.member_no, m.pending),
-       pending AS MATERIALIZED (
+       queue_counts AS MATERIALIZED (
          SELECT jsonb_object_agg(crm_id || '/' || webhook_id || '/' || member_no, pending) AS of FROM queued),
        made AS (
          INSERT INTO webhook.delivery (crm_id, webhook_id, event_id, seq, member_no, type, occurred_at, data, ready, next_at, create_time)
          SELECT r.crm_id, r.webhook_id, r.event_id, r.seq, r.member_no, r.type, r.occurred_at, r.data,
                 r.member_no IS NULL OR (r.rank = 1 AND (p.of ->> (r.crm_id || '/' || r.webhook_id || '/' || r.member_no))::int = r.n), ${now}, ${now}
-           FROM ranked r CROSS JOIN pending p
+           FROM ranked r CROSS JOIN queue_counts p
           ORDER BY r.seq
          RETURNING 1)`;
 

@@ -50,8 +50,8 @@ export interface WebhookEventIn {
   occurred_at: string;
   /**
    * The event's fields (documented per type in the API docs, `/docs`, Webhooks) as the JSON
-   * text of an object, as the outbox holds it: webhook-service stores the text as it is, so
-   * nothing on the way parses and copies the object (that was most of an ingest's CPU).
+   * text of an object, as the outbox holds it: webhook-service checks it and stores the text
+   * as it is, so nothing on the way parses, copies and serializes the object again.
    */
   data_json: string;
 }

@@ -36,10 +36,10 @@ export class WebhookForwardError extends Error {}
  * that leaves no snapshot behind: while it waits on webhook-service the transaction holds
  * neither a transaction id nor an xmin, so a slow or absent webhook-service (each pass waits
  * up to the RPC timeout) does not hold back PostgreSQL's removal of dead rows for every
- * other transaction. After a full pass the next one
- * starts at once; otherwise it waits WEBHOOK_FORWARD_POLL_MS, and after a failure twice
- * as long per failure in a row, up to 5 s. One warning per outage, one line when it ends.
- * The change that wrote a row never waits on any of this.
+ * other transaction. After a full pass the next one starts at once; otherwise it waits
+ * WEBHOOK_FORWARD_POLL_MS, and after a failure twice as long per failure in a row, up to
+ * 5 s. One warning per outage, one line when it ends. The change that wrote a row never
+ * waits on any of this.
  */
 export class WebhookForwarder implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log: Logger;
