@@ -354,9 +354,8 @@ async function measureFloor(db, opts, named) {
   }
   const events = floorEvents(Math.ceil(opts.floor / opts.webhooks), opts.members, 'f');
   for (let i = 0; i < events.length; i += BATCH) {
-    const part = events.slice(i, i + BATCH);
-    const col = (k) => part.map((e) => e[k]);
-    await db.query(INGEST_SQL, [col('crm_id'), col('event_id'), col('type'), col('member_no'), col('occurred_at'), col('data_json'), farAway]);
+    const m = ingestMsg('points', events.slice(i, i + BATCH));
+    await db.query(INGEST_SQL, [...INGEST_FIELDS.map((f) => m[f]), farAway]);
   }
   await db.query('ANALYZE webhook.endpoint, webhook.event, webhook.delivery');
   await db.query('CHECKPOINT');

@@ -54,6 +54,9 @@ const VIEW_COLUMNS = `
 
 const toView = (r: Row): DeliveryView => ({ ...(r as DeliveryView), delivery_id: num(r.delivery_id) });
 
+/** An endpoint's key in maps of a batch's outcomes. */
+export const endpointKey = (r: { crm_id: string; webhook_id: string }) => `${r.crm_id}\u0000${r.webhook_id}`;
+
 const keyOf = (k: QueueKey) => `${k.crm_id}\u0000${k.webhook_id}\u0000${k.member_no}`;
 
 /** The distinct keys (each statement that locks their rows orders them itself). */
@@ -199,10 +202,9 @@ export class DeliveryRepository {
     const gone = left.filter((r) => r.status !== 'pending' && r.member_no !== null) as QueueKey[];
     if (gone.length) await this.leaveQueues(em, gone);
     // The streak is what follows an endpoint's last delivered attempt: failures before it in the batch do not count.
-    const endpointOf = (r: AttemptResult) => `${r.crm_id}\u0000${r.webhook_id}`;
-    const lastDelivered = new Map(results.flatMap((r, i) => (r.outcome === 'delivered' ? [[endpointOf(r), i] as const] : [])));
+    const lastDelivered = new Map(results.flatMap((r, i) => (r.outcome === 'delivered' ? [[endpointKey(r), i] as const] : [])));
     const delivered = results.filter((r) => r.outcome === 'delivered');
-    const failed = results.filter((r, i) => r.outcome !== 'delivered' && i > (lastDelivered.get(endpointOf(r)) ?? -1));
+    const failed = results.filter((r, i) => r.outcome !== 'delivered' && i > (lastDelivered.get(endpointKey(r)) ?? -1));
     if (delivered.length) {
       await em.query(
         `UPDATE webhook.endpoint e SET failing_since = NULL

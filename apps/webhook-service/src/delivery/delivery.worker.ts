@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { DataSource, EntityManager } from 'typeorm';
 import { isDelivered, retryDelayMs, shouldDisable, WebhookPayload } from '@app/domain';
 import { AppConfig, Clock, CONFIG, drainInBatches, PollingLoop } from '@app/platform';
-import { AttemptResult, ClaimedDelivery, DeliveryRepository } from './delivery.repository';
+import { AttemptResult, ClaimedDelivery, DeliveryRepository, endpointKey } from './delivery.repository';
 import { DeliverySignal } from './delivery.signal';
 import { send } from './sender';
 import { webhookAttemptDuration, webhookAttempts } from './webhook.metrics';
@@ -25,8 +25,10 @@ function failedByEndpoint(batch: Outcome[]): Outcome[][] {
   const groups = new Map<string, Outcome[]>();
   for (const o of batch) {
     if (o.result.outcome !== 'failed') continue;
-    const key = `${o.result.crm_id}\u0000${o.result.webhook_id}`;
-    groups.set(key, [...(groups.get(key) ?? []), o]);
+    const key = endpointKey(o.result);
+    const group = groups.get(key);
+    if (group) group.push(o);
+    else groups.set(key, [o]);
   }
   return [...groups.values()];
 }
